@@ -1,0 +1,138 @@
+"""The one audit table: django-auditlog's custom log entry model, append-only."""
+
+from auditlog.models import AbstractLogEntry, LogEntryManager
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditImmutable(Exception):
+    """Raised on any attempt to change or delete an audit row."""
+
+
+class AuditEventType(models.TextChoices):
+    ENTITY_CREATED = "entity_created"
+    ENTITY_UPDATED = "entity_updated"
+    ENTITY_DELETED = "entity_deleted"
+    TRANSITION_SUCCESS = "transition_success"
+    TRANSITION_DENIED = "transition_denied"
+    PERMISSION_DENIED = "permission_denied"
+    AUTH_LOGIN = "auth_login"
+    AUTH_LOGOUT = "auth_logout"
+    AUTH_FAILED = "auth_failed"
+
+
+class ActorType(models.TextChoices):
+    USER = "user"
+    SYSTEM = "system"
+    SERVICE = "service"
+
+
+_EVENT_FOR_ACTION = {
+    AbstractLogEntry.Action.CREATE: (AuditEventType.ENTITY_CREATED, "created"),
+    AbstractLogEntry.Action.UPDATE: (AuditEventType.ENTITY_UPDATED, "updated"),
+    AbstractLogEntry.Action.DELETE: (AuditEventType.ENTITY_DELETED, "deleted"),
+}
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditImmutable("Audit rows are never updated.")
+
+    def delete(self):
+        raise AuditImmutable("Audit rows are never deleted.")
+
+    def visible_to(self, user):
+        """Rows this user may read: operators everything, others the rows of projects they can see."""
+        from projects.models import Project
+
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(project__in=Project.objects.visible_to(user).values("pk"))
+
+
+class AuditEntryManager(LogEntryManager.from_queryset(AuditEntryQuerySet)):
+    pass
+
+
+class AuditEntry(AbstractLogEntry):
+    """One row per change, transition attempt, refusal and authentication event.
+
+    The integer id orders the trail. Foreign keys PROTECT so that deleting a user, project or content
+    type can never rewrite history (auditlog's defaults SET_NULL / CASCADE would, PITFALLS §1.3).
+    """
+
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    object_pk = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    object_repr = models.TextField(blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+
+    event_type = models.CharField(max_length=32, choices=AuditEventType.choices, db_index=True)
+    event_name = models.CharField(max_length=100, db_index=True)
+    entity_type = models.CharField(max_length=50, blank=True, default="")
+    entity_id = models.CharField(max_length=255, blank=True, default="")
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.PROTECT, related_name="audit_entries", null=True, blank=True
+    )
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices, default=ActorType.SYSTEM)
+    success = models.BooleanField(default=True, db_index=True)
+    transition = models.CharField(max_length=50, blank=True, default="")
+    from_state = models.CharField(max_length=50, blank=True, default="")
+    to_state = models.CharField(max_length=50, blank=True, default="")
+    rationale = models.TextField(blank=True, default="")
+    failure_reason = models.TextField(blank=True, default="")
+    extra = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEntryManager()
+
+    class Meta:
+        ordering = ["-id"]
+        get_latest_by = "id"
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["project", "-id"], name="audit_project_id_idx"),
+            models.Index(fields=["event_type", "-id"], name="audit_event_type_id_idx"),
+            models.Index(fields=["actor", "-id"], name="audit_actor_id_idx"),
+            models.Index(fields=["entity_type", "entity_id", "-id"], name="audit_entity_id_idx"),
+            models.Index(fields=["success", "-id"], name="audit_success_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.event_name} {'ok' if self.success else 'refused'}"
+
+    def save(self, *args, **kwargs):
+        # Invariant, not business logic: a row is written once and never again.
+        if not self._state.adding:
+            raise AuditImmutable("Audit rows are never updated.")
+        self._fill_derived_fields()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutable("Audit rows are never deleted.")
+
+    def _fill_derived_fields(self) -> None:
+        """Rows written by django-auditlog's signals carry only its own columns; derive ours."""
+        if not self.event_type and self.action in _EVENT_FOR_ACTION:
+            self.event_type, verb = _EVENT_FOR_ACTION[self.action]
+            self.entity_type = self.entity_type or self._entity_type_from_content_type()
+            self.event_name = self.event_name or f"{self.entity_type}.{verb}"
+        if not self.entity_id and self.object_pk:
+            self.entity_id = str(self.object_pk)
+        if self.project_id is None and isinstance(self.additional_data, dict):
+            self.project_id = self.additional_data.get("project_id")
+        if self.actor_id and self.actor_type == ActorType.SYSTEM:
+            self.actor_type = ActorType.USER
+        if self.actor_id and not self.actor_email:
+            self.actor_email = self.actor.email
+
+    def _entity_type_from_content_type(self) -> str:
+        model = self.content_type.model_class() if self.content_type_id else None
+        return getattr(model, "audit_entity_type", None) or (self.content_type.model if self.content_type_id else "")

@@ -1,0 +1,68 @@
+"""Writing audit rows that django-auditlog's signals cannot: transitions, refusals, auth events."""
+
+from auditlog.models import AbstractLogEntry
+from auditlog.cid import get_cid
+from django.contrib.contenttypes.models import ContentType
+
+from .models import ActorType, AuditEntry, AuditEventType
+
+
+def _user_or_none(actor):
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def entity_type_of(obj) -> str:
+    return getattr(obj, "audit_entity_type", None) or obj._meta.model_name
+
+
+def project_id_of(obj):
+    """The project an object belongs to (a project belongs to itself)."""
+    if obj is None:
+        return None
+    if obj._meta.model_name == "project":
+        return obj.pk
+    return getattr(obj, "project_id", None)
+
+
+def record_event(
+    *,
+    event_type: str,
+    event_name: str,
+    actor=None,
+    obj=None,
+    success: bool = True,
+    action: int = AbstractLogEntry.Action.ACCESS,
+    **fields,
+) -> AuditEntry:
+    """Append one row. `fields` are AuditEntry columns (from_state, rationale, extra, ...)."""
+    actor = _user_or_none(actor)
+    if obj is not None:
+        fields.setdefault("content_type", ContentType.objects.get_for_model(type(obj)))
+        fields.setdefault("object_pk", str(obj.pk))
+        fields.setdefault("object_repr", str(obj)[:2000])
+        fields.setdefault("entity_type", entity_type_of(obj))
+        fields.setdefault("entity_id", str(obj.pk))
+        fields.setdefault("project_id", project_id_of(obj))
+    return AuditEntry.objects.create(
+        event_type=event_type,
+        event_name=event_name,
+        actor=actor,
+        actor_email=getattr(actor, "email", None),
+        actor_type=ActorType.USER if actor else fields.pop("actor_type", ActorType.SYSTEM),
+        success=success,
+        action=action,
+        cid=get_cid(),
+        **fields,
+    )
+
+
+def record_permission_denied(*, actor, obj, event_name: str, reason: str, **fields) -> AuditEntry:
+    return record_event(
+        event_type=AuditEventType.PERMISSION_DENIED,
+        event_name=event_name,
+        actor=actor,
+        obj=obj,
+        success=False,
+        failure_reason=reason,
+        **fields,
+    )

@@ -1,0 +1,63 @@
+"""What every API view shares: pagination and the one exception handler."""
+
+import logging
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
+from rest_framework import exceptions, pagination, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import ActionForbidden, Conflict, InvalidInput
+from .transitions import RequirementsMissing, TransitionNotAvailable, TransitionRefused
+
+logger = logging.getLogger("commandcentral.api")
+
+
+class LimitOffsetPagination(pagination.LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 100
+
+
+def exception_handler(exc, context):
+    """DRF's body shapes, plus our domain errors: 409 adds current_state/allowed_transitions, 400 adds missing."""
+    if isinstance(exc, TransitionRefused):
+        body = {"detail": exc.message}
+        if isinstance(exc, TransitionNotAvailable):
+            body.update(current_state=exc.current_state, allowed_transitions=exc.allowed_transitions)
+        if isinstance(exc, RequirementsMissing):
+            body.update(missing=exc.missing)
+        return Response(body, status=exc.status)
+    if isinstance(exc, ActionForbidden):
+        return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, Conflict):
+        return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, InvalidInput):
+        body = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoValidationError):
+        return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, OperationalError) and "locked" in str(exc):
+        # SQLite waited its whole busy timeout: ask the client to retry rather than answer 500.
+        logger.warning("database busy", exc_info=exc)
+        return Response({"detail": "The database is busy; retry shortly."}, status=503, headers={"Retry-After": "2"})
+    if isinstance(exc, exceptions.PermissionDenied) and not getattr(exc, "recorded", False):
+        _record_forbidden(exc, context)
+    return drf_exception_handler(exc, context)
+
+
+def _record_forbidden(exc, context) -> None:
+    """Any other 403 (a DRF permission class said no) is still an audited permission_denied."""
+    from audit.models import AuditEventType
+    from audit.recording import record_event
+
+    request = context.get("request")
+    view = context.get("view")
+    record_event(
+        event_type=AuditEventType.PERMISSION_DENIED,
+        event_name=f"api.{getattr(view, 'basename', None) or type(view).__name__}.{getattr(view, 'action', None) or request.method.lower()}",
+        actor=getattr(request, "user", None),
+        success=False,
+        failure_reason=str(exc.detail),
+        extra={"path": request.path[:500], "method": request.method},
+    )

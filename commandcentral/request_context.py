@@ -1,0 +1,111 @@
+"""Per-request context: the correlation id, the client address, and the auditlog actor.
+
+One source each: `client_ip()` decides the caller's address for the audit trail, throttles and logs;
+the correlation id is validated (or generated) once and echoed on every response.
+"""
+
+import ipaddress
+import re
+import uuid
+from contextvars import ContextVar
+
+import structlog
+from auditlog.context import set_extra_data
+from django.conf import settings
+from django.utils.functional import SimpleLazyObject
+
+CORRELATION_HEADER = "X-Correlation-ID"
+_VALID_CID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_correlation_id: ContextVar[str | None] = ContextVar("commandcentral_correlation_id", default=None)
+
+
+def get_correlation_id() -> str | None:
+    """The correlation id of the current request or command (AUDITLOG_CID_GETTER)."""
+    return _correlation_id.get()
+
+
+def set_correlation_id(value: str | None = None) -> str:
+    """Use `value` when it is a well-formed id, otherwise a fresh UUID4; returns the id in force."""
+    cid = value if value and _VALID_CID.match(value) else str(uuid.uuid4())
+    _correlation_id.set(cid)
+    structlog.contextvars.bind_contextvars(correlation_id=cid)
+    return cid
+
+
+def _valid_ip(value: str) -> str | None:
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [v6]:port
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":")[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def _is_trusted(address: str | None) -> bool:
+    if not address:
+        return False
+    ip = ipaddress.ip_address(address)
+    for proxy in settings.TRUSTED_PROXIES:
+        try:
+            if ip in ipaddress.ip_network(proxy, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def client_ip(request) -> str | None:
+    """REMOTE_ADDR, unless it is a trusted proxy: then the right-most X-Forwarded-For hop we don't trust.
+
+    Invalid values are dropped (None) so they can never reach an inet column.
+    """
+    remote = _valid_ip(request.META.get("REMOTE_ADDR", "") or "")
+    if not _is_trusted(remote):
+        return remote
+    hops = [hop for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = _valid_ip(hop)
+        if address is None:
+            return None
+        if not _is_trusted(address):
+            return address
+    return remote
+
+
+class RequestContextMiddleware:
+    """Sets the correlation id and client address first thing, and echoes the id on every response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        structlog.contextvars.clear_contextvars()
+        request.correlation_id = set_correlation_id(request.headers.get(CORRELATION_HEADER))
+        request.client_ip = client_ip(request)
+        structlog.contextvars.bind_contextvars(client_ip=request.client_ip)
+        response = self.get_response(request)
+        response[CORRELATION_HEADER] = request.correlation_id
+        return response
+
+
+class AuditContextMiddleware:
+    """Replaces auditlog's middleware: exactly one auditlog context per request.
+
+    The actor is lazy: auditlog's own middleware reads `request.user` before DRF has authenticated a
+    JWT, which logs API changes with no actor (auditlog #711). Resolving it when the first audit row is
+    saved sees the user DRF set on the underlying request. Never nest `set_actor` inside this (#846).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        context = {
+            "actor": SimpleLazyObject(lambda: getattr(request, "user", None)),
+            "remote_addr": getattr(request, "client_ip", None),
+        }
+        with set_extra_data(context_data=context):
+            return self.get_response(request)

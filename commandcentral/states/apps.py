@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class StatesConfig(AppConfig):
+    name = "commandcentral.states"
+    label = "states"
+    verbose_name = "Entity states"

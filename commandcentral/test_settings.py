@@ -1,0 +1,19 @@
+"""Settings for the test suite: the real settings with test-friendly env defaults."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-commandcentral-suite-0123456789")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
+os.environ.setdefault("THROTTLE_ANON", "100000/min")
+os.environ.setdefault("THROTTLE_USER", "100000/min")
+os.environ.setdefault("THROTTLE_LOGIN", "100000/min")
+os.environ.setdefault("LOG_FORMAT", "json")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from .settings import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never outside tests
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

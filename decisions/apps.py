@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class DecisionsConfig(AppConfig):
+    name = "decisions"
+    verbose_name = "Decisions"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from .models import Decision
+
+        # m2m rows list only what was added/removed; never .clear() it (auditlog #539 logs every row).
+        auditlog.register(Decision, exclude_fields=["updated_at"], m2m_fields={"related_decisions"})

@@ -1,0 +1,164 @@
+"""The governed decision log and the decision lifecycle."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from commandcentral.base_models import UUIDModel
+from commandcentral.transitions import StateTracked
+from projects.models import Project, can_contribute, can_steer
+
+
+class DecisionState(models.TextChoices):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    DECIDED = "decided"
+    ARCHIVED = "archived"
+
+
+EDITABLE_STATES = (DecisionState.DRAFT, DecisionState.ACTIVE)
+
+
+def can_edit_decisions(decision: "Decision", user) -> bool:
+    """Operators, the project owner and members may create, edit and activate decisions."""
+    return can_contribute(decision.project, user)
+
+
+def can_govern_decisions(decision: "Decision", user) -> bool:
+    """Operators and the project owner decide and archive."""
+    return can_steer(decision.project, user)
+
+
+# Requirements are small named predicates; a refused caller sees their names in `missing`.
+def has_question(decision: "Decision") -> bool:
+    return bool((decision.question or "").strip())
+
+
+def has_two_options(decision: "Decision") -> bool:
+    return len(decision.options or []) >= 2
+
+
+def has_valid_selected_option(decision: "Decision") -> bool:
+    return decision.selected_option in {option.get("id") for option in decision.options or []}
+
+
+def has_open_project(decision: "Decision") -> bool:
+    return not decision.project.is_closed
+
+
+class DecisionQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def visible_to(self, user):
+        """Live decisions of live projects this user can see."""
+        return self.live().filter(project__in=Project.objects.visible_to(user).values("pk"))
+
+
+class Decision(StateTracked, ConcurrentTransitionMixin, UUIDModel):
+    audit_entity_type = "decision"
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="decisions")
+    title = models.CharField(max_length=200)
+    question = models.TextField(blank=True)
+    context = models.TextField(blank=True)
+    options = models.JSONField(default=list, blank=True)
+    selected_option = models.CharField(max_length=50, blank=True)
+    rationale = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    related_decisions = models.ManyToManyField("self", blank=True, symmetrical=True)
+    supersedes = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+    review_by = models.DateField(null=True, blank=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    state = FSMField(default=DecisionState.DRAFT, choices=DecisionState.choices, protected=True, db_index=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    state_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = DecisionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "state"], name="decision_project_state_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("decision_detail", args=[self.pk])
+
+    def get_additional_data(self) -> dict:
+        return {"project_id": str(self.project_id)}
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state in EDITABLE_STATES and not self.project.is_closed
+
+    def option(self, option_id: str) -> dict | None:
+        return next((o for o in self.options or [] if o.get("id") == option_id), None)
+
+    # The decorators are the only written copy of the decision state machine.
+    @transition(
+        state,
+        source=DecisionState.DRAFT,
+        target=DecisionState.ACTIVE,
+        permission=can_edit_decisions,
+        conditions=[has_open_project, has_question, has_two_options],
+    )
+    def activate(self) -> None:
+        """State change only; saving and auditing belong to perform_transition."""
+
+    @transition(
+        state,
+        source=DecisionState.ACTIVE,
+        target=DecisionState.DECIDED,
+        permission=can_govern_decisions,
+        conditions=[has_open_project, has_valid_selected_option],
+        custom={"params": ("selected_option",)},
+    )
+    def decide(self) -> None:
+        """selected_option is set by perform_transition before the requirements are checked."""
+
+    @transition(
+        state,
+        source=[DecisionState.ACTIVE, DecisionState.DECIDED],
+        target=DecisionState.ARCHIVED,
+        permission=can_govern_decisions,
+        conditions=[has_open_project],
+    )
+    def archive(self) -> None:
+        """State change only."""
+
+    def mark_state_changed(self, *, by, transition: str, rationale: str) -> None:
+        super().mark_state_changed(by=by, transition=transition, rationale=rationale)
+        if transition == "decide":
+            self.rationale = rationale
+            self.decided_by = self.state_changed_by
+            self.decided_at = timezone.now()
+
+    def after_transition(self, name: str, *, actor, entry) -> None:
+        """Deciding a decision that supersedes another archives the older one in the same transaction."""
+        older = self.supersedes
+        if name != "decide" or older is None or older.state not in (DecisionState.ACTIVE, DecisionState.DECIDED):
+            return
+        from commandcentral.transitions import perform_transition
+
+        perform_transition(
+            older,
+            "archive",
+            actor=actor,
+            rationale=f"Superseded by decision '{self.title}' ({self.pk}).",
+            extra={"superseded_by": str(self.pk)},
+        )

@@ -1,0 +1,102 @@
+"""Every write to projects and their team."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from commandcentral.errors import Conflict, InvalidInput, require
+
+from .models import Membership, MembershipRole, Project, ProjectState, can_steer
+from .slugs import unique_live_slug
+
+EDITABLE_FIELDS = ("name", "slug", "description", "settings", "metadata", "repo_path", "repo_url")
+
+
+def _slug_taken(slug: str, exclude_pk=None) -> bool:
+    return Project.objects.live().filter(slug=slug).exclude(pk=exclude_pk).exists()
+
+
+def project_create(*, actor, name: str, **fields) -> Project:
+    """Any active user may create a project; they become its owner. State starts at proposed."""
+    slug = fields.pop("slug", "") or unique_live_slug(name, taken=_slug_taken)
+    if _slug_taken(slug):
+        raise InvalidInput(f"A project with slug '{slug}' already exists.", field="slug")
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"project_create got unexpected fields {sorted(unknown)}")
+    with transaction.atomic():
+        project = Project(name=name, slug=slug, owner=actor, **fields)
+        project.save()
+    return project
+
+
+def project_update(*, project: Project, actor, **changes) -> Project:
+    require(can_steer(project, actor), actor=actor, obj=project, action="update",
+            message="Only the owner or an operator can edit this project.")
+    if project.is_closed:
+        raise Conflict(f"A {project.state} project can no longer be edited.")
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"project_update got unexpected fields {sorted(unknown)}")
+    if "slug" in changes and changes["slug"] != project.slug and _slug_taken(changes["slug"], project.pk):
+        raise InvalidInput(f"A project with slug '{changes['slug']}' already exists.", field="slug")
+    with transaction.atomic():
+        for name, value in changes.items():
+            setattr(project, name, value)
+        project.save()
+    return project
+
+
+def project_soft_delete(*, project: Project, actor) -> Project:
+    require(can_steer(project, actor), actor=actor, obj=project, action="delete",
+            message="Only the owner or an operator can delete this project.")
+    if project.state != ProjectState.PROPOSED:
+        raise Conflict(f"A {project.state} project cannot be deleted; only proposed projects can.")
+    with transaction.atomic():
+        project.deleted_at = timezone.now()
+        project.save(update_fields=["deleted_at", "updated_at"])
+    return project
+
+
+def project_restore(*, project: Project, actor) -> Project:
+    """Operators only (the admin's restore action)."""
+    require(bool(actor.is_staff), actor=actor, obj=project, action="restore",
+            message="Only an operator can restore a deleted project.")
+    if project.deleted_at is None:
+        return project
+    if _slug_taken(project.slug, project.pk):
+        raise Conflict(f"Another live project already uses the slug '{project.slug}'.")
+    with transaction.atomic():
+        project.deleted_at = None
+        project.save(update_fields=["deleted_at", "updated_at"])
+    return project
+
+
+def membership_add(*, project: Project, actor, user, role: str = MembershipRole.MEMBER) -> Membership:
+    """Add `user` to the team, or change their role if they are already on it."""
+    require(can_steer(project, actor), actor=actor, obj=project, action="team_add",
+            message="Only the owner or an operator can manage the team.")
+    if role not in MembershipRole.values:
+        raise InvalidInput(f"Unknown role '{role}'.", field="role")
+    if user.pk == project.owner_id:
+        raise InvalidInput("The owner is already part of the project.", field="user_id")
+    if not user.is_active:
+        raise InvalidInput("Inactive users cannot join a project.", field="user_id")
+    with transaction.atomic():
+        membership = Membership.objects.filter(project=project, user=user).first()
+        if membership is None:
+            membership = Membership(project=project, user=user, role=role)
+            membership.save()
+        elif membership.role != role:
+            membership.role = role
+            membership.save()
+    return membership
+
+
+def membership_remove(*, project: Project, actor, user) -> None:
+    require(can_steer(project, actor), actor=actor, obj=project, action="team_remove",
+            message="Only the owner or an operator can manage the team.")
+    membership = Membership.objects.filter(project=project, user=user).first()
+    if membership is None:
+        raise InvalidInput(f"{user} is not a member of this project.", field="user_id")
+    with transaction.atomic():
+        membership.delete()
