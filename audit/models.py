@@ -128,6 +128,11 @@ class AuditEntry(AbstractLogEntry):
             self.entity_id = str(self.object_pk)
         if self.project_id is None and isinstance(self.additional_data, dict):
             self.project_id = self.additional_data.get("project_id")
+        if self.actor_id is None:
+            from .recording import current_actor
+
+            if (actor := current_actor()) is not None:
+                self.actor = actor
         if self.actor_id and self.actor_type == ActorType.SYSTEM:
             self.actor_type = ActorType.USER
         if self.actor_id and not self.actor_email:

@@ -1,7 +1,11 @@
 """Writing audit rows that django-auditlog's signals cannot: transitions, refusals, auth events."""
 
-from auditlog.models import AbstractLogEntry
+import contextlib
+from contextvars import ContextVar
+
 from auditlog.cid import get_cid
+from auditlog.models import AbstractLogEntry
+from django.db import transaction
 from django.contrib.contenttypes.models import ContentType
 
 from .models import ActorType, AuditEntry, AuditEventType
@@ -66,3 +70,26 @@ def record_permission_denied(*, actor, obj, event_name: str, reason: str, **fiel
         failure_reason=reason,
         **fields,
     )
+
+
+_acting_actor: ContextVar = ContextVar("audit_acting_actor", default=None)
+
+
+def current_actor():
+    """The actor a service declared for the write in progress (see audited_write)."""
+    return _acting_actor.get()
+
+
+@contextlib.contextmanager
+def audited_write(actor):
+    """A service's write: one atomic block whose audit rows name `actor`.
+
+    Services know their actor on every surface (API with JWT, pages, admin, commands), so the rows
+    django-auditlog writes inside this block take it from here instead of from the request.
+    """
+    token = _acting_actor.set(_user_or_none(actor))
+    try:
+        with transaction.atomic():
+            yield
+    finally:
+        _acting_actor.reset(token)

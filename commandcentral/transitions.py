@@ -11,12 +11,11 @@ from typing import Callable
 
 from auditlog.context import disable_auditlog
 from auditlog.diff import model_instance_diff
-from django.db import transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, Transition
 
 from audit.models import AuditEntry, AuditEventType
-from audit.recording import record_event, record_permission_denied
+from audit.recording import audited_write, record_event, record_permission_denied
 
 
 # --- What the model FSMs declare ---------------------------------------------------------------
@@ -174,7 +173,7 @@ def perform_transition(obj, name: str, *, actor, rationale: str = "", extra: dic
         raise TypeError(f"{name} takes no parameter(s) {sorted(unexpected)}")
     from_state = obj.state
     try:
-        with transaction.atomic():
+        with audited_write(actor):
             current = _lock(obj)
             from_state = current.state
             before = copy.copy(current)

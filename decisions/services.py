@@ -1,8 +1,8 @@
 """Every write to decisions outside their transitions."""
 
-from django.db import transaction
 from django.utils import timezone
 
+from audit.recording import audited_write
 from commandcentral.errors import Conflict, InvalidInput, require
 
 from .models import Decision, DecisionState, can_edit_decisions
@@ -35,7 +35,7 @@ def decision_create(*, actor, project, title: str, related_decisions=(), **field
     if unknown:
         raise TypeError(f"decision_create got unexpected fields {sorted(unknown)}")
     _check_links(project=project, related=related_decisions, supersedes=fields.get("supersedes"))
-    with transaction.atomic():
+    with audited_write(actor):
         decision = Decision(project=project, title=title, created_by=actor, **fields)
         decision.save()
         if related_decisions:
@@ -54,7 +54,7 @@ def decision_update(*, decision: Decision, actor, related_decisions=None, **chan
         raise TypeError(f"decision_update got unexpected fields {sorted(unknown)}")
     _check_links(project=decision.project, decision=decision, related=related_decisions,
                  supersedes=changes.get("supersedes"))
-    with transaction.atomic():
+    with audited_write(actor):
         for name, value in changes.items():
             setattr(decision, name, value)
         decision.save()
@@ -71,7 +71,7 @@ def decision_soft_delete(*, decision: Decision, actor) -> Decision:
         raise Conflict(f"A {decision.state} decision cannot be deleted; only drafts can.")
     if decision.project.is_closed:
         raise Conflict("Decisions of a closed project can no longer change.")
-    with transaction.atomic():
+    with audited_write(actor):
         decision.deleted_at = timezone.now()
         decision.save(update_fields=["deleted_at", "updated_at"])
     return decision
@@ -81,7 +81,7 @@ def decision_restore(*, decision: Decision, actor) -> Decision:
     require(bool(actor.is_staff), actor=actor, obj=decision, action="restore",
             message="Only an operator can restore a deleted decision.")
     if decision.deleted_at is not None:
-        with transaction.atomic():
+        with audited_write(actor):
             decision.deleted_at = None
             decision.save(update_fields=["deleted_at", "updated_at"])
     return decision

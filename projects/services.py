@@ -1,8 +1,8 @@
 """Every write to projects and their team."""
 
-from django.db import transaction
 from django.utils import timezone
 
+from audit.recording import audited_write
 from commandcentral.errors import Conflict, InvalidInput, require
 
 from .models import Membership, MembershipRole, Project, ProjectState, can_steer
@@ -23,7 +23,7 @@ def project_create(*, actor, name: str, **fields) -> Project:
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"project_create got unexpected fields {sorted(unknown)}")
-    with transaction.atomic():
+    with audited_write(actor):
         project = Project(name=name, slug=slug, owner=actor, **fields)
         project.save()
     return project
@@ -39,7 +39,7 @@ def project_update(*, project: Project, actor, **changes) -> Project:
         raise TypeError(f"project_update got unexpected fields {sorted(unknown)}")
     if "slug" in changes and changes["slug"] != project.slug and _slug_taken(changes["slug"], project.pk):
         raise InvalidInput(f"A project with slug '{changes['slug']}' already exists.", field="slug")
-    with transaction.atomic():
+    with audited_write(actor):
         for name, value in changes.items():
             setattr(project, name, value)
         project.save()
@@ -51,7 +51,7 @@ def project_soft_delete(*, project: Project, actor) -> Project:
             message="Only the owner or an operator can delete this project.")
     if project.state != ProjectState.PROPOSED:
         raise Conflict(f"A {project.state} project cannot be deleted; only proposed projects can.")
-    with transaction.atomic():
+    with audited_write(actor):
         project.deleted_at = timezone.now()
         project.save(update_fields=["deleted_at", "updated_at"])
     return project
@@ -65,7 +65,7 @@ def project_restore(*, project: Project, actor) -> Project:
         return project
     if _slug_taken(project.slug, project.pk):
         raise Conflict(f"Another live project already uses the slug '{project.slug}'.")
-    with transaction.atomic():
+    with audited_write(actor):
         project.deleted_at = None
         project.save(update_fields=["deleted_at", "updated_at"])
     return project
@@ -81,7 +81,7 @@ def membership_add(*, project: Project, actor, user, role: str = MembershipRole.
         raise InvalidInput("The owner is already part of the project.", field="user_id")
     if not user.is_active:
         raise InvalidInput("Inactive users cannot join a project.", field="user_id")
-    with transaction.atomic():
+    with audited_write(actor):
         membership = Membership.objects.filter(project=project, user=user).first()
         if membership is None:
             membership = Membership(project=project, user=user, role=role)
@@ -98,5 +98,5 @@ def membership_remove(*, project: Project, actor, user) -> None:
     membership = Membership.objects.filter(project=project, user=user).first()
     if membership is None:
         raise InvalidInput(f"{user} is not a member of this project.", field="user_id")
-    with transaction.atomic():
+    with audited_write(actor):
         membership.delete()

@@ -1,0 +1,50 @@
+# CommandCentral — `make run` and `make test` work on a fresh machine with Python 3.11 and make.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: run test test-postgres serve install migrate seed collectstatic check clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=python3"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+
+seed: migrate
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+
+# Runs the development server with demo data (seeded once; seed_demo is idempotent).
+run: seed
+	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=85 $(PYTEST_ARGS)
+
+# The same suite against the local PostgreSQL (PostgreSQL-only tests run instead of skipping).
+test-postgres: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/commandcentral} $(PY) -m pytest --create-db $(PYTEST_ARGS)
+
+collectstatic: install
+	$(PY) manage.py collectstatic --noinput -v0
+
+# Production-style serving: gunicorn + whitenoise. Needs SECRET_KEY (and DEBUG off).
+serve: install collectstatic
+	$(PY) manage.py migrate --noinput
+	$(VENV)/bin/gunicorn commandcentral.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+
+check: install
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) db.sqlite3* test-db*.sqlite3* staticfiles .coverage htmlcov .pytest_cache

@@ -1,0 +1,3 @@
+"""Health, readiness and metrics (no auth)."""
+
+urlpatterns = []

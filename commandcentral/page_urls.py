@@ -1,0 +1,3 @@
+"""Browser pages (session login, htmx)."""
+
+urlpatterns = []

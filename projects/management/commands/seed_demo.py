@@ -1,0 +1,114 @@
+"""Demo users, projects and decisions with a real history (made through the real transition path)."""
+
+import random
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from commandcentral.accounts.models import User
+from commandcentral.management_support import command_audit_context
+from commandcentral.transitions import TransitionRefused, perform_transition
+from decisions.services import decision_create
+from projects.models import MembershipRole, Project
+from projects.services import membership_add, project_create
+
+DEMO_USERS = [
+    # email, name, password, staff
+    ("admin@example.com", "Ada Operator", "admin-demo-pass", True),
+    ("owner@example.com", "Owen Owner", "owner-demo-pass", False),
+    ("member@example.com", "Mia Member", "member-demo-pass", False),
+    ("viewer@example.com", "Vic Viewer", "viewer-demo-pass", False),
+]
+
+PROJECT_NAMES = ["Payments platform", "Search relaunch", "Data retention", "Mobile app v2", "Observability", "Billing migration"]
+QUESTIONS = [
+    ("Primary datastore", "Which database should hold the ledger?", ["PostgreSQL", "MySQL", "DynamoDB"]),
+    ("Deployment target", "Where do we run the service?", ["Kubernetes", "VMs", "Serverless"]),
+    ("API style", "Which API style do we expose?", ["REST", "GraphQL"]),
+    ("Queue", "Which message broker?", ["RabbitMQ", "Kafka", "NATS"]),
+]
+
+
+class Command(BaseCommand):
+    help = "Seed demo users, projects and decisions (idempotent: does nothing when the demo data exists)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--projects", type=int, default=6, help="number of projects (default 6)")
+        parser.add_argument("--decisions", type=int, default=3, help="decisions per project (default 3)")
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--force", action="store_true", help="seed more even if demo data exists")
+
+    def handle(self, *args, projects, decisions, seed, force, **options):
+        rng = random.Random(seed)
+        users = self._users()
+        admin, owner, member, viewer = (users[email] for email, *_ in DEMO_USERS)
+        if Project.objects.filter(owner=owner).exists() and not force:
+            self.stdout.write("Demo data already present; nothing to do.")
+        else:
+            with command_audit_context(admin):
+                for index in range(projects):
+                    self._project(index, rng, admin, owner, member, viewer, decisions)
+                    if projects >= 50 and (index + 1) % max(1, projects // 20) == 0:
+                        self.stderr.write(f"  {index + 1}/{projects} projects")
+            self.stdout.write(self.style.SUCCESS(f"Seeded {projects} projects with {decisions} decisions each."))
+        self.stdout.write("Demo logins (email / password):")
+        for email, name, password, staff in DEMO_USERS:
+            self.stdout.write(f"  {email:<22} {password:<18} {'operator (admin)' if staff else name}")
+
+    def _users(self) -> dict:
+        users = {}
+        for email, name, password, staff in DEMO_USERS:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                if staff:
+                    user = User.objects.create_superuser(email, password, name=name)
+                else:
+                    user = User.objects.create_user(email, password, name=name)
+            users[email] = user
+        return users
+
+    def _project(self, index, rng, admin, owner, member, viewer, decisions) -> None:
+        name = PROJECT_NAMES[index % len(PROJECT_NAMES)] + (f" {index // len(PROJECT_NAMES) + 1}" if index >= len(PROJECT_NAMES) else "")
+        with transaction.atomic():
+            project = project_create(actor=owner, name=name, description=f"Demo project: {name.lower()}.",
+                                     settings={"features": {"reviews": True}})
+            membership_add(project=project, actor=owner, user=member, role=MembershipRole.MEMBER)
+            membership_add(project=project, actor=owner, user=viewer, role=MembershipRole.VIEWER)
+        path = ["activate"] + rng.choice([[], ["pause"], ["pause", "resume"], [], ["complete"]])
+        if index % 6 == 5:
+            path = ["kill"]
+        if index % 6 == 4:
+            path = []
+        try:
+            perform_transition(project, path[0], actor=owner, rationale="Kick-off approved.") if path else None
+            # Decisions need an open project; they get made before the project closes.
+            if project.state == "active":
+                self._decisions(project, rng, owner, member, decisions)
+            for name in path[1:]:
+                perform_transition(project, name, actor=owner, rationale=f"Demo: {name}.")
+        except TransitionRefused as refused:
+            self.stderr.write(f"  skipped a demo transition: {refused.message}")
+        # One refused attempt per project, so the denied-attempts views have something to show.
+        try:
+            perform_transition(project, "activate", actor=viewer, rationale="Viewer tries to activate.")
+        except TransitionRefused:
+            pass
+
+    def _decisions(self, project, rng, owner, member, count) -> None:
+        decided = None
+        for n in range(count):
+            title, question, labels = QUESTIONS[(n + rng.randrange(len(QUESTIONS))) % len(QUESTIONS)]
+            options = [
+                {"id": label.lower(), "label": label, "pros": [f"{label} is familiar"], "cons": [f"{label} costs more"]}
+                for label in labels
+            ]
+            decision = decision_create(actor=member, project=project, title=f"{title} #{n + 1}", question=question,
+                                       context="Raised in the weekly architecture review.", options=options,
+                                       tags=["architecture", "demo"], supersedes=decided if n == 2 else None)
+            if n == count - 1 and count > 2:
+                continue  # leave one draft
+            perform_transition(decision, "activate", actor=member, rationale="Ready for review.")
+            if n % 2 == 0:
+                perform_transition(decision, "decide", actor=owner, rationale="Best trade-off for the team.",
+                                   selected_option=options[0]["id"])
+                decided = decision
