@@ -1,12 +1,14 @@
 """Writing audit rows that django-auditlog's signals cannot: transitions, refusals, auth events."""
 
 import contextlib
+import json
 from contextvars import ContextVar
 
 from auditlog.cid import get_cid
 from auditlog.models import AbstractLogEntry
 from django.db import transaction
 from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 
 from .models import ActorType, AuditEntry, AuditEventType
 
@@ -40,6 +42,10 @@ def record_event(
 ) -> AuditEntry:
     """Append one row. `fields` are AuditEntry columns (from_state, rationale, extra, ...)."""
     actor = _user_or_none(actor)
+    for key in ("changes", "extra"):
+        if fields.get(key) is not None:
+            # What is stored is what a reader gets back: plain JSON types, not tuples or enums.
+            fields[key] = json.loads(json.dumps(fields[key], cls=DjangoJSONEncoder))
     if obj is not None:
         fields.setdefault("content_type", ContentType.objects.get_for_model(type(obj)))
         fields.setdefault("object_pk", str(obj.pk))

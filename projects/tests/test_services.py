@@ -1,0 +1,98 @@
+import pytest
+
+from audit.models import AuditEntry
+from commandcentral.errors import ActionForbidden, Conflict, InvalidInput
+from commandcentral.transitions import perform_transition
+from projects.models import MembershipRole, Project, ProjectState
+from projects.services import (
+    membership_add,
+    membership_remove,
+    project_create,
+    project_restore,
+    project_soft_delete,
+    project_update,
+)
+from projects.tests.factories import ProjectFactory
+
+
+def test_create_generates_a_unique_slug_and_makes_the_caller_owner(owner):
+    first = project_create(actor=owner, name="Data Platform")
+    second = project_create(actor=owner, name="Data Platform")
+    assert (first.slug, second.slug) == ("data-platform", "data-platform-2")
+    assert first.owner == owner and first.state == ProjectState.PROPOSED
+    row = AuditEntry.objects.get(event_name="project.created", entity_id=str(first.pk))
+    assert row.actor == owner and row.project_id == first.pk
+
+
+def test_explicit_duplicate_slug_is_invalid(owner):
+    project_create(actor=owner, name="A", slug="taken")
+    with pytest.raises(InvalidInput):
+        project_create(actor=owner, name="B", slug="taken")
+    assert Project.objects.count() == 1
+
+
+def test_member_cannot_edit_and_the_attempt_is_recorded(project, member):
+    with pytest.raises(ActionForbidden):
+        project_update(project=project, actor=member, name="Hijacked")
+    assert Project.objects.get(pk=project.pk).name != "Hijacked"
+    row = AuditEntry.objects.get(event_type="permission_denied")
+    assert (row.event_name, row.actor, row.project_id) == ("project.update", member, project.pk)
+
+
+def test_owner_edit_is_audited_with_the_diff(project, owner):
+    project_update(project=project, actor=owner, description="New text")
+    row = AuditEntry.objects.get(event_name="project.updated")
+    assert row.changes["description"][1] == "New text" and row.actor == owner
+
+
+def test_closed_project_cannot_be_edited(project, owner):
+    perform_transition(project, "kill", actor=owner)
+    with pytest.raises(Conflict):
+        project_update(project=project, actor=owner, name="x")
+
+
+def test_soft_delete_only_while_proposed_and_restore(project, owner, operator):
+    project_soft_delete(project=project, actor=owner)
+    assert not Project.objects.visible_to(owner).filter(pk=project.pk).exists()
+    with pytest.raises(ActionForbidden):
+        project_restore(project=project, actor=owner)
+    project_restore(project=project, actor=operator)
+    assert Project.objects.visible_to(owner).filter(pk=project.pk).exists()
+    updates = AuditEntry.objects.filter(event_name="project.updated").order_by("id")
+    assert [list(u.changes) for u in updates] == [["deleted_at"], ["deleted_at"]]
+
+
+def test_active_project_cannot_be_deleted(project, owner):
+    perform_transition(project, "activate", actor=owner)
+    with pytest.raises(Conflict):
+        project_soft_delete(project=project, actor=owner)
+    assert Project.objects.get(pk=project.pk).deleted_at is None
+
+
+def test_restore_refuses_when_the_slug_was_reused(project, owner, operator):
+    project_soft_delete(project=project, actor=owner)
+    ProjectFactory(slug=project.slug)
+    with pytest.raises(Conflict):
+        project_restore(project=project, actor=operator)
+
+
+def test_team_management(project, owner, outsider, member):
+    membership_add(project=project, actor=owner, user=outsider, role=MembershipRole.VIEWER)
+    assert Project.objects.visible_to(outsider).filter(pk=project.pk).exists()
+    membership_remove(project=project, actor=owner, user=outsider)
+    assert not Project.objects.visible_to(outsider).filter(pk=project.pk).exists()
+    assert AuditEntry.objects.filter(event_name="membership.deleted", project=project).count() == 1
+    with pytest.raises(InvalidInput):
+        membership_remove(project=project, actor=owner, user=outsider)
+    with pytest.raises(InvalidInput):
+        membership_add(project=project, actor=owner, user=owner)
+    with pytest.raises(InvalidInput):
+        membership_add(project=project, actor=owner, user=outsider, role="king")
+    with pytest.raises(ActionForbidden):
+        membership_add(project=project, actor=member, user=outsider)
+
+
+def test_visibility(project, roles):
+    for role in ("operator", "owner", "member", "viewer"):
+        assert Project.objects.visible_to(roles[role]).filter(pk=project.pk).exists(), role
+    assert not Project.objects.visible_to(roles["outsider"]).exists()
