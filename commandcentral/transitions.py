@@ -16,6 +16,7 @@ from django_fsm import ConcurrentTransition, Transition
 
 from audit.models import AuditEntry, AuditEventType
 from audit.recording import audited_write, record_event, record_permission_denied
+from commandcentral.metrics import count_transition
 
 
 # --- What the model FSMs declare ---------------------------------------------------------------
@@ -211,6 +212,7 @@ def perform_transition(obj, name: str, *, actor, rationale: str = "", extra: dic
         refused = error
     else:
         obj.refresh_from_db()
+        count_transition(spec_entity(obj), name, "success")
         return entry
     _record_refusal(obj, spec, refused, actor=actor, from_state=from_state, rationale=rationale)
     raise refused
@@ -221,6 +223,7 @@ def spec_entity(obj) -> str:
 
 
 def _record_refusal(obj, spec, refused: TransitionRefused, *, actor, from_state, rationale) -> None:
+    count_transition(spec_entity(obj), spec.name, refused.reason_code)
     fields = dict(
         actor=actor,
         obj=obj,
