@@ -52,6 +52,14 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
     def __str__(self) -> str:
         return self.email
 
+    # SPEC §3: an operator (is_staff) sees and may do everything, admin included; Django's model
+    # permissions are not a second rulebook here. AuditEntryAdmin still refuses add/change/delete.
+    def has_perm(self, perm, obj=None) -> bool:
+        return (self.is_active and self.is_staff) or super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label) -> bool:
+        return (self.is_active and self.is_staff) or super().has_module_perms(app_label)
+
     def get_full_name(self) -> str:
         return self.name or self.email
 
