@@ -4,7 +4,16 @@ Under gunicorn with several workers, gunicorn.conf.py points PROMETHEUS_MULTIPRO
 directory so a scrape sums every worker's counters instead of showing the one worker it reached.
 """
 
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
+from django_prometheus.cache.metrics import (
+    django_cache_get_fail_total,
+    django_cache_get_total,
+    django_cache_hits_total,
+    django_cache_misses_total,
+)
 from prometheus_client import Counter
+from redis.exceptions import RedisError
 
 TRANSITIONS = Counter(
     "commandcentral_transitions",
@@ -16,3 +25,40 @@ TRANSITIONS = Counter(
 def count_transition(model: str, name: str, outcome: str) -> None:
     """Count one transition attempt; `outcome` is "success" or a TransitionRefused.reason_code."""
     TRANSITIONS.labels(model=model, name=name, outcome=outcome).inc()
+
+
+# --- Cache hit/miss counters ---------------------------------------------------------------------
+# django-prometheus' own cache backends don't fit: its LocMemCache returns `cached or default` (a
+# cached 0, "" or [] comes back as the default) and its redis module imports django-redis, which we
+# don't install. These count into the same django_cache_* metrics around Django's built-in backends.
+
+_MISSING = object()
+
+
+class _CountedGets:
+    metrics_backend = ""
+
+    def get(self, key, default=None, version=None):
+        django_cache_get_total.labels(backend=self.metrics_backend).inc()
+        try:
+            value = super().get(key, _MISSING, version=version)
+        except (RedisError, OSError):
+            django_cache_get_fail_total.labels(backend=self.metrics_backend).inc()
+            raise
+        if value is _MISSING:
+            django_cache_misses_total.labels(backend=self.metrics_backend).inc()
+            return default
+        django_cache_hits_total.labels(backend=self.metrics_backend).inc()
+        return value
+
+
+class InstrumentedLocMemCache(_CountedGets, LocMemCache):
+    """Django's LocMemCache with django_cache_get_* counters (backend="locmem")."""
+
+    metrics_backend = "locmem"
+
+
+class InstrumentedRedisCache(_CountedGets, RedisCache):
+    """Django's RedisCache with django_cache_get_* counters (backend="redis")."""
+
+    metrics_backend = "redis"

@@ -1,3 +1,17 @@
-"""Health, readiness and metrics (no auth)."""
+"""Health, readiness and metrics (no auth).
 
-urlpatterns = []
+The paths carry no trailing slash: SECURE_REDIRECT_EXEMPT matches exactly `health`, `ready` and
+`metrics`, and probes are configured with these exact URLs.
+"""
+
+from django.urls import path
+from django_prometheus.exports import ExportToDjangoView
+
+from . import ops
+
+urlpatterns = [
+    path("health", ops.health, name="health"),
+    path("ready", ops.ready, name="ready"),
+    # Request counts and latencies by view, DB and cache metrics, and commandcentral.metrics.
+    path("metrics", ExportToDjangoView, name="metrics"),
+]

@@ -10,7 +10,8 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# ENV_FILE points elsewhere (or at /dev/null, as the deploy-check test does); real env vars always win.
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 VERSION = "0.1.0"
 SERVICE_NAME = "commandcentral"
@@ -30,6 +31,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 INSTALLED_APPS = [
+    "commandcentral.apps.CommandCentralConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -103,6 +105,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / env.str("TEST_DB_NAME", default="test-db.sqlite3"))}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# django-prometheus' wrapper of the same backend adds query counts, latencies and errors to /metrics.
+if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+    DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace("django.db.", "django_prometheus.db.")
 # ATOMIC_REQUESTS stays off: a refused attempt's audit row must survive the error response.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -110,9 +115,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------------
 _REDIS_URL = env.str("REDIS_URL", default="") or env.str("CACHE_URL", default="")
 if _REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "commandcentral.metrics.InstrumentedRedisCache", "LOCATION": _REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "commandcentral"}}
+    CACHES = {"default": {"BACKEND": "commandcentral.metrics.InstrumentedLocMemCache", "LOCATION": "commandcentral"}}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
