@@ -3,9 +3,30 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from audit.api import EventViewSet
+from commandcentral.accounts.api import LoginView, LogoutView, MeView, RefreshView, RegisterView
+from commandcentral.states.api import EntityStateViewSet, StateMachineViewSet
+from decisions.api import DecisionViewSet
+from projects.api import ProjectViewSet
+
 router = DefaultRouter()
+router.register("projects", ProjectViewSet, basename="project")
+router.register("decisions", DecisionViewSet, basename="decision")
+router.register("events", EventViewSet, basename="event")
+router.register("state-machines", StateMachineViewSet, basename="state-machine")
+router.register("entity-states", EntityStateViewSet, basename="entity-state")
 
 app_name = "api"
 urlpatterns = [
+    path("auth/register/", RegisterView.as_view(), name="auth-register"),
+    path("auth/login/", LoginView.as_view(), name="auth-login"),
+    path("auth/refresh/", RefreshView.as_view(), name="auth-refresh"),
+    path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
+    path("auth/me/", MeView.as_view(), name="auth-me"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("", include(router.urls)),
 ]

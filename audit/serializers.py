@@ -1,0 +1,27 @@
+from rest_framework import serializers
+
+from .models import AuditEntry
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.UUIDField(source="actor_id", read_only=True, allow_null=True)
+    project = serializers.UUIDField(source="project_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id", "timestamp", "event_type", "event_name", "entity_type", "entity_id", "project", "actor",
+            "actor_email", "actor_type", "success", "transition", "from_state", "to_state", "rationale",
+            "failure_reason", "changes", "extra", "cid", "remote_addr",
+        ]
+        read_only_fields = fields
+
+
+class EventStatsSerializer(serializers.Serializer):
+    days = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    success = serializers.IntegerField()
+    denied = serializers.IntegerField()
+    by_event_type = serializers.DictField(child=serializers.IntegerField())
+    by_day = serializers.ListField(child=serializers.DictField())

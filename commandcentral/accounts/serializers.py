@@ -1,0 +1,57 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+
+class UserSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "email", "name"]
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "email", "name", "is_staff", "is_active", "last_login", "created_at"]
+        read_only_fields = fields
+
+
+class RegisterSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+    def validate_email(self, value):
+        value = value.lower()
+        if get_user_model().objects.filter(email__iexact=value).exists():
+            raise serializers.ValidationError("A user with this email already exists.")
+        return value
+
+    def validate(self, attrs):
+        candidate = get_user_model()(email=attrs["email"], name=attrs.get("name", ""))
+        try:
+            validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"password": list(error.messages)})
+        return attrs
+
+
+class LoginSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, style={"input_type": "password"})
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=2000)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    token_type = serializers.CharField(default="bearer")
+    expires_in = serializers.IntegerField(help_text="Access token lifetime in seconds")
+
+
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField()

@@ -1,0 +1,49 @@
+"""Serializer pieces shared by the apps' input serializers."""
+
+from rest_framework import serializers
+
+MAX_JSON_BYTES = 64 * 1024
+
+
+def reject_nul(value, path: str = "value"):
+    """PostgreSQL cannot store \\u0000 in jsonb/text: refuse it anywhere inside a JSON value (400, not 500)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise serializers.ValidationError(f"{path} must not contain NUL characters.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_nul(key, path)
+            reject_nul(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            reject_nul(item, f"{path}[{index}]")
+    return value
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (dict), NUL-free and of bounded size."""
+
+    default_error_messages = {"not_object": "Must be a JSON object.", "too_big": "Too large (max 64 KiB)."}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_object")
+        if len(str(value)) > MAX_JSON_BYTES:
+            self.fail("too_big")
+        return reject_nul(value, self.field_name)
+
+
+class StrictFieldsMixin:
+    """Unknown keys are a 400, not silently ignored: a typo must not look like success."""
+
+    def validate(self, attrs):
+        if hasattr(self, "initial_data") and isinstance(self.initial_data, dict):
+            known = set(self.fields)
+            unknown = sorted(set(self.initial_data) - known)
+            if unknown:
+                read_only = [key for key in unknown if key in getattr(self, "read_only_names", ())]
+                raise serializers.ValidationError(
+                    {key: ["This field is read-only."] if key in read_only else ["Unknown field."] for key in unknown}
+                )
+        return super().validate(attrs)

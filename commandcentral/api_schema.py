@@ -1,0 +1,56 @@
+"""OpenAPI shapes of the error bodies every operation can answer (drf-spectacular documents only
+2xx unless told; schemathesis checks every status against the schema)."""
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """Field name → list of messages (or `detail`)."""
+
+    detail = serializers.JSONField(required=False)
+
+    class Meta:
+        ref_name = "ValidationError"
+
+
+class TransitionConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    current_state = serializers.CharField()
+    allowed_transitions = serializers.ListField(child=serializers.CharField())
+
+
+class RequirementsMissingSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    missing = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+def _error(description):
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+ERRORS = {
+    400: OpenApiResponse(ValidationErrorSerializer, description="Invalid input"),
+    401: _error("Missing or invalid credentials"),
+    403: _error("Visible, but not allowed for this user (recorded as permission_denied)"),
+    404: _error("Not found, or not visible to this user"),
+    409: _error("Conflicts with the object's current state"),
+    413: _error("Request body too large"),
+    429: _error("Throttled; see Retry-After"),
+}
+
+
+def errors(*codes: int) -> dict:
+    """The documented error responses for an operation (401 and 429 are always possible)."""
+    return {code: ERRORS[code] for code in sorted({401, 429, *codes})}
+
+
+TRANSITION_ERRORS = {
+    **errors(403, 404),
+    400: OpenApiResponse(RequirementsMissingSerializer, description="Requirements missing (named in `missing`) or invalid input"),
+    409: OpenApiResponse(TransitionConflictSerializer, description="Not allowed from the current state"),
+}

@@ -1,0 +1,178 @@
+"""Decisions, their transitions, audit and Markdown record over the REST API."""
+
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import renderers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from audit.api import AuditCursorPagination
+from audit.models import AuditEntry
+from audit.serializers import AuditEntrySerializer
+from commandcentral.api_schema import TRANSITION_ERRORS, errors
+from commandcentral.transitions import allowed_transitions, perform_transition
+from projects.models import Project
+from projects.serializers import TransitionRequestSerializer, TransitionsSerializer
+
+from .decision_record import decision_record_markdown
+from .filters import DecisionFilter
+from .models import Decision
+from .serializers import (
+    DecideRequestSerializer,
+    DecisionSerializer,
+    DecisionTransitionResultSerializer,
+    DecisionUpdateSerializer,
+    DecisionWriteSerializer,
+)
+from .services import decision_create, decision_soft_delete, decision_update
+
+
+class MarkdownRenderer(renderers.BaseRenderer):
+    media_type = "text/markdown"
+    format = "md"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, (str, bytes)) else str(data.get("detail", data))
+
+
+def _visible_project(user, project_id):
+    project = Project.objects.visible_to(user).filter(pk=project_id).first()
+    if project is None:
+        raise Http404("No such project.")
+    return project
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _resolve_links(user, data: dict) -> dict:
+    """UUIDs in the body → decisions the caller can see; unknown ones are a 400 naming the field."""
+    visible = Decision.objects.visible_to(user)
+    if "related_decisions" in data:
+        ids = list(dict.fromkeys(data["related_decisions"]))
+        found = list(visible.filter(pk__in=ids))
+        if len(found) != len(ids):
+            raise ValidationError({"related_decisions": ["Unknown decision id(s)."]})
+        data["related_decisions"] = found
+    if data.get("supersedes") is not None:
+        superseded = visible.filter(pk=data["supersedes"]).first()
+        if superseded is None:
+            raise ValidationError({"supersedes": ["Unknown decision id."]})
+        data["supersedes"] = superseded
+    return data
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: DecisionSerializer(many=True), **errors(400, 404)}),
+    create=extend_schema(request=DecisionWriteSerializer, responses={201: DecisionSerializer, **errors(400, 403, 404, 409)}),
+    retrieve=extend_schema(responses={200: DecisionSerializer, **errors(404)}),
+    update=extend_schema(request=DecisionUpdateSerializer, responses={200: DecisionSerializer, **errors(400, 403, 404, 409)}),
+    partial_update=extend_schema(
+        request=DecisionUpdateSerializer, responses={200: DecisionSerializer, **errors(400, 403, 404, 409)}
+    ),
+    destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
+)
+class DecisionViewSet(viewsets.ModelViewSet):
+    serializer_class = DecisionSerializer
+    filterset_class = DecisionFilter
+    ordering_fields = ["created_at", "updated_at", "title", "review_by", "state"]
+    queryset = Decision.objects.none()
+
+    def get_queryset(self):
+        return (
+            Decision.objects.visible_to(self.request.user)
+            .select_related("project")
+            .prefetch_related("related_decisions", "superseded_by")
+            .order_by("-created_at")
+        )
+
+    def list(self, request, *args, **kwargs):
+        project_id = request.query_params.get("project")
+        if project_id and _is_uuid(project_id):
+            _visible_project(request.user, project_id)  # a project the caller cannot see is a 404
+        return super().list(request, *args, **kwargs)
+
+    def create(self, request):
+        payload = DecisionWriteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        project = _visible_project(request.user, data.pop("project"))
+        decision = decision_create(actor=request.user, project=project, **_resolve_links(request.user, data))
+        return Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        decision = self.get_object()
+        payload = DecisionUpdateSerializer(data=request.data, partial=partial)
+        payload.is_valid(raise_exception=True)
+        data = _resolve_links(request.user, dict(payload.validated_data))
+        decision = decision_update(decision=decision, actor=request.user, **data)
+        return Response(DecisionSerializer(self.get_queryset().get(pk=decision.pk)).data)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        decision_soft_delete(decision=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _transition(self, request, name, payload_class):
+        decision = self.get_object()
+        payload = payload_class(data=request.data)
+        payload.is_valid(raise_exception=True)
+        entry = perform_transition(decision, name, actor=request.user, **payload.validated_data)
+        warnings = []
+        if name == "decide" and not payload.validated_data.get("rationale", "").strip():
+            warnings.append("Decided without a rationale; recording why is strongly recommended.")
+        return Response({
+            "success": True,
+            "message": f"Decision {entry.from_state} → {entry.to_state}." + (f" {warnings[0]}" if warnings else ""),
+            "decision": DecisionSerializer(self.get_queryset().get(pk=decision.pk)).data,
+            "audit_id": entry.pk,
+            "warnings": warnings,
+        })
+
+    @extend_schema(request=TransitionRequestSerializer, responses={200: DecisionTransitionResultSerializer, **TRANSITION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        return self._transition(request, "activate", TransitionRequestSerializer)
+
+    @extend_schema(request=DecideRequestSerializer, responses={200: DecisionTransitionResultSerializer, **TRANSITION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        return self._transition(request, "decide", DecideRequestSerializer)
+
+    @extend_schema(request=TransitionRequestSerializer, responses={200: DecisionTransitionResultSerializer, **TRANSITION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        return self._transition(request, "archive", TransitionRequestSerializer)
+
+    @extend_schema(responses={200: TransitionsSerializer, **errors(404)})
+    @action(detail=True, methods=["get"])
+    def transitions(self, request, pk=None):
+        decision = self.get_object()
+        return Response({"current_state": decision.state, "allowed_transitions": allowed_transitions(decision, request.user)})
+
+    @extend_schema(responses={200: AuditEntrySerializer(many=True), **errors(404)})
+    @action(detail=True, methods=["get"], pagination_class=AuditCursorPagination, filterset_class=None)
+    def audit(self, request, pk=None):
+        decision = self.get_object()
+        page = self.paginate_queryset(AuditEntry.objects.filter(entity_type="decision", entity_id=str(decision.pk)))
+        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+
+    @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR, **errors(404)})
+    @action(detail=True, methods=["get"], url_path=r"record\.md", url_name="record",
+            renderer_classes=[MarkdownRenderer, renderers.JSONRenderer], filterset_class=None)
+    def record(self, request, pk=None):
+        decision = self.get_object()
+        body = decision_record_markdown(decision, base_url=request.build_absolute_uri("/")[:-1])
+        return HttpResponse(body, content_type="text/markdown; charset=utf-8")

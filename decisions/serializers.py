@@ -1,0 +1,75 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from commandcentral.api_fields import StrictFieldsMixin, reject_nul
+
+from .models import Decision
+from .options import clean_options, clean_tags
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    related_decisions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    superseded_by = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    options = serializers.JSONField(help_text="[{id, label, description?, pros?[], cons?[]}]")
+    tags = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id", "project", "title", "question", "context", "options", "selected_option", "rationale", "tags",
+            "related_decisions", "supersedes", "superseded_by", "review_by", "created_by", "decided_by",
+            "decided_at", "state", "state_changed_at", "state_changed_by", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+def _validated(cleaner, value):
+    try:
+        return cleaner(value)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages)
+
+
+class DecisionWriteSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Create/update input. Related decisions and `supersedes` are checked against the caller's
+    visibility and the same project by the view and the service."""
+
+    read_only_names = ("id", "state", "selected_option", "rationale", "decided_by", "decided_at", "created_by",
+                       "state_changed_at", "state_changed_by", "superseded_by", "created_at", "updated_at")
+    project = serializers.UUIDField()
+    title = serializers.CharField(max_length=200)
+    question = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    context = serializers.CharField(required=False, allow_blank=True, max_length=50000)
+    options = serializers.JSONField(required=False, help_text="[{id, label, description?, pros?[], cons?[]}]")
+    tags = serializers.JSONField(required=False, help_text="List of strings")
+    related_decisions = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=100)
+    supersedes = serializers.UUIDField(required=False, allow_null=True)
+    review_by = serializers.DateField(required=False, allow_null=True)
+
+    def validate_title(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+    def validate_options(self, value):
+        return _validated(clean_options, reject_nul(value, "options"))
+
+    def validate_tags(self, value):
+        return _validated(clean_tags, reject_nul(value, "tags"))
+
+
+class DecisionUpdateSerializer(DecisionWriteSerializer):
+    project = None
+
+
+class DecideRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    selected_option = serializers.CharField(max_length=50)
+    rationale = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class DecisionTransitionResultSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    decision = DecisionSerializer()
+    audit_id = serializers.IntegerField()
+    warnings = serializers.ListField(child=serializers.CharField(), required=False)

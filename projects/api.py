@@ -1,0 +1,169 @@
+"""Projects, their transitions, team and audit over the REST API."""
+
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from audit.api import AuditCursorPagination
+from audit.models import AuditEntry
+from audit.serializers import AuditEntrySerializer
+from commandcentral.api_schema import TRANSITION_ERRORS, errors
+from commandcentral.transitions import allowed_transitions, perform_transition
+
+from .filters import ProjectFilter
+from .models import Membership, Project
+from .serializers import (
+    MembershipCreateSerializer,
+    MembershipSerializer,
+    ProjectSerializer,
+    ProjectTransitionResultSerializer,
+    ProjectWriteSerializer,
+    TransitionRequestSerializer,
+    TransitionsSerializer,
+)
+from .services import (
+    membership_add,
+    membership_remove,
+    project_create,
+    project_soft_delete,
+    project_update,
+)
+
+TRANSITION_SCHEMA = extend_schema(
+    request=TransitionRequestSerializer, responses={200: ProjectTransitionResultSerializer, **TRANSITION_ERRORS}
+)
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: ProjectSerializer(many=True), **errors(400)}),
+    create=extend_schema(request=ProjectWriteSerializer, responses={201: ProjectSerializer, **errors(400)}),
+    retrieve=extend_schema(responses={200: ProjectSerializer, **errors(404)}),
+    update=extend_schema(request=ProjectWriteSerializer, responses={200: ProjectSerializer, **errors(400, 403, 404, 409)}),
+    partial_update=extend_schema(
+        request=ProjectWriteSerializer, responses={200: ProjectSerializer, **errors(400, 403, 404, 409)}
+    ),
+    destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
+)
+class ProjectViewSet(viewsets.ModelViewSet):
+    serializer_class = ProjectSerializer
+    filterset_class = ProjectFilter
+    ordering_fields = ["name", "created_at", "updated_at", "state"]
+    ordering = ["-created_at"]
+    queryset = Project.objects.none()
+
+    def get_queryset(self):
+        return Project.objects.visible_to(self.request.user).select_related("owner").order_by("-created_at")
+
+    def create(self, request):
+        payload = ProjectWriteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        project = project_create(actor=request.user, **payload.validated_data)
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        project = self.get_object()
+        payload = ProjectWriteSerializer(project, data=request.data, partial=partial)
+        payload.is_valid(raise_exception=True)
+        project = project_update(project=project, actor=request.user, **payload.validated_data)
+        return Response(ProjectSerializer(project).data)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        project_soft_delete(project=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _transition(self, request, name):
+        project = self.get_object()
+        payload = TransitionRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        entry = perform_transition(project, name, actor=request.user, **payload.validated_data)
+        return Response({
+            "success": True,
+            "message": f"Project {entry.from_state} → {entry.to_state}.",
+            "project": ProjectSerializer(project).data,
+            "audit_id": entry.pk,
+        })
+
+    # One operation per transition, so the OpenAPI document names each; all share _transition.
+    @TRANSITION_SCHEMA
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        return self._transition(request, "activate")
+
+    @TRANSITION_SCHEMA
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._transition(request, "pause")
+
+    @TRANSITION_SCHEMA
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._transition(request, "resume")
+
+    @TRANSITION_SCHEMA
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        return self._transition(request, "complete")
+
+    @TRANSITION_SCHEMA
+    @action(detail=True, methods=["post"])
+    def kill(self, request, pk=None):
+        return self._transition(request, "kill")
+
+    @extend_schema(responses={200: TransitionsSerializer, **errors(404)})
+    @action(detail=True, methods=["get"], url_path="transitions")
+    def transitions(self, request, pk=None):
+        project = self.get_object()
+        return Response({"current_state": project.state, "allowed_transitions": allowed_transitions(project, request.user)})
+
+    @extend_schema(responses={200: AuditEntrySerializer(many=True), **errors(404)})
+    @action(detail=True, methods=["get"], pagination_class=AuditCursorPagination, filterset_class=None)
+    def audit(self, request, pk=None):
+        project = self.get_object()
+        page = self.paginate_queryset(AuditEntry.objects.filter(project=project))
+        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+
+    @extend_schema(methods=["GET"], responses={200: MembershipSerializer(many=True), **errors(404)})
+    @extend_schema(methods=["POST"], request=MembershipCreateSerializer,
+                   responses={201: MembershipSerializer, **errors(400, 403, 404)})
+    @action(detail=True, methods=["get", "post"], filterset_class=None, pagination_class=None)
+    def team(self, request, pk=None):
+        project = self.get_object()
+        if request.method == "GET":
+            memberships = Membership.objects.filter(project=project).select_related("user")
+            return Response(MembershipSerializer(memberships, many=True).data)
+        payload = MembershipCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = get_user_model().objects.filter(pk=payload.validated_data["user_id"]).first()
+        if user is None:
+            raise ValidationError({"user_id": ["No such user."]})
+        membership = membership_add(project=project, actor=request.user, user=user, role=payload.validated_data["role"])
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None, **errors(400, 403, 404)},
+                   parameters=[OpenApiParameter("user_id", OpenApiTypes.UUID, OpenApiParameter.PATH)])
+    @action(detail=True, methods=["delete"], url_path=r"team/(?P<user_id>[^/.]+)", filterset_class=None)
+    def team_member(self, request, pk=None, user_id=None):
+        project = self.get_object()
+        membership = get_object_or_404(Membership.objects.select_related("user"), project=project,
+                                       user_id=_uuid_or_404(user_id))
+        membership_remove(project=project, actor=request.user, user=membership.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _uuid_or_404(value):
+    import uuid
+
+    from django.http import Http404
+
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise Http404("No such user.")

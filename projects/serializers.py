@@ -1,0 +1,70 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from commandcentral.accounts.serializers import UserSummarySerializer
+from commandcentral.api_fields import JSONObjectField, StrictFieldsMixin
+
+from .models import Membership, MembershipRole, Project
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    owner = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Project
+        fields = [
+            "id", "name", "slug", "description", "state", "state_changed_at", "state_changed_by", "owner",
+            "settings", "metadata", "repo_path", "repo_url", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProjectWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """Create/update input. `state` is never writable: transitions have their own endpoints."""
+
+    read_only_names = ("id", "state", "state_changed_at", "state_changed_by", "owner", "created_at", "updated_at",
+                       "deleted_at")
+    settings = JSONObjectField(required=False)
+    metadata = JSONObjectField(required=False)
+    slug = serializers.SlugField(max_length=220, required=False, allow_blank=True)
+
+    class Meta:
+        model = Project
+        fields = ["name", "slug", "description", "settings", "metadata", "repo_path", "repo_url"]
+        # Slug uniqueness among live projects is the service's rule (it also generates slugs).
+        validators = []
+
+    def validate_name(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+
+class TransitionRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    rationale = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class TransitionsSerializer(serializers.Serializer):
+    current_state = serializers.CharField()
+    allowed_transitions = serializers.ListField(child=serializers.CharField())
+
+
+class ProjectTransitionResultSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    project = ProjectSerializer()
+    audit_id = serializers.IntegerField()
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MembershipCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    user_id = serializers.UUIDField()
+    role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)
