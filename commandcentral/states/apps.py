@@ -5,3 +5,12 @@ class StatesConfig(AppConfig):
     name = "commandcentral.states"
     label = "states"
     verbose_name = "Entity states"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from .models import EntityState
+
+        # Registration is the entity_created row; transitions write their own transition_success row
+        # (with the diff) and save with auditlog disabled, as perform_transition does.
+        auditlog.register(EntityState, exclude_fields=["updated_at"])

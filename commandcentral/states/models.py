@@ -1,0 +1,108 @@
+"""Entities that live in other services and whose lifecycle CommandCentral governs."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from commandcentral.base_models import UUIDModel
+
+# Each of the three key parts is a segment of /entity-states/{service}/{entity_type}/{entity_id}/,
+# so none may contain a slash.
+SERVICE_PATTERN = r"[A-Za-z0-9._-]{1,100}"
+ENTITY_TYPE_PATTERN = r"[a-z][a-z0-9_]{0,49}"
+ENTITY_ID_PATTERN = r"[A-Za-z0-9._:@~-]{1,255}"
+STATE_PATTERN = r"[a-z][a-z0-9_]{0,49}"
+
+validate_service = RegexValidator(f"^{SERVICE_PATTERN}$", "Letters, digits, '.', '_' or '-' (at most 100).")
+validate_entity_type = RegexValidator(
+    f"^{ENTITY_TYPE_PATTERN}$", "Lowercase letters, digits and '_', starting with a letter (at most 50)."
+)
+validate_entity_id = RegexValidator(
+    f"^{ENTITY_ID_PATTERN}$", "Letters, digits and . _ : @ ~ - only (no '/'; at most 255)."
+)
+validate_state = RegexValidator(
+    f"^{STATE_PATTERN}$", "Lowercase letters, digits and '_', starting with a letter (at most 50)."
+)
+
+
+class EntityStateQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Entities of projects this user can see, plus project-less ones they registered (operators: all)."""
+        from projects.models import Project
+
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(
+            Q(project__in=Project.objects.visible_to(user).values("pk"))
+            | Q(project__isnull=True, registered_by=user)
+        )
+
+    def for_project(self, project):
+        return self.filter(project=project)
+
+
+class EntityState(UUIDModel):
+    """The current state of one entity of another service, under the state machine of its type.
+
+    `current_state` is a plain column, not an FSMField: the machine depends on `entity_type`. It is
+    changed only by `states.services.entity_transition`.
+    """
+
+    audit_entity_type = "entity_state"
+
+    service = models.CharField(max_length=100, validators=[validate_service])
+    entity_type = models.CharField(max_length=50, validators=[validate_entity_type])
+    entity_id = models.CharField(max_length=255, validators=[validate_entity_id])
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.PROTECT, null=True, blank=True, related_name="entity_states"
+    )
+    current_state = models.CharField(max_length=50, db_index=True, validators=[validate_state])
+    last_transition_at = models.DateTimeField(null=True, blank=True)
+    last_transition_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    last_transition_from = models.CharField(max_length=50, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Entities without a project are visible to operators and to the (service) account that registered them.
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="registered_entities"
+    )
+
+    objects = EntityStateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "entity_type", "entity_id"], name="entity_state_unique_key")
+        ]
+        indexes = [models.Index(fields=["project", "entity_type"], name="entity_state_project_type_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.service}/{self.entity_type}/{self.entity_id}"
+
+    @property
+    def state(self) -> str:
+        """The name the transition errors read (`TransitionRefused.current_state`)."""
+        return self.current_state
+
+    def get_additional_data(self) -> dict:
+        """Read by django-auditlog for every row about this entity: ties the row to the project."""
+        return {"project_id": str(self.project_id) if self.project_id else None}
+
+
+def can_track_entity(entity: EntityState, user) -> bool:
+    """Who may register and transition an entity (SPEC §4).
+
+    With a project: its operators, owner and members (`can_contribute`); viewers may not.
+    Without one: operators and the account that registered it.
+    """
+    from projects.models import can_contribute
+
+    if entity.project_id is None:
+        if user is None or not user.is_authenticated or not user.is_active:
+            return False
+        return user.is_staff or (entity.registered_by_id is not None and entity.registered_by_id == user.pk)
+    return can_contribute(entity.project, user)

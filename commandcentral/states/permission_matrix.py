@@ -1,0 +1,125 @@
+"""The permission matrix of SPEC §4, computed by asking the real rules, never written down.
+
+Each cell comes from calling the predicate the services and `perform_transition` call (the FSM
+`permission=` callables through `TransitionSpec.has_perm`, `can_steer`, `can_edit_decisions`,
+`can_track_entity`) on throwaway, unsaved objects: one project whose role cache already holds each
+person's membership, so nothing touches the database.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+from django.contrib.auth import get_user_model
+
+from commandcentral.transitions import transition_specs
+from decisions.models import Decision, can_edit_decisions
+from projects.models import MembershipRole, Project, can_steer, role_of
+
+from .models import EntityState, can_track_entity
+
+ROLES = ("operator", "owner", "member", "viewer", "outsider")
+ALLOWED, FORBIDDEN, HIDDEN = "allowed", "forbidden", "hidden"
+LEGEND = {
+    ALLOWED: "may do it",
+    FORBIDDEN: "sees the object but may not: 403, recorded as permission_denied",
+    HIDDEN: "cannot see the object: 404, its existence is not revealed",
+}
+
+
+@dataclass
+class _World:
+    people: dict
+    project: Project
+    decision: Decision
+    entity: EntityState
+    loose_entity: EntityState  # an entity without a project, registered by "registrant"
+
+
+def _world() -> _World:
+    User = get_user_model()
+    people = {
+        "operator": User(email="operator@matrix.invalid", is_staff=True, is_active=True),
+        "owner": User(email="owner@matrix.invalid", is_active=True),
+        "member": User(email="member@matrix.invalid", is_active=True),
+        "viewer": User(email="viewer@matrix.invalid", is_active=True),
+        "outsider": User(email="outsider@matrix.invalid", is_active=True),
+        "registrant": User(email="service@matrix.invalid", is_active=True),
+    }
+    project = Project(name="matrix", slug="matrix", owner=people["owner"])
+    # role_of's per-project cache: the memberships these people would have, with no query.
+    project._roles = {
+        people["member"].pk: MembershipRole.MEMBER.value,
+        people["viewer"].pk: MembershipRole.VIEWER.value,
+        people["outsider"].pk: None,
+        people["registrant"].pk: None,
+    }
+    return _World(
+        people=people,
+        project=project,
+        decision=Decision(project=project, title="matrix"),
+        entity=EntityState(project=project, service="matrix", entity_type="task", entity_id="1"),
+        loose_entity=EntityState(
+            project=None, service="matrix", entity_type="task", entity_id="2", registered_by=people["registrant"]
+        ),
+    )
+
+
+def _dotted(function: Callable | None) -> str | None:
+    return f"{function.__module__}.{function.__qualname__}" if function else None
+
+
+def _cells(world: _World, allowed: Callable, *, roles=ROLES, visible: Callable | None = None) -> dict:
+    visible = visible or (lambda user: role_of(world.project, user) is not None)
+    cells = {}
+    for role in roles:
+        user = world.people[role]
+        cells[role] = HIDDEN if not visible(user) else ALLOWED if allowed(user) else FORBIDDEN
+    return cells
+
+
+def _row(action: str, description: str, rule: str | None, roles: dict, transition: dict | None = None) -> dict:
+    return {"action": action, "description": description, "rule": rule, "transition": transition, "roles": roles}
+
+
+def _transition_rows(world: _World, entity_type: str, obj) -> list[dict]:
+    return [
+        _row(
+            f"{entity_type}.{spec.name}",
+            f"{spec.name} a {entity_type}",
+            _dotted(spec.permission),
+            _cells(world, lambda user, spec=spec: spec.has_perm(obj, user)),
+            {"name": spec.name, "from": list(spec.sources), "to": spec.target},
+        )
+        for spec in transition_specs(type(obj)).values()
+    ]
+
+
+def permission_matrix() -> dict:
+    """{roles, legend, actions: [{action, description, rule, transition, roles: {role: outcome}}]}."""
+    world = _world()
+    project, decision = world.project, world.decision
+    everyone = lambda user: True  # noqa: E731
+    actions = [
+        _row("project.view", "see a project, its decisions and its audit", _dotted(role_of),
+             _cells(world, everyone)),
+        _row("project.create", "create a project (the creator becomes its owner)",
+             "projects.services.project_create", _cells(world, lambda user: user.is_active, visible=everyone)),
+        _row("project.update", "edit a project, manage its team", _dotted(can_steer),
+             _cells(world, lambda user: can_steer(project, user))),
+        *_transition_rows(world, "project", project),
+        _row("decision.create", "create and edit decisions", _dotted(can_edit_decisions),
+             _cells(world, lambda user: can_edit_decisions(decision, user))),
+        *_transition_rows(world, "decision", decision),
+        _row("entity_state.track", "register and transition entity states of a project",
+             _dotted(can_track_entity), _cells(world, lambda user: can_track_entity(world.entity, user))),
+        _row(
+            "entity_state.track_without_project",
+            "see, register and transition an entity that has no project ('registrant' is the account that "
+            "registered it)",
+            _dotted(can_track_entity),
+            # Without a project, whoever may track such an entity is also exactly who may see it.
+            _cells(world, everyone, roles=(*ROLES, "registrant"),
+                   visible=lambda user: can_track_entity(world.loose_entity, user)),
+        ),
+    ]
+    return {"roles": list(ROLES), "legend": LEGEND, "actions": actions}
