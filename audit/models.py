@@ -2,8 +2,10 @@
 
 from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
+
+from . import integrity
 
 
 class AuditImmutable(Exception):
@@ -41,6 +43,10 @@ class AuditEntryQuerySet(models.QuerySet):
 
     def delete(self):
         raise AuditImmutable("Audit rows are never deleted.")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        # bulk_create skips save(), hence the hash chain; rows are appended one at a time.
+        raise AuditImmutable("Audit rows are appended one by one through save(); bulk_create is refused.")
 
     def visible_to(self, user):
         """Rows this user may read: operators everything, others the rows of projects they can see."""
@@ -90,6 +96,12 @@ class AuditEntry(AbstractLogEntry):
     failure_reason = models.TextField(blank=True, default="")
     extra = models.JSONField(default=dict, blank=True)
 
+    # Hash chain (audit/integrity.py documents the canonical form). `seq` is gap-free and unique:
+    # the unique index is the fork guard if two appenders ever got past the lock.
+    seq = models.PositiveBigIntegerField(unique=True, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    entry_hash = models.CharField(max_length=64, editable=False)
+
     objects = AuditEntryManager()
 
     class Meta:
@@ -113,7 +125,12 @@ class AuditEntry(AbstractLogEntry):
         if not self._state.adding:
             raise AuditImmutable("Audit rows are never updated.")
         self._fill_derived_fields()
-        super().save(*args, **kwargs)
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        # The chain lock (PostgreSQL) or write lock (SQLite) must cover reading the head and the
+        # INSERT, and last until commit. No savepoint: a failed append must fail the whole change.
+        with transaction.atomic(using=using, savepoint=False):
+            integrity.seal(self, using=using)
+            super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise AuditImmutable("Audit rows are never deleted.")
@@ -141,3 +158,43 @@ class AuditEntry(AbstractLogEntry):
     def _entity_type_from_content_type(self) -> str:
         model = self.content_type.model_class() if self.content_type_id else None
         return getattr(model, "audit_entity_type", None) or (self.content_type.model if self.content_type_id else "")
+
+
+class AuditCheckpointQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditImmutable("Audit checkpoints are never updated.")
+
+    def delete(self):
+        raise AuditImmutable("Audit checkpoints are never deleted.")
+
+
+class AuditCheckpoint(models.Model):
+    """A signed checkpoint of the chain head (made by `audit_checkpoint`), kept for the status views.
+
+    Append-only like the trail. The copy that proves anything is the one an operator keeps outside
+    this database; this table only says which head was last vouched for.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_id = models.BigIntegerField(null=True, blank=True)
+    seq = models.PositiveBigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64)
+    document = models.TextField(help_text="The signed JSON document exactly as issued.")
+
+    objects = AuditCheckpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        get_latest_by = "id"
+
+    def __str__(self) -> str:
+        return f"checkpoint seq {self.seq} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditImmutable("Audit checkpoints are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutable("Audit checkpoints are never deleted.")

@@ -11,6 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 
 from .models import ActorType, AuditEntry, AuditEventType
+from .integrity import lock_chain
 
 
 def _user_or_none(actor):
@@ -96,6 +97,9 @@ def audited_write(actor):
     token = _acting_actor.set(_user_or_none(actor))
     try:
         with transaction.atomic():
+            # Chain lock first, before any row lock the write takes, so every audited transaction
+            # locks in the same order and none deadlocks against another (PITFALLS §6.3).
+            lock_chain()
             yield
     finally:
         _acting_actor.reset(token)
