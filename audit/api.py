@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import pagination, renderers, serializers, viewsets
@@ -61,6 +62,16 @@ def visible_events(request, queryset=None):
     return queryset
 
 
+def paginated_events(request, queryset):
+    """A cursor page of audit rows for a nested endpoint (projects/{id}/audit/, decisions/{id}/audit/).
+
+    No view is handed to the paginator, so the parent viewset's ordering cannot override `-id`.
+    """
+    paginator = AuditCursorPagination()
+    page = paginator.paginate_queryset(queryset, request)
+    return paginator.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+
+
 DAYS = OpenApiParameter("days", int, description="Window in days (1-366, default 7)")
 
 
@@ -85,7 +96,8 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditEntrySerializer
     pagination_class = AuditCursorPagination
     filterset_class = AuditEntryFilter
-    ordering_fields = []
+    # No OrderingFilter: the cursor owns the order (-id).
+    filter_backends = [DjangoFilterBackend]
     queryset = AuditEntry.objects.none()
 
     def get_queryset(self):

@@ -12,6 +12,7 @@ from contextvars import ContextVar
 import structlog
 from auditlog.context import set_extra_data
 from django.conf import settings
+from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -75,6 +76,19 @@ def client_ip(request) -> str | None:
     return remote
 
 
+def _refuse_oversized(request):
+    """413 before any view: DRF's parsers read the stream directly and never hit Django's body limit."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return JsonResponse({"detail": "Invalid Content-Length."}, status=400)
+    if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        return JsonResponse(
+            {"detail": f"Request body too large (limit {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)."}, status=413
+        )
+    return None
+
+
 class RequestContextMiddleware:
     """Sets the correlation id and client address first thing, and echoes the id on every response."""
 
@@ -86,7 +100,7 @@ class RequestContextMiddleware:
         request.correlation_id = set_correlation_id(request.headers.get(CORRELATION_HEADER))
         request.client_ip = client_ip(request)
         structlog.contextvars.bind_contextvars(client_ip=request.client_ip)
-        response = self.get_response(request)
+        response = _refuse_oversized(request) or self.get_response(request)
         response[CORRELATION_HEADER] = request.correlation_id
         return response
 

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from audit.api import AuditCursorPagination
+from audit.api import paginated_events
 from audit.models import AuditEntry
 from audit.serializers import AuditEntrySerializer
 from commandcentral.api_schema import TRANSITION_ERRORS, errors
@@ -163,11 +163,10 @@ class DecisionViewSet(viewsets.ModelViewSet):
         return Response({"current_state": decision.state, "allowed_transitions": allowed_transitions(decision, request.user)})
 
     @extend_schema(responses={200: AuditEntrySerializer(many=True), **errors(404)})
-    @action(detail=True, methods=["get"], pagination_class=AuditCursorPagination, filterset_class=None)
+    @action(detail=True, methods=["get"], filterset_class=None)
     def audit(self, request, pk=None):
         decision = self.get_object()
-        page = self.paginate_queryset(AuditEntry.objects.filter(entity_type="decision", entity_id=str(decision.pk)))
-        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+        return paginated_events(request, AuditEntry.objects.filter(entity_type="decision", entity_id=str(decision.pk)))
 
     @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR, **errors(404)})
     @action(detail=True, methods=["get"], url_path=r"record\.md", url_name="record",

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from audit.api import AuditCursorPagination
+from audit.api import paginated_events
 from audit.models import AuditEntry
 from audit.serializers import AuditEntrySerializer
 from commandcentral.api_schema import TRANSITION_ERRORS, errors
@@ -124,11 +124,9 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return Response({"current_state": project.state, "allowed_transitions": allowed_transitions(project, request.user)})
 
     @extend_schema(responses={200: AuditEntrySerializer(many=True), **errors(404)})
-    @action(detail=True, methods=["get"], pagination_class=AuditCursorPagination, filterset_class=None)
+    @action(detail=True, methods=["get"], filterset_class=None)
     def audit(self, request, pk=None):
-        project = self.get_object()
-        page = self.paginate_queryset(AuditEntry.objects.filter(project=project))
-        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+        return paginated_events(request, AuditEntry.objects.filter(project=self.get_object()))
 
     @extend_schema(methods=["GET"], responses={200: MembershipSerializer(many=True), **errors(404)})
     @extend_schema(methods=["POST"], request=MembershipCreateSerializer,

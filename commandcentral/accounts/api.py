@@ -55,6 +55,10 @@ class AuthView(APIView):
     throttle_classes = [AnonRateThrottle, ScopedRateThrottle]
     throttle_scope = "login"
 
+    def get_authenticate_header(self, request):
+        # No authenticator runs here, but a refused login or token is still a 401 with a challenge.
+        return 'Bearer realm="api"'
+
 
 class RegisterView(AuthView):
     @extend_schema(request=RegisterSerializer, responses={201: UserSerializer, **errors(400)}, tags=["auth"])

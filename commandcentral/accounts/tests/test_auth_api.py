@@ -1,0 +1,146 @@
+import pytest
+from django.urls import reverse
+
+from audit.models import AuditEntry
+from commandcentral.accounts.models import User
+from commandcentral.accounts.tests.factories import PASSWORD, UserFactory
+
+
+def login(api_client, email, password=PASSWORD):
+    return api_client.post(reverse("api:auth-login"), {"email": email, "password": password}, format="json")
+
+
+def test_register_creates_a_user(api_client, db):
+    response = api_client.post(reverse("api:auth-register"),
+                               {"email": "New@Example.com", "password": "a-long-unusual-pass", "name": "New"})
+    assert response.status_code == 201
+    assert response.json()["email"] == "new@example.com"
+    assert "password" not in response.json()
+    user = User.objects.get(email="new@example.com")
+    assert user.check_password("a-long-unusual-pass")
+    row = AuditEntry.objects.get(event_name="user.created")
+    assert "password" not in row.changes
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"email": "taken@example.com", "password": "a-long-unusual-pass"}, "email"),
+        ({"email": "weak@example.com", "password": "123"}, "password"),
+        ({"email": "not-an-email", "password": "a-long-unusual-pass"}, "email"),
+        ({"password": "a-long-unusual-pass"}, "email"),
+    ],
+)
+def test_register_rejects_bad_input(api_client, db, body, field):
+    UserFactory(email="taken@example.com")
+    response = api_client.post(reverse("api:auth-register"), body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert User.objects.count() == 1
+
+
+def test_login_returns_a_token_pair_and_records_auth_login(api_client, member):
+    response = login(api_client, member.email, PASSWORD)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] > 0
+    assert body["access_token"] and body["refresh_token"]
+    row = AuditEntry.objects.get(event_type="auth_login")
+    assert row.actor == member and row.extra == {"via": "jwt"}
+
+
+def test_failed_login_is_401_and_recorded_without_the_password(api_client, member):
+    response = login(api_client, member.email, "wrong-password")
+    assert response.status_code == 401
+    assert "WWW-Authenticate" in response
+    row = AuditEntry.objects.get(event_type="auth_failed")
+    assert row.extra == {"email": member.email} and row.success is False
+    assert "wrong-password" not in str(row.extra) + row.failure_reason + str(row.changes)
+
+
+def test_me_needs_credentials_and_answers_401_with_bearer_challenge(api_client, db):
+    response = api_client.get(reverse("api:auth-me"))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_me_with_a_jwt(api_client, member):
+    token = login(api_client, member.email).json()["access_token"]
+    response = api_client.get(reverse("api:auth-me"), HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200
+    assert response.json()["email"] == member.email and response.json()["is_staff"] is False
+
+
+def test_refresh_rotates_and_the_old_refresh_token_is_spent(api_client, member):
+    pair = login(api_client, member.email).json()
+    refreshed = api_client.post(reverse("api:auth-refresh"), {"refresh_token": pair["refresh_token"]}, format="json")
+    assert refreshed.status_code == 200 and refreshed.json()["access_token"]
+    again = api_client.post(reverse("api:auth-refresh"), {"refresh_token": pair["refresh_token"]}, format="json")
+    assert again.status_code == 401
+
+
+def test_refresh_with_garbage_is_401(api_client, db):
+    response = api_client.post(reverse("api:auth-refresh"), {"refresh_token": "garbage"}, format="json")
+    assert response.status_code == 401
+
+
+def test_logout_revokes_the_refresh_token(api_client, member):
+    pair = login(api_client, member.email).json()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access_token']}")
+    response = api_client.post(reverse("api:auth-logout"), {"refresh_token": pair["refresh_token"]}, format="json")
+    assert response.status_code == 200 and "message" in response.json()
+    assert AuditEntry.objects.filter(event_type="auth_logout", actor=member).count() == 1
+    api_client.credentials()
+    refused = api_client.post(reverse("api:auth-refresh"), {"refresh_token": pair["refresh_token"]}, format="json")
+    assert refused.status_code == 401
+
+
+def test_logout_with_someone_elses_refresh_token_is_refused(api_client, member, owner):
+    theirs = login(api_client, owner.email).json()["refresh_token"]
+    mine = login(api_client, member.email).json()["access_token"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {mine}")
+    response = api_client.post(reverse("api:auth-logout"), {"refresh_token": theirs}, format="json")
+    assert response.status_code == 401
+    api_client.credentials()
+    assert api_client.post(reverse("api:auth-refresh"), {"refresh_token": theirs}, format="json").status_code == 200
+
+
+def test_deactivated_users_tokens_stop_working(api_client, member):
+    pair = login(api_client, member.email).json()
+    member.is_active = False
+    member.save()
+    assert api_client.get(reverse("api:auth-me"), HTTP_AUTHORIZATION=f"Bearer {pair['access_token']}").status_code == 401
+    assert api_client.post(reverse("api:auth-refresh"), {"refresh_token": pair["refresh_token"]}, format="json").status_code == 401
+
+
+def test_deleted_users_refresh_is_401_not_500(api_client, db):
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    user = UserFactory(email="gone@example.com")
+    refresh = str(RefreshToken.for_user(user))
+    user.delete()  # no audit row names this user as actor yet, so nothing PROTECTs it
+    response = api_client.post(reverse("api:auth-refresh"), {"refresh_token": refresh}, format="json")
+    assert response.status_code == 401
+
+
+def test_login_throttle_gives_429_with_retry_after(api_client, member, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "login": "3/min"})
+    statuses = [login(api_client, member.email, "wrong").status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    response = login(api_client, member.email)
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert "X-Correlation-ID" in response
+
+
+def test_forwarded_for_cannot_dodge_the_login_throttle(api_client, member, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "login": "2/min"})
+    statuses = [
+        api_client.post(reverse("api:auth-login"), {"email": member.email, "password": "x"}, format="json",
+                        HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
+        for n in range(3)
+    ]
+    assert statuses[-1] == 429
