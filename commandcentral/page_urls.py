@@ -1,3 +1,32 @@
 """Browser pages (session login, htmx)."""
 
-urlpatterns = []
+from django.urls import path
+
+from audit import views as audit_views
+from decisions import views as decision_views
+from projects import views as project_views
+
+from . import pages
+
+urlpatterns = [
+    path("login", pages.PageLoginView.as_view(), name="login"),
+    path("logout", pages.logout_view, name="logout"),
+    path("", pages.dashboard, name="dashboard"),
+    path("projects/", project_views.project_list, name="project_list"),
+    path("projects/new/", project_views.project_create, name="project_create"),
+    path("projects/<uuid:pk>/", project_views.project_detail, name="project_detail"),
+    path("projects/<uuid:pk>/edit/", project_views.project_edit, name="project_edit"),
+    path("projects/<uuid:pk>/delete/", project_views.project_delete, name="project_delete"),
+    path("projects/<uuid:pk>/transitions/<slug:name>/", project_views.project_transition, name="project_transition"),
+    path("projects/<uuid:pk>/team/", project_views.team_add, name="project_team_add"),
+    path("projects/<uuid:pk>/team/<uuid:user_id>/remove/", project_views.team_remove, name="project_team_remove"),
+    path("projects/<uuid:project_pk>/decisions/new/", decision_views.decision_create, name="decision_create"),
+    path("decisions/", decision_views.decision_list, name="decision_list"),
+    path("decisions/<uuid:pk>/", decision_views.decision_detail, name="decision_detail"),
+    path("decisions/<uuid:pk>/edit/", decision_views.decision_edit, name="decision_edit"),
+    path("decisions/<uuid:pk>/delete/", decision_views.decision_delete, name="decision_delete"),
+    path("decisions/<uuid:pk>/transitions/<slug:name>/", decision_views.decision_transition,
+         name="decision_transition"),
+    path("audit/", audit_views.audit_list, name="audit_list"),
+    path("audit/export.csv", audit_views.audit_export, name="audit_export"),
+]

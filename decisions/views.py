@@ -1,0 +1,129 @@
+"""Decision pages. Lookups start from Decision.objects.visible_to(user): hidden → 404."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from audit.models import AuditEntry
+from commandcentral.errors import ActionForbidden, Conflict, InvalidInput, require
+from commandcentral.forms import RationaleForm
+from commandcentral.pages import add_service_error, run_transition, state_panel
+from projects.models import Project
+
+from . import services
+from .filters import DecisionFilter
+from .forms import DecidePageForm, DecisionForm
+from .models import Decision, DecisionState, can_edit_decisions, can_govern_decisions
+
+PAGE_SIZE = 25
+EDIT_MESSAGE = "Only the owner, members or an operator can create and edit decisions in this project."
+
+
+def _visible_decision(request, pk) -> Decision:
+    queryset = Decision.objects.visible_to(request.user).select_related(
+        "project", "project__owner", "created_by", "decided_by", "supersedes"
+    )
+    return get_object_or_404(queryset, pk=pk)
+
+
+@login_required
+def decision_list(request):
+    queryset = Decision.objects.visible_to(request.user).select_related("project").order_by("-created_at")
+    filterset = DecisionFilter(request.GET, queryset=queryset)
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "decisions/decision_list.html", {
+        "filter": filterset, "page": page, "query": query.urlencode(), "states": DecisionState.choices,
+        "projects": Project.objects.visible_to(request.user).order_by("name").only("pk", "name"),
+    })
+
+
+@login_required
+def decision_create(request, project_pk):
+    project = get_object_or_404(Project.objects.visible_to(request.user), pk=project_pk)
+    require(can_edit_decisions(Decision(project=project), request.user), actor=request.user, obj=project,
+            action="decision_create", message=EDIT_MESSAGE)
+    form = DecisionForm(request.POST or None, project=project, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            decision = services.decision_create(actor=request.user, project=project, **form.changes())
+        except (Conflict, InvalidInput) as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, f"Decision '{decision.title}' created as a draft.")
+            return redirect(decision)
+    return render(request, "decisions/decision_form.html", {"form": form, "project": project})
+
+
+@login_required
+def decision_detail(request, pk):
+    decision = _visible_decision(request, pk)
+    user = request.user
+    return render(request, "decisions/decision_detail.html", {
+        "decision": decision,
+        "project": decision.project,
+        **state_panel(decision, user),
+        "decide_form": DecidePageForm(),
+        "can_edit": can_edit_decisions(decision, user) and decision.is_editable,
+        "can_govern": can_govern_decisions(decision, user),
+        "related": decision.related_decisions.live().order_by("title"),
+        "superseded_by": decision.superseded_by.live().order_by("-created_at"),
+        "timeline": AuditEntry.objects.visible_to(user)
+        .filter(entity_type="decision", entity_id=str(decision.pk))
+        .select_related("actor")[:50],
+    })
+
+
+@login_required
+def decision_edit(request, pk):
+    decision = _visible_decision(request, pk)
+    require(can_edit_decisions(decision, request.user), actor=request.user, obj=decision, action="update",
+            message=EDIT_MESSAGE)
+    initial = {
+        "title": decision.title, "question": decision.question, "context": decision.context,
+        "tags": ", ".join(decision.tags or []), "review_by": decision.review_by,
+        "supersedes": decision.supersedes_id, "related_decisions": list(decision.related_decisions.values_list("pk", flat=True)),
+    }
+    form = DecisionForm(request.POST or None, initial=initial, project=decision.project, user=request.user,
+                        decision=decision)
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes()
+        if changes["supersedes"] == decision.supersedes:
+            # Unchanged: re-checking it would refuse a link that was valid when it was made.
+            del changes["supersedes"]
+        try:
+            services.decision_update(decision=decision, actor=request.user, **changes)
+        except (Conflict, InvalidInput) as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, "Decision saved.")
+            return redirect(decision)
+    return render(request, "decisions/decision_form.html", {"form": form, "project": decision.project,
+                                                            "decision": decision})
+
+
+@login_required
+@require_POST
+def decision_delete(request, pk):
+    decision = _visible_decision(request, pk)
+    try:
+        services.decision_soft_delete(decision=decision, actor=request.user)
+    except (ActionForbidden, Conflict) as error:
+        messages.error(request, error.message)
+        return redirect(decision)
+    messages.success(request, f"Decision '{decision.title}' deleted.")
+    return redirect(decision.project)
+
+
+@login_required
+@require_POST
+def decision_transition(request, pk, name):
+    decision = _visible_decision(request, pk)
+    form = DecidePageForm(request.POST) if name == "decide" else RationaleForm(request.POST)
+    done = run_transition(request, decision, name, form)
+    if done and name == "decide" and not form.cleaned_data.get("rationale", "").strip():
+        messages.warning(request, "Decided without a rationale: add one in a follow-up decision so others know why.")
+    return redirect(decision)

@@ -1,0 +1,33 @@
+"""Page forms for projects. They only validate; writes go through projects.services."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from .models import MembershipRole
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=220, required=False, help_text="Leave empty to derive it from the name.")
+    description = forms.CharField(required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 4}))
+    repo_url = forms.URLField(label="Repository URL", max_length=500, required=False, assume_scheme="https")
+    repo_path = forms.CharField(label="Repository path", max_length=500, required=False)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("A project needs a name.")
+        return name
+
+
+class TeamAddForm(forms.Form):
+    email = forms.EmailField(label="Email of the person to add", max_length=254)
+    role = forms.ChoiceField(choices=MembershipRole.choices, initial=MembershipRole.MEMBER)
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        user = get_user_model().objects.filter(email__iexact=email).first()
+        if user is None:
+            raise forms.ValidationError("There is no user with this email address.")
+        self.cleaned_data["user"] = user
+        return email

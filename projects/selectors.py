@@ -1,0 +1,51 @@
+"""Reads for the project pages. Everything starts from `visible_to(user)`."""
+
+from django.apps import apps
+from django.db.models import Count, Q
+
+from audit.models import AuditEntry
+from decisions.models import Decision
+
+from .filters import ProjectFilter
+from .models import Project
+
+
+def project_list(*, user, params) -> ProjectFilter:
+    """The shared FilterSet over the projects `user` can see, with decision counts."""
+    queryset = (
+        Project.objects.visible_to(user)
+        .select_related("owner")
+        .annotate(decision_count=Count("decisions", filter=Q(decisions__deleted_at__isnull=True)))
+        .order_by("-created_at")
+    )
+    return ProjectFilter(params, queryset=queryset)
+
+
+def project_team(*, project: Project):
+    return list(project.memberships.select_related("user").order_by("role", "user__email"))
+
+
+def project_decisions(*, project: Project, user):
+    return list(
+        Decision.objects.visible_to(user).filter(project=project).select_related("created_by").order_by("-created_at")
+    )
+
+
+def project_timeline(*, project: Project, user, limit: int = 25):
+    """Audit rows of the project, its decisions and its team, newest first."""
+    return list(AuditEntry.objects.visible_to(user).filter(project=project).select_related("actor")[:limit])
+
+
+def tracked_entities_model():
+    """commandcentral.states' EntityState once that app defines it; None until then."""
+    try:
+        return apps.get_model("states", "EntityState")
+    except LookupError:
+        return None
+
+
+def project_entities(*, project: Project, limit: int = 50):
+    model = tracked_entities_model()
+    if model is None:
+        return None
+    return list(model.objects.filter(project=project).order_by("service", "entity_type", "entity_id")[:limit])

@@ -1,0 +1,145 @@
+"""Project pages. Lookups start from Project.objects.visible_to(user): hidden → 404."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from commandcentral.errors import ActionForbidden, Conflict, InvalidInput, require
+from commandcentral.forms import RationaleForm
+from commandcentral.pages import add_service_error, run_transition, state_panel
+from decisions.models import Decision, can_edit_decisions
+
+from . import selectors, services
+from .forms import ProjectForm, TeamAddForm
+from .models import Project, ProjectState, can_steer
+
+PAGE_SIZE = 25
+
+
+def _visible_project(request, pk) -> Project:
+    return get_object_or_404(Project.objects.visible_to(request.user).select_related("owner"), pk=pk)
+
+
+def _require_steer(request, project: Project, action: str) -> None:
+    require(can_steer(project, request.user), actor=request.user, obj=project, action=action,
+            message="Only the owner or an operator can change this project.")
+
+
+@login_required
+def project_list(request):
+    filterset = selectors.project_list(user=request.user, params=request.GET)
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "projects/project_list.html", {
+        "filter": filterset, "page": page, "query": query.urlencode(), "states": ProjectState.choices,
+    })
+
+
+@login_required
+def project_create(request):
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.project_create(actor=request.user, **form.cleaned_data)
+        except InvalidInput as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, f"Project '{project.name}' created. It is proposed until you activate it.")
+            return redirect(project)
+    return render(request, "projects/project_form.html", {"form": form})
+
+
+@login_required
+def project_detail(request, pk):
+    project = _visible_project(request, pk)
+    user = request.user
+    return render(request, "projects/project_detail.html", {
+        "project": project,
+        **state_panel(project, user),
+        "can_steer": can_steer(project, user),
+        "can_contribute": can_edit_decisions(Decision(project=project), user) and not project.is_closed,
+        "team": selectors.project_team(project=project),
+        "team_form": TeamAddForm(),
+        "decisions": selectors.project_decisions(project=project, user=user),
+        "timeline": selectors.project_timeline(project=project, user=user),
+        "entities": selectors.project_entities(project=project),
+    })
+
+
+@login_required
+def project_edit(request, pk):
+    project = _visible_project(request, pk)
+    _require_steer(request, project, "update")
+    fields = ("name", "slug", "description", "repo_url", "repo_path")
+    form = ProjectForm(request.POST or None, initial={name: getattr(project, name) for name in fields})
+    if request.method == "POST" and form.is_valid():
+        changes = dict(form.cleaned_data)
+        if not changes["slug"]:
+            del changes["slug"]  # an emptied slug keeps the current one rather than breaking links
+        try:
+            services.project_update(project=project, actor=request.user, **changes)
+        except (Conflict, InvalidInput) as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, "Project saved.")
+            return redirect(project)
+    return render(request, "projects/project_form.html", {"form": form, "project": project})
+
+
+@login_required
+@require_POST
+def project_delete(request, pk):
+    project = _visible_project(request, pk)
+    try:
+        services.project_soft_delete(project=project, actor=request.user)
+    except (ActionForbidden, Conflict) as error:
+        messages.error(request, error.message)
+        return redirect(project)
+    messages.success(request, f"Project '{project.name}' deleted.")
+    return redirect("project_list")
+
+
+@login_required
+@require_POST
+def project_transition(request, pk, name):
+    project = _visible_project(request, pk)
+    run_transition(request, project, name, RationaleForm(request.POST))
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def team_add(request, pk):
+    project = _visible_project(request, pk)
+    form = TeamAddForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+        messages.error(request, f"Nobody was added: {errors}")
+        return redirect(project)
+    try:
+        membership = services.membership_add(
+            project=project, actor=request.user, user=form.cleaned_data["user"], role=form.cleaned_data["role"]
+        )
+    except (ActionForbidden, InvalidInput) as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{membership.user} is now a {membership.role} of this project.")
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def team_remove(request, pk, user_id):
+    project = _visible_project(request, pk)
+    user = get_object_or_404(get_user_model(), pk=user_id)
+    try:
+        services.membership_remove(project=project, actor=request.user, user=user)
+    except (ActionForbidden, InvalidInput) as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{user} was removed from the team.")
+    return redirect(project)
