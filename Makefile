@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
-WORKERS ?= 2
+# Empty: gunicorn.conf.py decides (GUNICORN_WORKERS / WEB_CONCURRENCY, else 2 on SQLite).
+WORKERS ?=
 
 .PHONY: run test test-postgres serve install migrate seed collectstatic check clean
 
@@ -38,10 +39,10 @@ test-postgres: install
 collectstatic: install
 	$(PY) manage.py collectstatic --noinput -v0
 
-# Production-style serving: gunicorn + whitenoise. Needs SECRET_KEY (and DEBUG off).
+# Production-style serving: gunicorn + whitenoise. Needs SECRET_KEY (and DEBUG off); see README.
 serve: install collectstatic
 	$(PY) manage.py migrate --noinput
-	$(VENV)/bin/gunicorn commandcentral.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	$(if $(WORKERS),GUNICORN_WORKERS=$(WORKERS)) $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT)
 
 check: install
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run

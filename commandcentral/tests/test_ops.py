@@ -1,0 +1,143 @@
+import re
+from unittest import mock
+
+import pytest
+from django.core.cache import cache
+from django.db import OperationalError, connections
+from django.test import Client, override_settings
+from prometheus_client import REGISTRY
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rest_framework.throttling import AnonRateThrottle
+
+from commandcentral.transitions import TransitionForbidden, perform_transition
+
+
+@pytest.fixture
+def database_down():
+    """Every new cursor on the default database fails as if the server had gone away."""
+    with mock.patch.object(connections["default"], "cursor", side_effect=OperationalError("server closed the connection")):
+        yield
+
+
+def test_health_answers_without_touching_the_database(client, settings):
+    # No `db` fixture: pytest-django turns any database access here into an error.
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "service": settings.SERVICE_NAME, "version": settings.VERSION}
+    assert response["X-Correlation-ID"]
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_ready_checks_the_database_and_the_cache(client, db):
+    response = client.get("/ready")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"] == {"database": "ok", "cache": "ok"}
+
+
+def test_ready_is_503_naming_the_database_when_it_is_unreachable_while_health_stays_up(client, db, database_down):
+    ready = client.get("/ready")
+    health = client.get("/health")
+
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "unavailable"
+    assert body["failing"] == ["database"]
+    assert body["checks"] == {"database": "failed: OperationalError", "cache": "ok"}
+    assert "server closed" not in ready.content.decode()  # details go to the log, not to anonymous callers
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+
+
+def test_ready_is_503_naming_the_cache_when_redis_is_down(client, db):
+    with mock.patch.object(cache, "set", side_effect=RedisConnectionError("Connection refused")):
+        response = client.get("/ready")
+
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["cache"]
+    assert response.json()["checks"]["cache"] == "failed: ConnectionError"
+
+
+def test_ready_is_503_when_the_cache_loses_what_was_written(client, db):
+    with mock.patch.object(cache, "get", return_value=None):
+        response = client.get("/ready")
+
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "ok", "cache": "failed: CacheUnavailable"}
+
+
+@override_settings(SECURE_SSL_REDIRECT=True)
+def test_probes_are_not_redirected_to_https_but_pages_are(db):
+    client = Client()  # a fresh handler, so SecurityMiddleware reads the overridden setting
+
+    assert client.get("/admin/login/").status_code == 301
+    for path in ("/health", "/ready", "/metrics"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_probes_need_no_credentials_and_ignore_api_throttles(client, db):
+    with mock.patch.object(AnonRateThrottle, "THROTTLE_RATES", {"anon": "1/min", "user": "1/min", "login": "1/min"}):
+        statuses = [client.get(path).status_code for path in ("/health", "/ready", "/metrics") * 3]
+
+    assert statuses == [200] * 9
+
+
+def test_probes_only_answer_get(client, db):
+    assert client.post("/health").status_code == 405
+    assert client.post("/ready").status_code == 405
+
+
+def _sample(metric: str, **labels) -> float:
+    return REGISTRY.get_sample_value(metric, labels) or 0.0
+
+
+def test_metrics_count_transitions_by_model_name_and_outcome(client, owner, member, project):
+    success = {"model": "project", "name": "activate", "outcome": "success"}
+    refused = {"model": "project", "name": "pause", "outcome": "permission"}
+    before = _sample("commandcentral_transitions_total", **success), _sample("commandcentral_transitions_total", **refused)
+
+    perform_transition(project, "activate", actor=owner)
+    with pytest.raises(TransitionForbidden):
+        perform_transition(project, "pause", actor=member)
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    text = response.content.decode()
+    exported = {
+        outcome: float(re.search(
+            rf'^commandcentral_transitions_total\{{model="project",name="{name}",outcome="{outcome}"\}} (\S+)$', text, re.M
+        ).group(1))
+        for name, outcome in (("activate", "success"), ("pause", "permission"))
+    }
+    assert exported == {"success": before[0] + 1, "permission": before[1] + 1}
+
+
+def test_metrics_include_request_database_and_cache_families(client, db):
+    client.get("/ready")
+
+    text = client.get("/metrics").content.decode()
+
+    for family in (
+        "django_http_requests_total_by_view_transport_method_total",
+        "django_http_requests_latency_seconds_by_view_method",
+        "django_db_execute_total",
+        "django_cache_get_total",
+    ):
+        assert f"\n{family}" in text, family
+    assert 'view="ready"' in text
+
+
+def test_cache_metrics_keep_falsy_values_and_count_hits_and_misses(db):
+    hits_before = _sample("django_cache_get_hits_total", backend="locmem")
+    misses_before = _sample("django_cache_get_misses_total", backend="locmem")
+
+    cache.set("zero", 0)
+    assert cache.get("zero", "default") == 0
+    assert cache.get("absent", "default") == "default"
+
+    assert _sample("django_cache_get_hits_total", backend="locmem") == hits_before + 1
+    assert _sample("django_cache_get_misses_total", backend="locmem") == misses_before + 1
