@@ -28,5 +28,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # SPEC §6 names it without a trailing slash (it is a file); the router's record.md/ stays too.
+    path("decisions/<uuid:pk>/record.md", DecisionViewSet.as_view({"get": "record"}), name="decision-record-md"),
     path("", include(router.urls)),
 ]

@@ -42,11 +42,11 @@ def decision_record_markdown(decision, *, base_url: str = "") -> str:
             lines.append("")
     links = []
     if decision.supersedes_id:
-        links.append(f"* Supersedes [{decision.supersedes.title}]({base_url}{reverse('api:decision-record', args=[decision.supersedes_id])})")
+        links.append(f"* Supersedes [{decision.supersedes.title}]({base_url}{reverse('api:decision-record-md', args=[decision.supersedes_id])})")
     for newer in decision.superseded_by.all():
-        links.append(f"* Superseded by [{newer.title}]({base_url}{reverse('api:decision-record', args=[newer.pk])})")
+        links.append(f"* Superseded by [{newer.title}]({base_url}{reverse('api:decision-record-md', args=[newer.pk])})")
     for related in decision.related_decisions.all():
-        links.append(f"* Related: [{related.title}]({base_url}{reverse('api:decision-record', args=[related.pk])})")
+        links.append(f"* Related: [{related.title}]({base_url}{reverse('api:decision-record-md', args=[related.pk])})")
     if links:
         lines += ["## Links", "", *links, ""]
     return "\n".join(lines).rstrip() + "\n"
