@@ -1,14 +1,16 @@
 """/api/v1/: one router; each app registers its viewsets here."""
 
 from django.urls import include, path
+from rest_framework.renderers import JSONRenderer
 from rest_framework.routers import DefaultRouter
 
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from audit.api import EventViewSet
+from audit.api_integrity import AuditChainVerifyView
 from commandcentral.accounts.api import LoginView, LogoutView, MeView, RefreshView, RegisterView
 from commandcentral.states.api import EntityStateViewSet, StateMachineViewSet
-from decisions.api import DecisionViewSet
+from decisions.api import DecisionViewSet, MarkdownRenderer
 from projects.api import ProjectViewSet
 
 router = DefaultRouter()
@@ -28,7 +30,12 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
-    # SPEC §6 names it without a trailing slash (it is a file); the router's record.md/ stays too.
-    path("decisions/<uuid:pk>/record.md", DecisionViewSet.as_view({"get": "record"}), name="decision-record-md"),
+    # SPEC §6 names it without a trailing slash: it is a file.
+    path(
+        "decisions/<uuid:pk>/record.md",
+        DecisionViewSet.as_view({"get": "record"}, renderer_classes=[MarkdownRenderer, JSONRenderer], filterset_class=None),
+        name="decision-record-md",
+    ),
+    path("events/verify/", AuditChainVerifyView.as_view(), name="event-verify"),
     path("", include(router.urls)),
 ]

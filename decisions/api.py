@@ -169,9 +169,8 @@ class DecisionViewSet(viewsets.ModelViewSet):
         return paginated_events(request, AuditEntry.objects.filter(entity_type="decision", entity_id=str(decision.pk)))
 
     @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR, **errors(404)})
-    @action(detail=True, methods=["get"], url_path=r"record\.md", url_name="record",
-            renderer_classes=[MarkdownRenderer, renderers.JSONRenderer], filterset_class=None)
     def record(self, request, pk=None):
+        """Routed only as decisions/{id}/record.md (commandcentral/api_urls.py), without a trailing slash."""
         decision = self.get_object()
         body = decision_record_markdown(decision, base_url=request.build_absolute_uri("/")[:-1])
         return HttpResponse(body, content_type="text/markdown; charset=utf-8")
