@@ -48,7 +48,8 @@ def record_event(
             # What is stored is what a reader gets back: plain JSON types, not tuples or enums.
             fields[key] = json.loads(json.dumps(fields[key], cls=DjangoJSONEncoder))
     if obj is not None:
-        fields.setdefault("content_type", ContentType.objects.get_for_model(type(obj)))
+        # The instance, not type(obj): Django's logout signal passes request.user, a SimpleLazyObject.
+        fields.setdefault("content_type", ContentType.objects.get_for_model(obj))
         fields.setdefault("object_pk", str(obj.pk))
         fields.setdefault("object_repr", str(obj)[:2000])
         fields.setdefault("entity_type", entity_type_of(obj))
