@@ -4,7 +4,7 @@ from .models import EntityState
 
 
 def project_entities(*, project, user):
-    """The entities of `project` this user may see (all of them, if they can see the project), by service, type and id.
+    """The entities of `project` this user may see (all, if they can see the project), by service, type, id.
 
     Context for `templates/states/_project_entities.html` (as `entities`).
     """
