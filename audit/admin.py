@@ -1,5 +1,9 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 
+from . import integrity
 from .models import AuditEntry
 
 # auditlog.admin registers the swapped-in entry model itself; ours replaces it (PITFALLS §1.3).
@@ -29,3 +33,28 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_urls(self):
+        chain_status = path(
+            "chain-status/", self.admin_site.admin_view(self.chain_status_view), name="audit_auditentry_chain_status"
+        )
+        return [chain_status, *super().get_urls()]
+
+    def chain_status_view(self, request):
+        """Hash chain status: the tail since the last checkpoint by default, everything with ?full=1."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        report = integrity.chain_status(full=request.GET.get("full") == "1")
+        scope_label = {
+            "since_checkpoint": "rows after the last checkpoint",
+            "tail": "the newest rows only",
+            "full": "the whole chain",
+        }[report.scope]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Audit hash chain",
+            "report": report,
+            "scope_label": scope_label,
+        }
+        return TemplateResponse(request, "admin/audit/auditentry/chain_status.html", context)
