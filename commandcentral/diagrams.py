@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from .transitions import state_field, transition_specs
 
 BOX_W, BOX_H = 124, 40
-COL_GAP, ROW_GAP = 44, 70
+COL_GAP, ROW_GAP = 84, 70
 MARGIN = 14
 
 
@@ -104,14 +104,27 @@ def _edge_svg(edge: Edge, centres, pairs: set[tuple[str, str]], reachable_by: se
     start, end = (start[0] + nx, start[1] + ny), (end[0] + nx, end[1] + ny)
     x1, y1 = _clip(start, end)
     x2, y2 = _clip(end, start)
-    # Labels sit nearer the source so that crossing arrows do not stack their names.
-    lx, ly = x1 + (x2 - x1) * 0.42, y1 + (y2 - y1) * 0.42
+    lx, ly, anchor = _label_position(x1, y1, x2, y2)
     css = "edge edge-available" if edge.name in reachable_by else "edge"
     return format_html(
         '<g class="{}"><line x1="{}" y1="{}" x2="{}" y2="{}" marker-end="url(#arrow)"/>'
-        '<text x="{}" y="{}" class="edge-label">{}</text></g>',
-        css, _n(x1), _n(y1), _n(x2), _n(y2), _n(lx), _n(ly + 4), edge.name,
+        '<text x="{}" y="{}" text-anchor="{}" class="edge-label">{}</text></g>',
+        css, _n(x1), _n(y1), _n(x2), _n(y2), _n(lx), _n(ly), anchor, edge.name,
     )
+
+
+def _label_position(x1, y1, x2, y2) -> tuple[float, float, str]:
+    """Beside the arrow, on its left-hand side, so that a label never sits on a line.
+
+    Labels sit nearer the source, so crossing arrows do not stack their names, and the two arrows of a
+    back-and-forth pair (pause / resume) put theirs on opposite sides.
+    """
+    length = math.hypot(x2 - x1, y2 - y1) or 1
+    nx, ny = (y1 - y2) / length, (x2 - x1) / length
+    px, py = x1 + (x2 - x1) * 0.42, y1 + (y2 - y1) * 0.42
+    if abs(nx) < 0.3:  # a mostly horizontal arrow: the label goes above or below it, centred
+        return px, py + ny * 9 + (9 if ny > 0 else -1), "middle"
+    return px + nx * 6, py + ny * 6 + 4, "start" if nx > 0 else "end"
 
 
 def _state_svg(state: str, centre, *, current: bool, reachable: bool, terminal: bool) -> SafeString:
@@ -157,7 +170,7 @@ def state_machine_svg(model, *, current: str, allowed: list[str] = ()) -> SafeSt
     return format_html(
         '<svg class="machine" viewBox="0 0 {} {}" role="img" aria-labelledby="machine-title" '
         'xmlns="http://www.w3.org/2000/svg"><title id="machine-title">{} state machine; current state: {}</title>'
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>{}{}</svg>',
         _n(width), _n(height), name, current, drawn_edges, drawn_states,
     )

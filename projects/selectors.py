@@ -1,6 +1,5 @@
 """Reads for the project pages. Everything starts from `visible_to(user)`."""
 
-from django.apps import apps
 from django.db.models import Count, Q
 
 from audit.models import AuditEntry
@@ -34,18 +33,3 @@ def project_decisions(*, project: Project, user):
 def project_timeline(*, project: Project, user, limit: int = 25):
     """Audit rows of the project, its decisions and its team, newest first."""
     return list(AuditEntry.objects.visible_to(user).filter(project=project).select_related("actor")[:limit])
-
-
-def tracked_entities_model():
-    """commandcentral.states' EntityState once that app defines it; None until then."""
-    try:
-        return apps.get_model("states", "EntityState")
-    except LookupError:
-        return None
-
-
-def project_entities(*, project: Project, limit: int = 50):
-    model = tracked_entities_model()
-    if model is None:
-        return None
-    return list(model.objects.filter(project=project).order_by("service", "entity_type", "entity_id")[:limit])

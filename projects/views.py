@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from commandcentral.errors import ActionForbidden, Conflict, InvalidInput, require
 from commandcentral.forms import RationaleForm
 from commandcentral.pages import add_service_error, run_transition, state_panel
+from commandcentral.states.selectors import project_entities
 from decisions.models import Decision, can_edit_decisions
 
 from . import selectors, services
@@ -66,7 +67,7 @@ def project_detail(request, pk):
         "team_form": TeamAddForm(),
         "decisions": selectors.project_decisions(project=project, user=user),
         "timeline": selectors.project_timeline(project=project, user=user),
-        "entities": selectors.project_entities(project=project),
+        "entities": project_entities(project=project, user=user),
     })
 
 

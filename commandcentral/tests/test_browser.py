@@ -1,0 +1,255 @@
+"""The pages in a real browser: Playwright driving Debian's /usr/bin/chromium against live_server.
+
+Skips when Chromium is absent (`apt-get install chromium`, as .ci/run does). Screenshots are written to
+artifacts/browser/ (git-ignored) so a reviewer can look at what the test saw.
+"""
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+from audit.models import AuditEntry, AuditEventType
+from commandcentral.accounts.tests.factories import PASSWORD, UserFactory
+from decisions.models import Decision, DecisionState
+from decisions.tests.factories import DecisionFactory
+from projects.models import Project, ProjectState
+from projects.tests.factories import ProjectFactory
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "artifacts" / "browser"
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not installed at {CHROMIUM} (apt-get install chromium)"),
+]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse ORM calls
+    # from the test body as "async unsafe". Only this module needs it, so it is undone afterwards.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+class Watched:
+    """A page plus every request it made and every console error it logged."""
+
+    def __init__(self, page):
+        self.page = page
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def assert_clean(self):
+        foreign = [url for url in self.requests if urlparse(url).hostname != "127.0.0.1"]
+        assert foreign == [], f"requests left 127.0.0.1: {foreign}"
+        assert self.errors == [], f"console errors: {self.errors}"
+
+    def shot(self, name: str):
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def base_url(live_server):
+    # live_server listens on localhost (IPv4); use the address so that "nothing leaves 127.0.0.1" is exact.
+    return live_server.url.replace("localhost", "127.0.0.1")
+
+
+@pytest.fixture
+def open_page(browser):
+    contexts = []
+
+    def _open(viewport=None):
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return Watched(context.new_page())
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def log_in(watched: Watched, base_url: str, email: str, next_path: str = "/"):
+    page = watched.page
+    page.goto(f"{base_url}{next_path}")
+    sync_api.expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    sync_api.expect(page).to_have_url(f"{base_url}{next_path}")
+
+
+def run_transition(page, name: str, rationale: str, option_label: str | None = None):
+    panel = page.locator("#state-panel")
+    panel.locator(f"details.transition-{name} summary").click()
+    form = panel.locator(f"details.transition-{name} form")
+    if option_label:
+        form.get_by_label(option_label).check()
+    form.get_by_label(re.compile("^Rationale")).fill(rationale)
+    form.get_by_role("button", name=f"Confirm {name}").click()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_owner_runs_a_project_and_a_decision_through_their_lifecycles(open_page, base_url):
+    UserFactory(email="lead@example.com", name="Lea Lead")
+    watched = open_page()
+    page = watched.page
+    expect = sync_api.expect
+
+    log_in(watched, base_url, "lead@example.com")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    watched.shot("01-dashboard")
+
+    page.get_by_role("link", name="New project").first.click()
+    page.get_by_label("Name").fill("Browser rollout")
+    page.get_by_label("Description").fill("Roll the new pages out to every team.")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.locator("h1")).to_contain_text("Browser rollout")
+    expect(page.locator("#state-panel .badge")).to_have_text("proposed")
+    watched.shot("02-project-proposed")
+
+    run_transition(page, "activate", "Kick-off approved by the steering group.")
+    expect(page.locator("#state-panel .badge")).to_have_text("active")
+    expect(page.locator("#messages")).to_contain_text("Activate done")
+    expect(page.locator("#timeline")).to_contain_text("Kick-off approved by the steering group.")
+    expect(page.locator('svg.machine g.state-current[data-state="active"]')).to_have_count(1)
+    expect(page.locator('svg.machine g.state-reachable[data-state="paused"]')).to_have_count(1)
+    watched.shot("03-project-active")
+
+    page.get_by_role("link", name="New decision").click()
+    page.get_by_label("Title").fill("Which database?")
+    page.get_by_label("Question").fill("Which database do we run in production?")
+    rows = page.locator("#option-rows .option-row")
+    expect(rows).to_have_count(2)
+    page.get_by_role("button", name="Add option").click()
+    page.get_by_role("button", name="Add option").click()
+    expect(rows).to_have_count(4)
+    rows.nth(3).get_by_role("button", name="Remove this option").click()
+    expect(rows).to_have_count(3)
+    for index, (label, pro, con) in enumerate([
+        ("PostgreSQL", "mature", "needs a server"),
+        ("SQLite", "no server", "one writer at a time"),
+        ("MySQL", "familiar", "different SQL dialect"),
+    ]):
+        row = rows.nth(index)
+        row.get_by_label("Label").fill(label)
+        row.get_by_label("Pros").fill(pro)
+        row.get_by_label("Cons").fill(con)
+    rows.nth(0).get_by_label("Id").fill("pg")
+    page.get_by_label("Tags").fill("infra, storage")
+    watched.shot("04-decision-form")
+    page.get_by_role("button", name="Create decision").click()
+    expect(page.locator("#state-panel .badge")).to_have_text("draft")
+    expect(page.locator("#options li.option")).to_have_count(3)
+
+    run_transition(page, "activate", "Options are complete.")
+    expect(page.locator("#state-panel .badge")).to_have_text("active")
+    run_transition(page, "decide", "Concurrent writers and JSON containment.", option_label="PostgreSQL")
+    expect(page.locator("#state-panel .badge")).to_have_text("decided")
+    expect(page.locator(".outcome")).to_contain_text("PostgreSQL")
+    watched.shot("05-decision-decided")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    rows = page.locator("#audit-rows .entry")
+    expect(rows.filter(has_text="decision.decide")).to_contain_text("Concurrent writers and JSON containment.")
+    expect(rows.filter(has_text="decision.activate")).to_have_count(1)
+    expect(rows.filter(has_text="project.activate")).to_contain_text("Kick-off approved")
+    watched.shot("06-audit")
+
+    decision = Decision.objects.get(title="Which database?")
+    assert decision.state == DecisionState.DECIDED and decision.selected_option == "pg"
+    assert [o["id"] for o in decision.options] == ["pg", "sqlite", "mysql"]
+    assert Project.objects.get(name="Browser rollout").state == ProjectState.ACTIVE
+    names = set(
+        AuditEntry.objects.filter(event_type=AuditEventType.TRANSITION_SUCCESS, actor__email="lead@example.com")
+        .values_list("event_name", flat=True)
+    )
+    assert names == {"project.activate", "decision.activate", "decision.decide"}
+    watched.assert_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refused_activation_is_explained_on_the_page(open_page, base_url):
+    owner = UserFactory(email="lead@example.com")
+    decision = DecisionFactory(
+        project=ProjectFactory(owner=owner), title="Half-baked", options=[{"id": "only", "label": "The only one"}]
+    )
+    watched = open_page()
+    page = watched.page
+    log_in(watched, base_url, "lead@example.com", next_path=decision.get_absolute_url())
+
+    run_transition(page, "activate", "Let's go anyway.")
+    message = page.locator("#messages .message-error")
+    sync_api.expect(message).to_contain_text("has_two_options")
+    sync_api.expect(message).to_contain_text("at least two options")
+    sync_api.expect(page.locator("#state-panel .badge")).to_have_text("draft")
+    sync_api.expect(page.locator("#timeline .entry-refused")).to_contain_text("decision.activate")
+    watched.shot("07-refused-activation")
+
+    decision.refresh_from_db()
+    assert decision.state == DecisionState.DRAFT
+    denied = AuditEntry.objects.get(event_name="decision.activate")
+    assert (denied.event_type, denied.success, denied.actor, denied.rationale) == (
+        AuditEventType.TRANSITION_DENIED, False, owner, "Let's go anyway."
+    )
+    watched.assert_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_phone_width_renders_every_page_without_horizontal_scrolling(open_page, base_url):
+    owner = UserFactory(email="a-rather-long-address-for-a-phone@subdomain.example.com")
+    project = ProjectFactory(owner=owner, name="A project with a fairly long name to wrap on phones")
+    decision = DecisionFactory(project=project, title="Decision with options and pros and cons")
+    watched = open_page(viewport=PHONE)
+    page = watched.page
+    log_in(watched, base_url, owner.email)
+    pages = {
+        "dashboard": "/",
+        "projects": "/projects/",
+        "project": project.get_absolute_url(),
+        "project-form": "/projects/new/",
+        "decision": decision.get_absolute_url(),
+        "decision-form": f"/decisions/{decision.pk}/edit/",
+        "decisions": "/decisions/",
+        "audit": "/audit/",
+        "not-found": "/projects/00000000-0000-0000-0000-000000000000/",
+    }
+    for name, path in pages.items():
+        page.goto(f"{base_url}{path}")
+        if name == "project":
+            page.locator("details.transition-activate summary").click()
+            page.locator("details.usermenu summary").click()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        watched.shot(f"phone-{name}")
+        assert width <= PHONE["width"], f"{name} is {width}px wide at a 390px viewport"
+    # The 404 page's own document load is the one expected console error; nothing else.
+    watched.errors = [error for error in watched.errors if "404" not in error]
+    watched.assert_clean()
