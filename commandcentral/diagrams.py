@@ -217,7 +217,8 @@ def activity_chart_svg(days: list[tuple[date, int, int]]) -> SafeString:
                 _n(x), _n(base - ok_h - denied_h), _n(bar_w), _n(denied_h),
             )
         )
-        if index % label_every == 0 or index == len(days) - 1:
+        # Counted from the newest day, so that today always has its label and none collide.
+        if (len(days) - 1 - index) % label_every == 0:
             parts.append(format_html(
                 '<text class="axis-label" x="{}" y="{}">{}</text>',
                 _n(x + bar_w / 2), CHART_H - 6, day.strftime("%d %b"),

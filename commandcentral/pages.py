@@ -15,7 +15,14 @@ from rest_framework.throttling import SimpleRateThrottle
 from . import selectors
 from .diagrams import activity_chart_svg, state_machine_svg
 from .forms import RationaleForm
-from .transitions import RequirementsMissing, TransitionRefused, UnknownTransition, allowed_transitions, perform_transition
+from .transitions import (
+    RequirementsMissing,
+    TransitionRefused,
+    UnknownTransition,
+    allowed_transitions,
+    perform_transition,
+    transition_specs,
+)
 
 # Plain words for the requirement predicates a refusal names (the names themselves stay in the message,
 # as the API reports them).
@@ -86,6 +93,7 @@ def state_panel(obj, user) -> dict:
     allowed = allowed_transitions(obj, user)
     return {
         "allowed_transitions": allowed,
+        "is_final_state": not any(obj.state in spec.sources for spec in transition_specs(type(obj)).values()),
         "machine_svg": state_machine_svg(type(obj), current=obj.state, allowed=allowed),
         "rationale_form": RationaleForm(),
     }

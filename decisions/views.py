@@ -125,5 +125,5 @@ def decision_transition(request, pk, name):
     form = DecidePageForm(request.POST) if name == "decide" else RationaleForm(request.POST)
     done = run_transition(request, decision, name, form)
     if done and name == "decide" and not form.cleaned_data.get("rationale", "").strip():
-        messages.warning(request, "Decided without a rationale: add one in a follow-up decision so others know why.")
+        messages.warning(request, "Decided without a rationale. One is strongly recommended: it tells others why.")
     return redirect(decision)

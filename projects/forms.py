@@ -13,12 +13,6 @@ class ProjectForm(forms.Form):
     repo_url = forms.URLField(label="Repository URL", max_length=500, required=False, assume_scheme="https")
     repo_path = forms.CharField(label="Repository path", max_length=500, required=False)
 
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not name:
-            raise forms.ValidationError("A project needs a name.")
-        return name
-
 
 class TeamAddForm(forms.Form):
     email = forms.EmailField(label="Email of the person to add", max_length=254)

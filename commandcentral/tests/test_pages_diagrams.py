@@ -44,7 +44,7 @@ def test_machine_with_no_allowed_transitions_highlights_nothing():
     assert "current state: active" in svg
 
 
-def test_machine_escapes_nothing_it_should_not():
+def test_machine_escapes_the_state_it_is_given():
     svg = state_machine_svg(Project, current="<script>")
     assert "<script>" not in svg and "&lt;script&gt;" in svg
 

@@ -166,6 +166,14 @@ def test_detail_shows_decisions_and_the_audit_timeline(client, member, owner, pr
     assert 'id="entities"' in body
 
 
+def test_no_buttons_are_explained_by_role_or_by_a_final_state(client, owner, member, project):
+    client.force_login(member)
+    assert "does not let you change this project" in client.get(project.get_absolute_url()).content.decode()
+    killed = ProjectFactory(owner=owner, state=ProjectState.KILLED)
+    client.force_login(owner)
+    assert "Killed is a final state" in client.get(killed.get_absolute_url()).content.decode()
+
+
 def test_viewer_is_not_offered_new_decision(client, viewer, project):
     client.force_login(viewer)
     assert "New decision" not in client.get(project.get_absolute_url()).content.decode()
