@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from audit.models import AuditEntry, AuditEventType
 
@@ -65,6 +66,16 @@ def test_the_log_line_names_the_signed_in_user(client, json_log_lines, operator)
     assert line["user_id"] == str(operator.pk)
     assert line["correlation_id"] == "admin-visit-1"
     assert line["client_ip"] == "127.0.0.1"
+
+
+def test_a_jwt_api_call_is_logged_with_the_token_user(client, json_log_lines, member):
+    token = RefreshToken.for_user(member).access_token
+
+    response = client.get("/api/v1/", HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_CORRELATION_ID="jwt-call-1")
+
+    assert response.status_code == 200
+    [line] = finished(json_log_lines())
+    assert (line["user_id"], line["correlation_id"], line["status"]) == (str(member.pk), "jwt-call-1", 200)
 
 
 def test_a_malformed_correlation_id_is_replaced_everywhere_by_a_generated_one(client, json_log_lines):
