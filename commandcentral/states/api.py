@@ -52,7 +52,8 @@ KEY_PARAMETERS = [
     ),
     retrieve=extend_schema(
         summary="One state machine definition",
-        parameters=[OpenApiParameter("entity_type", str, OpenApiParameter.PATH, description="e.g. task, project.")],
+        parameters=[OpenApiParameter("entity_type", str, OpenApiParameter.PATH, pattern=f"^{ENTITY_TYPE_PATTERN}$",
+                                    description="e.g. task, project.")],
         responses={200: StateMachineSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND, 429: THROTTLED},
     ),
 )

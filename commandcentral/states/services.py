@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.models import AuditEntry, AuditEventType
 from audit.recording import audited_write, record_event, record_permission_denied
 from commandcentral.errors import ActionForbidden, Conflict, InvalidInput
+from commandcentral.metrics import count_transition
 from commandcentral.transitions import TransitionForbidden, TransitionNotAvailable, TransitionRefused
 
 from .models import (
@@ -269,10 +270,18 @@ def entity_transition(entity: EntityState, to_state: str, *, actor, rationale: s
             refused = error
         else:
             entity.refresh_from_db()
+            _count(entity, "success")
             return entry
     entity.refresh_from_db()
+    _count(entity, refused.reason_code)
     _record_refusal(entity, refused, **attempt)
     raise refused
+
+
+def _count(entity: EntityState, outcome: str) -> None:
+    # Types without a machine are free-form names from other services: one label, not one per name.
+    name = entity.entity_type if get_definition(entity.entity_type) is not None else "untyped"
+    count_transition("entity_state", name, outcome)
 
 
 def _record_refusal(entity: EntityState, refused: TransitionRefused, *, actor, **attempt) -> None:

@@ -136,3 +136,16 @@ def test_transition_success_row_carries_the_diff_and_no_auditlog_update_row(task
     assert entry.extra == {"service": "task-runner", "tracked_entity_type": "task",
                            "tracked_entity_id": task.entity_id}
     assert not AuditEntry.objects.filter(event_type=AuditEventType.ENTITY_UPDATED, entity_id=str(task.pk)).exists()
+
+
+def test_attempts_are_counted_for_prometheus(task, member, viewer):
+    from commandcentral.metrics import TRANSITIONS
+
+    def count(outcome):
+        return TRANSITIONS.labels(model="entity_state", name="task", outcome=outcome)._value.get()
+
+    before = count("success"), count("permission")
+    entity_transition(task, "blocked", actor=member)
+    with pytest.raises(EntityTransitionForbidden):
+        entity_transition(task, "backlog", actor=viewer)
+    assert (count("success"), count("permission")) == (before[0] + 1, before[1] + 1)
