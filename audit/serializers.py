@@ -25,3 +25,11 @@ class EventStatsSerializer(serializers.Serializer):
     denied = serializers.IntegerField()
     by_event_type = serializers.DictField(child=serializers.IntegerField())
     by_day = serializers.ListField(child=serializers.DictField())
+
+
+class AuditEntryCursorPageSerializer(serializers.Serializer):
+    """A cursor page (newest first): follow `next` until it is null."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AuditEntrySerializer(many=True)

@@ -7,3 +7,8 @@ urlpatterns = [
     path("", include("commandcentral.ops_urls")),
     path("", include("commandcentral.page_urls")),
 ]
+
+handler400 = "commandcentral.error_views.bad_request"
+handler403 = "commandcentral.error_views.permission_denied"
+handler404 = "commandcentral.error_views.page_not_found"
+handler500 = "commandcentral.error_views.server_error"

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from audit.api import paginated_events
 from audit.models import AuditEntry
-from audit.serializers import AuditEntrySerializer
+from audit.serializers import AuditEntryCursorPageSerializer
 from commandcentral.api_schema import TRANSITION_ERRORS, errors
 from commandcentral.transitions import allowed_transitions, perform_transition
 
@@ -123,7 +123,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         project = self.get_object()
         return Response({"current_state": project.state, "allowed_transitions": allowed_transitions(project, request.user)})
 
-    @extend_schema(responses={200: AuditEntrySerializer(many=True), **errors(404)})
+    @extend_schema(responses={200: AuditEntryCursorPageSerializer, **errors(404)})
     @action(detail=True, methods=["get"], filterset_class=None)
     def audit(self, request, pk=None):
         return paginated_events(request, AuditEntry.objects.filter(project=self.get_object()))

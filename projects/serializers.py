@@ -9,6 +9,7 @@ from .models import Membership, MembershipRole, Project
 
 class ProjectSerializer(serializers.ModelSerializer):
     owner = UserSummarySerializer(read_only=True)
+    repo_url = serializers.CharField(read_only=True, help_text="A URL, or empty")
 
     class Meta:
         model = Project
