@@ -155,15 +155,12 @@ def entity_register(
             transition="register", to_state=initial_state, extra=_entity_extra(entity),
         )
         raise ActionForbidden(message)
-    key = {"service": service, "entity_type": entity_type, "entity_id": entity_id}
-    if (existing := EntityState.objects.filter(**key).first()) is not None:
-        _refuse_duplicate(existing, actor=actor, to_state=initial_state, project=project)
     try:
         with audited_write(actor):
             entity.save()  # django-auditlog writes the entity_created row, with the correlation id
     except IntegrityError:
-        # Lost a race with a concurrent registration of the same key: the unique constraint decided.
-        existing = EntityState.objects.filter(**key).first()
+        # The unique constraint is the one arbiter, also between two concurrent registrations.
+        existing = EntityState.objects.filter(service=service, entity_type=entity_type, entity_id=entity_id).first()
         if existing is None:
             raise
         _refuse_duplicate(existing, actor=actor, to_state=initial_state, project=project)

@@ -122,3 +122,24 @@ def test_two_concurrent_api_transitions_one_200_one_409():
     winner_cid = next(cid for status, cid in outcomes if status == 200)
     loser_cid = next(cid for status, cid in outcomes if status == 409)
     assert by_cid == {winner_cid: AuditEventType.TRANSITION_SUCCESS, loser_cid: AuditEventType.TRANSITION_DENIED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_registrations_of_one_key_one_201_one_409():
+    project = ProjectFactory()
+    body = {"service": "runner", "entity_type": "task", "entity_id": "T-1", "project": str(project.pk)}
+
+    def attempt(cid):
+        client = APIClient()
+        client.force_authenticate(project.owner)
+        return (client.post("/api/v1/entity-states/", body, format="json", HTTP_X_CORRELATION_ID=cid).status_code,
+                cid)
+
+    outcomes = _race(attempt, ["reg-a", "reg-b"])
+
+    assert sorted(status for status, _ in outcomes) == [201, 409]
+    entity = EntityState.objects.get()
+    loser_cid = next(cid for status, cid in outcomes if status == 409)
+    denied = AuditEntry.objects.get(cid=loser_cid)
+    assert (denied.event_type, denied.entity_id, denied.extra["reason"]) == (
+        AuditEventType.TRANSITION_DENIED, str(entity.pk), "duplicate")
