@@ -18,9 +18,13 @@ pytestmark = [
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("names", [("activate", "activate"), ("activate", "kill")])
-def test_two_concurrent_transitions_exactly_one_wins(names):
-    project = ProjectFactory()
+@pytest.mark.parametrize(
+    "start,names",
+    [(ProjectState.PROPOSED, ("activate", "activate")), (ProjectState.ACTIVE, ("complete", "kill"))],
+)
+def test_two_concurrent_transitions_exactly_one_wins(start, names):
+    """The loser waits on the row lock, then sees the winner's state: a real 409, not a lost update."""
+    project = ProjectFactory(state=start)
     barrier = threading.Barrier(2)
     outcomes = []
 
@@ -45,7 +49,8 @@ def test_two_concurrent_transitions_exactly_one_wins(names):
     assert [o for o in outcomes if o[0] == "ok"].__len__() == 1
     winner = next(name for status, name in outcomes if status == "ok")
     project.refresh_from_db()
-    assert project.state == {"activate": ProjectState.ACTIVE, "kill": ProjectState.KILLED}[winner]
+    targets = {"activate": ProjectState.ACTIVE, "kill": ProjectState.KILLED, "complete": ProjectState.COMPLETED}
+    assert project.state == targets[winner]
     assert AuditEntry.objects.filter(event_type="transition_success").count() == 1
     assert AuditEntry.objects.filter(event_type="transition_denied").count() == 1
     # No orphan auditlog update row from the loser.
