@@ -135,13 +135,26 @@ def test_owner_runs_a_project_and_a_decision_through_their_lifecycles(open_page,
     expect(page.locator("#state-panel .badge")).to_have_text("proposed")
     watched.shot("02-project-proposed")
 
+    # A full page load would drop this marker: its survival proves htmx swapped the page in place.
+    page.evaluate("window.notReloaded = true")
     run_transition(page, "activate", "Kick-off approved by the steering group.")
     expect(page.locator("#state-panel .badge")).to_have_text("active")
+    assert page.evaluate("window.notReloaded === true")
     expect(page.locator("#messages")).to_contain_text("Activate done")
     expect(page.locator("#timeline")).to_contain_text("Kick-off approved by the steering group.")
     expect(page.locator('svg.machine g.state-current[data-state="active"]')).to_have_count(1)
     expect(page.locator('svg.machine g.state-reachable[data-state="paused"]')).to_have_count(1)
     watched.shot("03-project-active")
+
+    ProjectFactory(owner=Project.objects.get(name="Browser rollout").owner, name="Unrelated work")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
+    expect(page.locator("#project-results .item")).to_have_count(2)
+    page.evaluate("window.notReloaded = true")
+    page.get_by_label("Search").fill("rollout")
+    expect(page.locator("#project-results .item")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"search=rollout"))
+    assert page.evaluate("window.notReloaded === true")
+    page.get_by_role("link", name="Browser rollout").click()
 
     page.get_by_role("link", name="New decision").click()
     page.get_by_label("Title").fill("Which database?")

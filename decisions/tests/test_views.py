@@ -363,6 +363,6 @@ def test_an_unlabelled_non_latin_option_id_falls_back_to_its_number():
     assert options_from_rows([row])[0]["id"] == "option-1"
 
 
-def test_decision_form_requires_project_and_user(project, owner):
+def test_new_decision_form_starts_with_two_blank_option_rows(project, owner):
     form = DecisionForm(project=project, user=owner)
     assert not form.is_bound and len(form.option_rows) == 2
