@@ -105,6 +105,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / env.str("TEST_DB_NAME", default="test-db.sqlite3"))}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+    # A server that stops answering must fail /ready and requests quickly, not at gunicorn's timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
 # django-prometheus' wrapper of the same backend adds query counts, latencies and errors to /metrics.
 if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
     DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace("django.db.", "django_prometheus.db.")
@@ -115,7 +117,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------------
 _REDIS_URL = env.str("REDIS_URL", default="") or env.str("CACHE_URL", default="")
 if _REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    CACHES = {"default": {"BACKEND": "commandcentral.metrics.InstrumentedRedisCache", "LOCATION": _REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "commandcentral.metrics.InstrumentedRedisCache",
+            "LOCATION": _REDIS_URL,
+            # Fail fast when Redis hangs: /ready reports it and throttles do not stall requests.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "commandcentral.metrics.InstrumentedLocMemCache", "LOCATION": "commandcentral"}}
 

@@ -30,7 +30,7 @@ def decision_create(*, actor, project, title: str, related_decisions=(), **field
     require(can_edit_decisions(draft, actor), actor=actor, obj=project, action="decision_create",
             message="Only the owner, members or an operator can create decisions in this project.")
     if project.is_closed:
-        raise Conflict(f"A {project.state} project takes no new decisions.")
+        raise Conflict(f"This project is {project.state}; it takes no new decisions.")
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"decision_create got unexpected fields {sorted(unknown)}")
@@ -47,7 +47,7 @@ def decision_update(*, decision: Decision, actor, related_decisions=None, **chan
     require(can_edit_decisions(decision, actor), actor=actor, obj=decision, action="update",
             message="Only the owner, members or an operator can edit decisions.")
     if not decision.is_editable:
-        raise Conflict(f"A {decision.state} decision can no longer be edited." if decision.state not in (
+        raise Conflict(f"This decision is {decision.state}; it can no longer be edited." if decision.state not in (
             DecisionState.DRAFT, DecisionState.ACTIVE) else "Decisions of a closed project can no longer change.")
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -68,7 +68,7 @@ def decision_soft_delete(*, decision: Decision, actor) -> Decision:
     require(can_edit_decisions(decision, actor), actor=actor, obj=decision, action="delete",
             message="Only the owner, members or an operator can delete decisions.")
     if decision.state != DecisionState.DRAFT:
-        raise Conflict(f"A {decision.state} decision cannot be deleted; only drafts can.")
+        raise Conflict(f"This decision is {decision.state}; only drafts can be deleted.")
     if decision.project.is_closed:
         raise Conflict("Decisions of a closed project can no longer change.")
     with audited_write(actor):

@@ -33,7 +33,7 @@ def project_update(*, project: Project, actor, **changes) -> Project:
     require(can_steer(project, actor), actor=actor, obj=project, action="update",
             message="Only the owner or an operator can edit this project.")
     if project.is_closed:
-        raise Conflict(f"A {project.state} project can no longer be edited.")
+        raise Conflict(f"This project is {project.state}; it can no longer be edited.")
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"project_update got unexpected fields {sorted(unknown)}")
@@ -50,7 +50,7 @@ def project_soft_delete(*, project: Project, actor) -> Project:
     require(can_steer(project, actor), actor=actor, obj=project, action="delete",
             message="Only the owner or an operator can delete this project.")
     if project.state != ProjectState.PROPOSED:
-        raise Conflict(f"A {project.state} project cannot be deleted; only proposed projects can.")
+        raise Conflict(f"This project is {project.state}; only proposed projects can be deleted.")
     with audited_write(actor):
         project.deleted_at = timezone.now()
         project.save(update_fields=["deleted_at", "updated_at"])

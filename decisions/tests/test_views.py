@@ -172,7 +172,7 @@ def test_closed_project_takes_no_new_decisions(client, owner):
     project = ProjectFactory(owner=owner, state=ProjectState.KILLED)
     client.force_login(owner)
     response = client.post(reverse("decision_create", args=[project.pk]), {"title": "Late"})
-    assert response.context["form"].non_field_errors() == ["A killed project takes no new decisions."]
+    assert response.context["form"].non_field_errors() == ["This project is killed; it takes no new decisions."]
 
 
 def test_supersedes_must_be_a_decided_decision_of_the_project(client, owner, project):
@@ -227,7 +227,7 @@ def test_decided_decision_can_no_longer_be_edited(client, owner, project):
     client.force_login(owner)
     assert "Edit</a>" not in client.get(decision.get_absolute_url()).content.decode()
     response = client.post(reverse("decision_edit", args=[decision.pk]), {"title": "Nope", **rows(("a", "A", "", "", ""))})
-    assert response.context["form"].non_field_errors() == ["A decided decision can no longer be edited."]
+    assert response.context["form"].non_field_errors() == ["This decision is decided; it can no longer be edited."]
 
 
 def test_viewer_cannot_edit(client, viewer, project):
@@ -246,7 +246,7 @@ def test_member_deletes_a_draft_but_not_an_active_decision(client, member, proje
     draft.refresh_from_db()
     assert draft.deleted_at is not None
     response = client.post(reverse("decision_delete", args=[active.pk]))
-    assert messages_of(response)[-1] == "A active decision cannot be deleted; only drafts can."
+    assert messages_of(response)[-1] == "This decision is active; only drafts can be deleted."
 
 
 # --- Transitions ---------------------------------------------------------------------------------

@@ -127,7 +127,7 @@ def test_edit_of_a_closed_project_shows_the_conflict(client, owner):
     project = ProjectFactory(owner=owner, state=ProjectState.COMPLETED)
     client.force_login(owner)
     response = client.post(reverse("project_edit", args=[project.pk]), {"name": "Too late"})
-    assert response.context["form"].non_field_errors() == ["A completed project can no longer be edited."]
+    assert response.context["form"].non_field_errors() == ["This project is completed; it can no longer be edited."]
 
 
 # --- Detail --------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def test_active_project_cannot_be_deleted(client, owner):
     project = ProjectFactory(owner=owner, state=ProjectState.ACTIVE)
     client.force_login(owner)
     response = client.post(reverse("project_delete", args=[project.pk]))
-    assert messages_of(response) == ["A active project cannot be deleted; only proposed projects can."]
+    assert messages_of(response) == ["This project is active; only proposed projects can be deleted."]
     project.refresh_from_db()
     assert project.deleted_at is None
 
