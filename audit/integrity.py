@@ -180,8 +180,13 @@ def chain_head(using: str = "default") -> tuple[int, str]:
     """(seq, entry_hash) of the newest row, or (0, GENESIS_HASH) for an empty trail."""
     from .models import AuditEntry
 
-    head = AuditEntry._base_manager.using(using).order_by("-seq").values_list("seq", "entry_hash").first()
-    return head if head is not None else (0, GENESIS_HASH)
+    connection = connections[using]
+    # Plain SQL: this runs for every audit row, and compiling the ORM query cost more than running it.
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, entry_hash FROM {table} ORDER BY seq DESC LIMIT 1")
+        head = cursor.fetchone()
+    return (head[0], head[1]) if head is not None else (0, GENESIS_HASH)
 
 
 def seal(entry, *, using: str = "default") -> None:
