@@ -4,6 +4,7 @@ Canonical form (chain version 1) — what an outside tool recomputes for each ro
 
     document   = {"fields": {<HASHED_FIELDS, normalised>}, "prev_hash": <hex>, "seq": <int>, "version": 1}
     bytes      = UTF-8 of json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                 (a lone surrogate, which only SQLite-stored JSON can hold, is encoded "surrogatepass")
     entry_hash = lowercase hex SHA-256 of bytes
 
 The first row (seq 1) has prev_hash = GENESIS_HASH (64 zeros); every later row's prev_hash is the
@@ -36,7 +37,7 @@ from decimal import Decimal
 from typing import Callable, Iterable
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections
 from django.utils import timezone
 
 CHAIN_NAME = "commandcentral.audit"
@@ -46,6 +47,8 @@ GENESIS_HASH = "0" * 64
 CHAIN_LOCK_KEY = 0x4343_4155_4449_5431
 # Rows the API/admin status walks at most when no recent checkpoint bounds the work.
 DEFAULT_TAIL_LIMIT = 50_000
+# How far from a broken row the status views look for where its content came from (bounded time).
+SEARCH_WINDOW = 10_000
 
 # Every column of AuditEntry that carries meaning, with how it is normalised before hashing.
 # Not hashed: id (assigned after hashing) and the chain columns themselves (seq/prev_hash are in the
@@ -255,31 +258,35 @@ def _rows(using: str):
     return AuditEntry._base_manager.using(using).order_by("id").values(*CHAIN_FIELDS, *HASHED_FIELDS)
 
 
-def _batches(using: str, after_id: int, batch_size: int) -> Iterable[list[dict]]:
+def _batches(using: str, after_id: int, batch_size: int, **filters) -> Iterable[list[dict]]:
     """Keyset pagination by id: constant memory on any database, no long-lived server cursor."""
     while True:
-        batch = list(_rows(using).filter(id__gt=after_id)[:batch_size])
+        batch = list(_rows(using).filter(id__gt=after_id, **filters)[:batch_size])
         if not batch:
             return
         yield batch
         after_id = batch[-1]["id"]
 
 
-def _where_content_belongs(content_row: dict, using: str, batch_size: int) -> dict | None:
-    """The row whose chain position this content hashes correctly at (a moved row), if any."""
-    for batch in _batches(using, 0, batch_size):
+def _where_content_belongs(content_row: dict, using: str, batch_size: int, window: int | None) -> dict | None:
+    """The row whose chain position this content hashes correctly at (a moved row), if any.
+
+    Runs only once a break is found; `window` bounds it to positions within that many seqs.
+    """
+    near = {} if window is None else {"seq__gte": content_row["seq"] - window, "seq__lte": content_row["seq"] + window}
+    for batch in _batches(using, 0, batch_size, **near):
         for row in batch:
             if entry_hash_of(content_row, seq=row["seq"], prev_hash=row["prev_hash"]) == row["entry_hash"]:
                 return row
     return None
 
 
-def _diagnose(row: dict, expected: Anchor, using: str, batch_size: int) -> ChainBreak | None:
+def _diagnose(row: dict, expected: Anchor, using: str, batch_size: int, window: int | None) -> ChainBreak | None:
     """Why `row` does not continue the chain after `expected`, or None when it does."""
     from .models import AuditEntry
 
     if entry_hash_of(row, seq=row["seq"], prev_hash=row["prev_hash"]) != row["entry_hash"]:
-        home = _where_content_belongs(row, using, batch_size)
+        home = _where_content_belongs(row, using, batch_size, window)
         if home is not None and home["id"] != row["id"]:
             return ChainBreak(
                 BreakKind.REORDERED_ROW, row["id"], row["seq"],
@@ -339,15 +346,20 @@ def verify_chain(
     anchor: Anchor | None = None,
     batch_size: int = 1000,
     progress: Callable[[ChainReport], None] | None = None,
+    search_window: int | None = SEARCH_WINDOW,
     using: str = "default",
 ) -> ChainReport:
-    """Walk every row after `anchor` (default: from genesis) in id order; stop at the first break."""
+    """Walk every row after `anchor` (default: from genesis) in id order; stop at the first break.
+
+    On a content break, the rows within `search_window` seqs (None: all) are searched for the
+    position the content came from, to tell a moved row from an edited one.
+    """
     anchor = anchor or Anchor()
     report = ChainReport(anchor_seq=anchor.seq, head_seq=anchor.seq, head_hash=anchor.entry_hash)
     expected = anchor
     for batch in _batches(using, anchor.row_id, batch_size):
         for row in batch:
-            failure = _diagnose(row, expected, using, batch_size)
+            failure = _diagnose(row, expected, using, batch_size, search_window)
             if failure is not None:
                 report.failure = failure
                 return report

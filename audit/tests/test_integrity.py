@@ -6,7 +6,9 @@ the way a database administrator could).
 
 import contextlib
 import hashlib
+import hmac
 import io
+import ipaddress
 import json
 import threading
 import uuid
@@ -152,7 +154,7 @@ def test_the_documented_canonical_form_recomputes_every_hash(trail):
             elif name == "timestamp":
                 value = value.astimezone(dt_timezone.utc).isoformat(timespec="microseconds")
             elif name == "remote_addr" and value and ":" in value:
-                value = __import__("ipaddress").ip_address(value).exploded
+                value = ipaddress.ip_address(value).exploded
             elif name in ("additional_data", "changes", "extra", "serialized_data"):
                 value = number(value)
             fields[name] = value
@@ -254,6 +256,13 @@ def test_swapping_two_rows_contents_is_named_as_a_reordered_row(trail):
     assert f"holds the content of chain position seq {second.seq} (row #{second.pk})" in message
 
 
+def test_the_bounded_search_for_moved_content_falls_back_to_changed_content(trail):
+    first, second = trail[1], trail[3]
+    _swap(first.pk, second.pk, list(integrity.HASHED_FIELDS))
+    assert integrity.verify_chain(search_window=1).failure.kind == "changed_content"
+    assert integrity.verify_chain(search_window=2).failure.kind == "reordered_row"
+
+
 def test_swapping_two_whole_rows_chain_columns_included_is_a_reordered_row(trail):
     first, second = trail[1], trail[3]
     _swap(first.pk, second.pk, [*integrity.HASHED_FIELDS, "seq", "prev_hash", "entry_hash"])
@@ -301,7 +310,7 @@ def test_checkpoint_is_signed_stored_and_verifies(trail, signing_key, tmp_path):
     assert document["seq"] == len(trail) and document["last_id"] == trail[-1].pk
     assert document["head_hash"] == trail[-1].entry_hash
     body = {key: value for key, value in document.items() if key != "signature"}
-    expected = __import__("hmac").new(
+    expected = hmac.new(
         KEY.encode(), json.dumps(body, sort_keys=True, separators=(",", ":")).encode(), hashlib.sha256
     ).hexdigest()
     assert document["signature"] == expected

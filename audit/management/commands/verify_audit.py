@@ -36,7 +36,10 @@ class Command(BaseCommand):
         if report.ok:
             anchor = integrity.anchor_before(from_id) if from_id else integrity.Anchor()
             report = integrity.verify_chain(
-                anchor=anchor, batch_size=batch_size, progress=self._progress_reporter(anchor, progress, options["verbosity"])
+                anchor=anchor,
+                batch_size=batch_size,
+                progress=self._progress_reporter(anchor, progress, options["verbosity"]),
+                search_window=None,  # an operator at a shell gets the exact diagnosis, however long the trail
             )
             report.scope = "from_id" if from_id else "full"
             if document is not None and from_id and anchor.seq > int(document["seq"]):
