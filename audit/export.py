@@ -42,6 +42,10 @@ EXPORT_COLUMNS = (
     "object_repr",
     "changes",
     "extra",
+    # The chain fields: an exported trail can be re-verified, or compared with the database later.
+    "seq",
+    "prev_hash",
+    "entry_hash",
 )
 # JSON-valued columns: nested objects in JSONL, JSON text in a CSV cell.
 JSON_COLUMNS = frozenset({"changes", "extra"})

@@ -12,7 +12,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         fields = [
             "id", "timestamp", "event_type", "event_name", "entity_type", "entity_id", "project", "actor",
             "actor_email", "actor_type", "success", "transition", "from_state", "to_state", "rationale",
-            "failure_reason", "changes", "extra", "cid", "remote_addr",
+            "failure_reason", "changes", "extra", "cid", "remote_addr", "seq", "prev_hash", "entry_hash",
         ]
         read_only_fields = fields
 

@@ -1,7 +1,7 @@
 """Transitions per second with and without the audit hash chain, on a throwaway SQLite database.
 
-    .venv/bin/python -m audit.bench_chain [--transitions 500] [--rounds 3]
-    SQLITE_SYNCHRONOUS=OFF .venv/bin/python -m audit.bench_chain   # without fsync: the CPU cost alone
+    .venv/bin/python -m bench.chain_overhead [--transitions 500] [--rounds 3]
+    SQLITE_SYNCHRONOUS=OFF .venv/bin/python -m bench.chain_overhead   # without fsync: the CPU cost alone
 
 Never touches the configured database: it migrates a temporary SQLite file and copies it per run.
 "Without the chain" replaces audit.integrity.seal with a stub that hands out a counter and fixed
