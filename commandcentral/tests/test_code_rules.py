@@ -1,0 +1,50 @@
+"""Rules a grep can hold (PITFALLS §1.2, §1.6, STYLE §10): audited models change only through save()/delete()."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_DIRS = ["commandcentral", "projects", "decisions", "audit"]
+RULES = {
+    # QuerySet.update()/bulk writes bypass django-auditlog's signals: no audit row would be written.
+    "queryset update": re.compile(r"(objects|_base_manager|\.filter\([^)]*\)|\.exclude\([^)]*\))\s*\.update\("),
+    "bulk write": re.compile(r"\.bulk_(create|update)\("),
+    # clear() on an audited M2M logs every object of the related model (auditlog #539): use set([]).
+    "m2m clear": re.compile(r"related_decisions\.clear\("),
+    # Nesting auditlog's set_actor inside a request leaks a receiver and drops actors (#711, #846).
+    "set_actor in app code": re.compile(r"\bset_actor\("),
+}
+ALLOWED = {
+    # Management commands run outside any request: one context around the whole command.
+    ("set_actor in app code", "commandcentral/management_support.py"),
+    # The model's own refusal of these calls.
+    ("queryset update", "audit/models.py"),
+    ("bulk write", "audit/models.py"),
+}
+
+
+def _sources():
+    for app in APP_DIRS:
+        for path in (ROOT / app).rglob("*.py"):
+            relative = path.relative_to(ROOT).as_posix()
+            if "/tests/" in relative or "/migrations/" in relative:
+                continue
+            yield relative, path.read_text()
+
+
+def test_audited_models_are_only_changed_through_save_and_delete():
+    offenders = [
+        f"{relative}:{number}: {rule}: {line.strip()}"
+        for relative, text in _sources()
+        for number, line in enumerate(text.splitlines(), 1)
+        for rule, pattern in RULES.items()
+        if pattern.search(line) and (rule, relative) not in ALLOWED and not line.lstrip().startswith("#")
+    ]
+    assert offenders == []
+
+
+def test_the_rules_catch_what_they_are_meant_to():
+    assert RULES["queryset update"].search("Project.objects.filter(pk=1).update(state='x')")
+    assert RULES["bulk write"].search("Decision.objects.bulk_create(rows)")
+    assert RULES["m2m clear"].search("decision.related_decisions.clear()")
+    assert not RULES["queryset update"].search("data.update(extra)")
