@@ -116,3 +116,12 @@ def test_seed_demo_builds_real_history_and_is_idempotent(db):
     assert AuditEntry.objects.filter(event_type="permission_denied").count() == 6
     call_command("seed_demo", stdout=io.StringIO())
     assert (Project.objects.count(), Decision.objects.count(), AuditEntry.objects.count()) == counts
+
+
+def test_graph_transitions_still_draws_both_machines(db):
+    out = io.StringIO()
+    call_command("graph_transitions", "projects.Project", "decisions.Decision", stdout=out)
+    dot = out.getvalue()
+    assert dot.startswith("digraph")
+    for label in ("activate", "pause", "resume", "complete", "kill", "decide", "archive"):
+        assert f"label={label}" in dot
