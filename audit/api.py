@@ -7,7 +7,6 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import pagination, renderers, serializers, viewsets
@@ -15,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from commandcentral.api_schema import errors
+from commandcentral.api_support import FilterBackend
 from projects.models import Project
 
 from .filters import AuditEntryFilter
@@ -97,7 +97,7 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = AuditCursorPagination
     filterset_class = AuditEntryFilter
     # No OrderingFilter: the cursor owns the order (-id).
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     queryset = AuditEntry.objects.none()
 
     def get_queryset(self):

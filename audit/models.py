@@ -56,7 +56,11 @@ class AuditEntryQuerySet(models.QuerySet):
             return self.none()
         if user.is_staff:
             return self
-        return self.filter(project__in=Project.objects.visible_to(user).values("pk"))
+        # A correlated EXISTS, not `project__in=<subquery>`: SQLite turns the IN list into one index
+        # search per visible project and sorts every matching row before LIMIT (O(trail) per page);
+        # EXISTS lets it walk the (filter, -id) index newest first and stop after one page.
+        visible = Project.objects.visible_to(user).filter(pk=models.OuterRef("project_id"))
+        return self.filter(models.Exists(visible))
 
 
 class AuditEntryManager(LogEntryManager.from_queryset(AuditEntryQuerySet)):

@@ -1,9 +1,11 @@
 from rest_framework import serializers
 
+from commandcentral.api_output import FastOutputMixin
+
 from .models import AuditEntry
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
+class AuditEntrySerializer(FastOutputMixin, serializers.ModelSerializer):
     actor = serializers.UUIDField(source="actor_id", read_only=True, allow_null=True)
     project = serializers.UUIDField(source="project_id", read_only=True, allow_null=True)
 

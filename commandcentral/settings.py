@@ -104,12 +104,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory: the in-memory test database ignores the busy timeout.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / env.str("TEST_DB_NAME", default="test-db.sqlite3"))}
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     # A server that stops answering must fail /ready and requests quickly, not at gunicorn's timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
 # django-prometheus' wrapper of the same backend adds query counts, latencies and errors to /metrics.
 if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
     DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace("django.db.", "django_prometheus.db.")
+# Persistent connections: a new one per request (SQLite: open + pragmas; PostgreSQL: TCP + auth) cost
+# more than most of the queries it served (bench/README.md). The health check is a no-op on SQLite and
+# one round trip on PostgreSQL per request; it replaces a connection the server dropped.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 # ATOMIC_REQUESTS stays off: a refused attempt's audit row must survive the error response.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -166,7 +170,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "commandcentral.api_support.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "commandcentral.api_support.FilterBackend",  # DjangoFilterBackend, skipped when no filter is named
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -97,6 +97,9 @@ class Project(StateTracked, ConcurrentTransitionMixin, UUIDModel):
                 fields=["slug"], condition=Q(deleted_at__isnull=True), name="project_slug_unique_live"
             )
         ]
+        # Live projects newest first (every list): without it SQLite picks the deleted_at index,
+        # reads every live project and sorts them for each page.
+        indexes = [models.Index(fields=["deleted_at", "-created_at"], name="project_live_created_idx")]
 
     def __str__(self) -> str:
         return self.name

@@ -3,11 +3,12 @@ from rest_framework import serializers
 
 from commandcentral.accounts.serializers import UserSummarySerializer
 from commandcentral.api_fields import JSONObjectField, StrictFieldsMixin
+from commandcentral.api_output import CachedFieldsMixin, FastOutputMixin
 
 from .models import Membership, MembershipRole, Project
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(FastOutputMixin, serializers.ModelSerializer):
     owner = UserSummarySerializer(read_only=True)
     repo_url = serializers.CharField(read_only=True, help_text="A URL, or empty")
 
@@ -20,7 +21,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProjectWriteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class ProjectWriteSerializer(StrictFieldsMixin, CachedFieldsMixin, serializers.ModelSerializer):
     """Create/update input. `state` is never writable: transitions have their own endpoints."""
 
     read_only_names = ("id", "state", "state_changed_at", "state_changed_by", "owner", "created_at", "updated_at",
@@ -57,7 +58,7 @@ class ProjectTransitionResultSerializer(serializers.Serializer):
     audit_id = serializers.IntegerField()
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(FastOutputMixin, serializers.ModelSerializer):
     user = UserSummarySerializer(read_only=True)
 
     class Meta:

@@ -17,8 +17,10 @@ def _slug_taken(slug: str, exclude_pk=None) -> bool:
 
 def project_create(*, actor, name: str, **fields) -> Project:
     """Any active user may create a project; they become its owner. State starts at proposed."""
-    slug = fields.pop("slug", "") or unique_live_slug(name, taken=_slug_taken)
-    if _slug_taken(slug):
+    slug = fields.pop("slug", "")
+    if not slug:
+        slug = unique_live_slug(name, taken=_slug_taken)  # already checked free: no second query
+    elif _slug_taken(slug):
         raise InvalidInput(f"A project with slug '{slug}' already exists.", field="slug")
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:

@@ -3,8 +3,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from commandcentral.api_output import FastOutputMixin
 
-class UserSummarySerializer(serializers.ModelSerializer):
+
+class UserSummarySerializer(FastOutputMixin, serializers.ModelSerializer):
     class Meta:
         model = get_user_model()
         fields = ["id", "email", "name"]

@@ -1,0 +1,113 @@
+"""Cheaper ModelSerializers for the hot endpoints: the same fields, the same JSON, less work per request.
+
+Profiling `make bench` (bench/README.md) showed DRF spending most of a list request in two places:
+
+* `ModelSerializer.get_fields()` introspects the model (field kwargs, unique validators) for every
+  serializer *instance*: once per request for a list, once per row for a nested serializer without
+  a parent cache, and again for every detail, create and transition response. `CachedFieldsMixin`
+  builds the fields once per class and hands each instance a deep copy (DRF deep-copies declared
+  fields the same way).
+* `Serializer.to_representation()` goes through `Field.get_attribute()` (a generic walk over dotted
+  sources, Mapping checks, callable checks) and, for every datetime, `timezone.get_current_timezone()`
+  (an asgiref Local lookup). `FastOutputMixin` resolves, once per serializer instance, which fields
+  are plain model columns and reads those with `getattr`, formatting datetimes and UUIDs the way
+  DRF's own fields do. Anything else (relations, dotted or callable sources, custom fields, other
+  formats) goes through DRF's own code path unchanged.
+
+commandcentral/tests/test_api_output.py pins that the output is identical to plain DRF's.
+"""
+
+import copy
+from collections.abc import Mapping
+
+from django.db import models
+from rest_framework import ISO_8601, serializers
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
+from rest_framework.settings import api_settings
+
+_SLOT = "_cached_prototype_fields"
+
+
+class CachedFieldsMixin:
+    """Build a ModelSerializer's fields once per class; each instance gets a deep copy."""
+
+    def get_fields(self):
+        cls = type(self)
+        prototype = cls.__dict__.get(_SLOT)
+        if prototype is None:
+            # Meta, declared fields and the model decide the fields; nothing per request does.
+            prototype = super().get_fields()
+            setattr(cls, _SLOT, prototype)
+        return copy.deepcopy(prototype)
+
+
+def _column_attnames(model) -> set[str]:
+    """Attributes that hold a column's value as loaded (`owner_id`, not the `owner` relation)."""
+    return {field.attname for field in model._meta.concrete_fields}
+
+
+def _fast_converter(field):
+    """A plain function doing what `field.to_representation` does for non-None values, or None."""
+    cls = type(field)
+    if cls.to_representation is serializers.CharField.to_representation:
+        return str
+    if cls.to_representation is serializers.UUIDField.to_representation and field.uuid_format == "hex_verbose":
+        return str
+    if cls.to_representation is serializers.JSONField.to_representation and not field.binary:
+        return _identity
+    if (
+        cls.to_representation is serializers.DateTimeField.to_representation
+        and cls.enforce_timezone is serializers.DateTimeField.enforce_timezone
+        and getattr(field, "format", api_settings.DATETIME_FORMAT) == ISO_8601
+    ):
+        zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+        if zone is None:
+            return None
+
+        def datetime_iso(value):
+            if isinstance(value, str) or value.tzinfo is None:
+                return field.to_representation(value)  # DRF's own handling of the unusual cases
+            text = value.astimezone(zone).isoformat()
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+        return datetime_iso
+    return None
+
+
+def _identity(value):
+    return value
+
+
+class FastOutputMixin(CachedFieldsMixin):
+    """Read path of a ModelSerializer without DRF's per-field generic machinery (same output)."""
+
+    def _output_plan(self):
+        plan = self.__dict__.get("_output_plan_cache")
+        if plan is None:
+            columns = _column_attnames(self.Meta.model)
+            plan = []
+            for field in self._readable_fields:
+                attrs = field.source_attrs
+                plain = len(attrs) == 1 and attrs[0] in columns
+                convert = (_fast_converter(field) or field.to_representation) if plain else None
+                plan.append((field.field_name, attrs[0] if plain else None, convert, field))
+            self.__dict__["_output_plan_cache"] = plan
+        return plan
+
+    def to_representation(self, instance):
+        if isinstance(instance, Mapping) or not isinstance(instance, models.Model):
+            return super().to_representation(instance)
+        ret = {}
+        for name, attr, convert, field in self._output_plan():
+            if attr is not None:
+                value = getattr(instance, attr)
+                ret[name] = None if value is None else convert(value)
+                continue
+            try:
+                attribute = field.get_attribute(instance)
+            except SkipField:
+                continue
+            check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+            ret[name] = None if check_for_none is None else field.to_representation(attribute)
+        return ret

@@ -1,0 +1,97 @@
+"""The cheaper output serializers (commandcentral.api_output) produce exactly what plain DRF produces."""
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.utils import timezone as django_timezone
+from rest_framework import serializers
+
+from audit.models import AuditEntry
+from audit.serializers import AuditEntrySerializer
+from commandcentral.accounts.serializers import UserSummarySerializer
+from commandcentral.api_output import CachedFieldsMixin, FastOutputMixin
+from commandcentral.transitions import perform_transition
+from projects.models import Membership
+from projects.serializers import MembershipSerializer, ProjectSerializer, ProjectWriteSerializer
+
+
+def plain(serializer_class):
+    """The same declared fields and Meta on a plain ModelSerializer (DRF's own code path throughout)."""
+    attrs = {"Meta": serializer_class.Meta, **copy.deepcopy(serializer_class._declared_fields)}
+    return type(f"Plain{serializer_class.__name__}", (serializers.ModelSerializer,), attrs)
+
+
+@pytest.fixture
+def busy_project(project, owner):
+    """A project with every kind of value set: a transition (state_changed_*), JSON, URL."""
+    project.settings = {"flags": {"beta": True}, "ratio": 0.5, "list": [1, "two", None]}
+    project.metadata = {"ünïcode": "✓"}
+    project.repo_url = "https://example.com/repo"
+    project.save()
+    perform_transition(project, "activate", actor=owner, rationale="go")
+    return project
+
+
+def test_project_output_matches_plain_drf(busy_project):
+    fast = ProjectSerializer(busy_project).data
+    assert fast == plain(ProjectSerializer)(busy_project).data
+    assert fast["state"] == "active" and fast["owner"]["email"] == busy_project.owner.email
+    assert fast["created_at"].endswith("Z")
+
+
+def test_project_list_output_matches_plain_drf(busy_project, owner):
+    from projects.tests.factories import ProjectFactory
+
+    ProjectFactory.create_batch(3, owner=owner)
+    projects = list(busy_project.__class__.objects.visible_to(owner).select_related("owner"))
+    assert ProjectSerializer(projects, many=True).data == plain(ProjectSerializer)(projects, many=True).data
+
+
+def test_audit_entry_output_matches_plain_drf(busy_project):
+    entries = list(AuditEntry.objects.filter(project=busy_project).order_by("id"))
+    assert len(entries) >= 2  # auditlog's created/updated rows and the transition row
+    assert AuditEntrySerializer(entries, many=True).data == plain(AuditEntrySerializer)(entries, many=True).data
+
+
+def test_user_and_membership_output_match_plain_drf(project, member):
+    membership = Membership.objects.select_related("user").get(project=project, user=member)
+    assert UserSummarySerializer(member).data == plain(UserSummarySerializer)(member).data
+    assert MembershipSerializer(membership).data == plain(MembershipSerializer)(membership).data
+
+
+def test_datetime_output_follows_the_active_timezone_like_drf(busy_project):
+    with django_timezone.override("Europe/Paris"):
+        fast = ProjectSerializer(busy_project).data
+        assert fast == plain(ProjectSerializer)(busy_project).data
+    assert fast["created_at"].endswith(("+01:00", "+02:00"))
+
+
+def test_non_utc_aware_datetime_is_converted_like_drf(busy_project):
+    busy_project.state_changed_at = datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=timezone(timedelta(hours=5)))
+    fast = ProjectSerializer(busy_project).data
+    assert fast["state_changed_at"] == plain(ProjectSerializer)(busy_project).data["state_changed_at"]
+    assert fast["state_changed_at"] == "2026-01-01T22:04:05.000678Z"
+
+
+def test_cached_fields_are_fresh_copies_per_instance(busy_project):
+    first, second = ProjectSerializer(busy_project), ProjectSerializer(busy_project)
+    assert list(first.fields) == list(second.fields)
+    assert first.fields["name"] is not second.fields["name"]
+    assert first.fields["name"].parent is first and second.fields["name"].parent is second
+
+
+def test_write_serializer_with_cached_fields_still_validates(db):
+    assert issubclass(ProjectWriteSerializer, CachedFieldsMixin)
+    for _ in range(2):  # the second instance is built from the cached fields
+        bad = ProjectWriteSerializer(data={"name": " ", "settings": []})
+        assert not bad.is_valid()
+        assert set(bad.errors) == {"name", "settings"}
+    good = ProjectWriteSerializer(data={"name": "Ok", "repo_url": "https://example.com"})
+    assert good.is_valid(), good.errors
+
+
+def test_mapping_instances_fall_back_to_drf(busy_project):
+    row = {"id": busy_project.owner.pk, "email": "x@example.com", "name": "X"}
+    assert UserSummarySerializer(row).data == {"id": str(busy_project.owner.pk), "email": "x@example.com", "name": "X"}
+    assert issubclass(UserSummarySerializer, FastOutputMixin)
