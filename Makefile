@@ -8,7 +8,7 @@ PORT ?= 8000
 # Empty: gunicorn.conf.py decides (GUNICORN_WORKERS / WEB_CONCURRENCY, else 2 on SQLite).
 WORKERS ?=
 
-.PHONY: run test test-postgres serve install migrate seed collectstatic check clean
+.PHONY: run test test-postgres serve install migrate seed collectstatic check clean bench bench-quick
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=python3"; exit 1; }
@@ -43,6 +43,16 @@ collectstatic: install
 serve: install collectstatic
 	$(PY) manage.py migrate --noinput
 	$(if $(WORKERS),GUNICORN_WORKERS=$(WORKERS)) $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT)
+
+# Performance benchmark (bench/README.md): throwaway SQLite and PostgreSQL databases, gunicorn with one
+# sync worker, wrk (apt-get install -y wrk). Options via BENCH_* variables, e.g.
+# `make bench BENCH_AUDIT_SCALE=10000,100000,1000000`. Results: the printed tables and bench-results/*.json.
+bench: install
+	$(PY) -m bench.run
+
+# About a minute: SQLite only, 5 s per operation, 10,000 audit rows.
+bench-quick: install
+	BENCH_BACKENDS=$${BENCH_BACKENDS:-sqlite} BENCH_DURATION=$${BENCH_DURATION:-5} BENCH_AUDIT_SCALE=$${BENCH_AUDIT_SCALE:-10000} $(PY) -m bench.run
 
 check: install
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run

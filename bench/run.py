@@ -144,7 +144,8 @@ class PostgresDatabase:
 
     def _admin(self, sql: str):
         with self.psycopg.connect(self.admin_url, autocommit=True) as connection:
-            return connection.execute(sql).fetchone() if sql.lstrip().upper().startswith("SELECT") else None
+            cursor = connection.execute(sql)
+            return cursor.fetchone() if cursor.description else None
 
     def create(self) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{self.dbname}"')
@@ -283,12 +284,29 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
 # --- Load ---------------------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def system_cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(server: Server, script_text: str, *, connections: int, duration: float, load_prefix, workdir: Path, name: str) -> dict:
     script_path = workdir / f"{name}.lua"
     script_path.write_text(script_text)
     command = [*load_prefix, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "10s",
                "-s", str(script_path), server.base]
+    worker = server.worker_pid()
+    cpu_before, sys_before = cpu_seconds(worker), system_cpu_seconds(worker)
     completed = subprocess.run(command, capture_output=True, text=True)
+    worker_cpu = cpu_seconds(worker) - cpu_before
+    worker_sys = system_cpu_seconds(worker) - sys_before
     line = next((l for l in completed.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
     if line is None:
         raise SystemExit(f"bench: wrk gave no result for {name}:\n{completed.stdout}\n{completed.stderr}")
@@ -310,6 +328,12 @@ def wrk(server: Server, script_text: str, *, connections: int, duration: float, 
         "statuses": {str(code): n for code, n in sorted(statuses.items())},
         "socket_errors": raw["socket_errors"],
         "timeouts": raw["timeouts"],
+        # CPU the gunicorn worker spent per request, and the share of the run it was on a CPU: below
+        # ~0.9 it was waiting (fsync, locks, or a neighbour on its core), not computing.
+        "worker_cpu_ms": round(worker_cpu / raw["requests"] * 1000, 2) if raw["requests"] else None,
+        "worker_busy": round(worker_cpu / seconds, 2) if seconds else None,
+        "worker_system_share": round(worker_sys / worker_cpu, 2) if worker_cpu else None,
+        "loadavg": round(os.getloadavg()[0], 2),
     }
 
 
@@ -354,7 +378,8 @@ def throughput(server: Server, token: str, state: dict, *, connections, duration
                             load_prefix=load_prefix, workdir=workdir, name=name)
         r = results[name]
         log(f"  {name:<15} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
-            f"errors {r['errors']}  409 {r['conflicts_409']}")
+            f"errors {r['errors']}  409 {r['conflicts_409']}  worker {r['worker_cpu_ms']} ms CPU/request, "
+            f"busy {r['worker_busy']} (kernel {r['worker_system_share']}), load {r['loadavg']}")
     return results
 
 

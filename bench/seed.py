@@ -12,9 +12,9 @@ WRITES AUDIT ROWS WITHOUT AuditEntry.save(): 1,000,000 rows one by one through s
 chain head read, one fsync per row on SQLite) would take hours. The rows are still real chain links:
 each gets the next `seq`, the previous row's hash as `prev_hash` and `entry_hash` computed by
 audit.integrity.entry_hash_of, under the same chain lock (audit.integrity.lock_chain) inside one
-transaction per batch, so `manage.py verify_audit` accepts the seeded trail. It goes through
-QuerySet._insert (the INSERT half of bulk_create) on purpose: AuditEntryQuerySet.bulk_create keeps
-refusing everyone else, and nothing here is importable from the application.
+transaction per batch, so `manage.py verify_audit` accepts the seeded trail. It is a plain
+executemany INSERT with each value prepared by the model field itself: AuditEntryQuerySet.bulk_create keeps
+refusing everyone else, and nothing here is imported by the application.
 """
 
 import argparse
@@ -127,6 +127,17 @@ def _row_values(rng, *, kinds, weights, projects, actors, emails, content_type_i
     }
 
 
+def _preparer(field, connection):
+    """The field's own conversion to a database value, skipped for types the driver takes as they are."""
+    from django.db import models
+
+    if isinstance(field, (models.CharField, models.TextField, models.IntegerField, models.BooleanField)) and not isinstance(
+        field, (models.GenericIPAddressField, models.UUIDField)
+    ):
+        return lambda value: value
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
 def seed_audit(*, rows: int, state_path: str) -> dict:
     """Append chained rows until the trail holds `rows` rows. Seeding only: see the module docstring."""
     from django.contrib.contenttypes.models import ContentType
@@ -154,7 +165,11 @@ def seed_audit(*, rows: int, state_path: str) -> dict:
     # Seeded rows lie in the past, one second apart, ending just before now: timestamps keep
     # increasing with id, as they do in a real trail.
     start = timezone.now() - timedelta(seconds=wanted + 60)
-    fields = [f for f in AuditEntry._meta.concrete_fields if f.name != "id"]
+    columns = [f for f in AuditEntry._meta.concrete_fields if f.name != "id"]
+    prepare = [_preparer(field, connection) for field in columns]
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    insert = (f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(f.column) for f in columns)}) "
+              f"VALUES ({', '.join(['%s'] * len(columns))})")
     started = time.perf_counter()
     added = 0
     while added < wanted:
@@ -170,14 +185,27 @@ def seed_audit(*, rows: int, state_path: str) -> dict:
                 seq += 1
                 values["seq"], values["prev_hash"] = seq, prev_hash
                 values["entry_hash"] = prev_hash = integrity.entry_hash_of(values, seq=seq, prev_hash=prev_hash)
-                batch.append(AuditEntry(**values))
-            # The INSERT half of bulk_create; batch_size keeps each statement under SQLite's
-            # parameter limit. Rows go in seq order, so ids increase with seq as the verifier requires.
-            step = max(1, connection.ops.bulk_batch_size(fields, batch))
-            for offset in range(0, len(batch), step):
-                AuditEntry._base_manager._insert(batch[offset:offset + step], fields=fields)
+                batch.append([prep(values[field.attname]) for field, prep in zip(columns, prepare)])
+            # Rows go in seq order, so ids increase with seq as the verifier requires.
+            with connection.cursor() as cursor:
+                cursor.executemany(insert, batch)
         added += size
     return {"rows": existing + added, "added": added, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def analyze() -> None:
+    """PostgreSQL: refresh the planner statistics, as autovacuum would within a minute of a bulk load.
+
+    Measured right after seeding, the planner still believes the tables are empty (1 visible project)
+    and walks every audit row of every project for a filtered page: 0.9 s instead of 0.6 ms at 100,000
+    rows. SQLite gathers no statistics unless asked (ANALYZE / PRAGMA optimize), so it is measured as
+    a deployment would run it: without.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 def main(argv=None) -> int:
@@ -194,6 +222,7 @@ def main(argv=None) -> int:
                   "seconds": state["seed_seconds"]}
     else:
         result = seed_audit(rows=args.rows, state_path=args.state)
+    analyze()
     print(json.dumps(result))
     return 0
 

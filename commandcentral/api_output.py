@@ -6,7 +6,7 @@ Profiling `make bench` (bench/README.md) showed DRF spending most of a list requ
   serializer *instance*: once per request for a list, once per row for a nested serializer without
   a parent cache, and again for every detail, create and transition response. `CachedFieldsMixin`
   builds the fields once per class and hands each instance a deep copy (DRF deep-copies declared
-  fields the same way).
+  fields the same way); output-only serializers get shallow copies, since they never validate.
 * `Serializer.to_representation()` goes through `Field.get_attribute()` (a generic walk over dotted
   sources, Mapping checks, callable checks) and, for every datetime, `timezone.get_current_timezone()`
   (an asgiref Local lookup). `FastOutputMixin` resolves, once per serializer instance, which fields
@@ -33,13 +33,16 @@ class CachedFieldsMixin:
     """Build a ModelSerializer's fields once per class; each instance gets a deep copy."""
 
     def get_fields(self):
+        return copy.deepcopy(self._prototype_fields())
+
+    def _prototype_fields(self) -> dict:
         cls = type(self)
         prototype = cls.__dict__.get(_SLOT)
         if prototype is None:
             # Meta, declared fields and the model decide the fields; nothing per request does.
             prototype = super().get_fields()
             setattr(cls, _SLOT, prototype)
-        return copy.deepcopy(prototype)
+        return prototype
 
 
 def _column_attnames(model) -> set[str]:
@@ -81,6 +84,15 @@ def _identity(value):
 
 class FastOutputMixin(CachedFieldsMixin):
     """Read path of a ModelSerializer without DRF's per-field generic machinery (same output)."""
+
+    def get_fields(self):
+        # Output fields never validate, so a shallow copy of the unbound prototype is enough to bind
+        # (deepcopy re-runs every field's __init__: ChoiceField rebuilds its choice maps). Nested
+        # serializers are deep-copied: they carry fields and state of their own.
+        return {
+            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
+            for name, field in self._prototype_fields().items()
+        }
 
     def _output_plan(self):
         plan = self.__dict__.get("_output_plan_cache")
