@@ -183,21 +183,15 @@ def perform_transition(obj, name: str, *, actor, rationale: str = "", extra: dic
             ensure_allowed(current, spec, actor)
             getattr(current, name)()
             current.mark_state_changed(by=actor, transition=name, rationale=rationale)
-            # The transition_success row below carries the diff; auditlog's own update row would
-            # only repeat it.
-            with disable_auditlog():
-                current.save()
-            entry = record_event(
-                event_type=AuditEventType.TRANSITION_SUCCESS,
-                event_name=f"{spec_entity(obj)}.{name}",
+            entry = save_transition(
+                before,
+                current,
                 actor=actor,
-                obj=current,
-                action=AuditEntry.Action.UPDATE,
+                event_name=f"{spec_entity(obj)}.{name}",
                 transition=name,
                 from_state=from_state,
                 to_state=current.state,
                 rationale=rationale,
-                changes=model_instance_diff(before, current, use_json_for_changes=True),
                 extra=dict(extra or {}),
             )
             follow_up = getattr(current, "after_transition", None)
@@ -230,6 +224,25 @@ def _take_saved_state(obj, saved) -> None:
         obj.__dict__[field.attname] = value
     if hasattr(obj, "_update_initial_state"):
         obj._update_initial_state()  # ConcurrentTransitionMixin compares later saves against this
+
+
+def save_transition(before, current, *, actor, event_name: str, **fields) -> AuditEntry:
+    """Save `current` (changed from `before`) and write its one transition_success row with the diff.
+
+    Call inside the caller's audited_write block. auditlog's own update row is suppressed: it would
+    only repeat the diff this row carries. Shared by perform_transition and entity_transition.
+    """
+    with disable_auditlog():
+        current.save()
+    return record_event(
+        event_type=AuditEventType.TRANSITION_SUCCESS,
+        event_name=event_name,
+        actor=actor,
+        obj=current,
+        action=AuditEntry.Action.UPDATE,
+        changes=model_instance_diff(before, current, use_json_for_changes=True),
+        **fields,
+    )
 
 
 def spec_entity(obj) -> str:

@@ -7,8 +7,6 @@ Callers load the entity through `EntityState.objects.visible_to(actor)` first (h
 
 import copy
 
-from auditlog.context import disable_auditlog
-from auditlog.diff import model_instance_diff
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
@@ -17,7 +15,7 @@ from audit.models import AuditEntry, AuditEventType
 from audit.recording import audited_write, record_event, record_permission_denied
 from commandcentral.errors import ActionForbidden, Conflict, InvalidInput
 from commandcentral.metrics import count_transition
-from commandcentral.transitions import TransitionForbidden, TransitionNotAvailable, TransitionRefused
+from commandcentral.transitions import TransitionForbidden, TransitionNotAvailable, TransitionRefused, save_transition
 
 from .models import (
     EntityState,
@@ -249,17 +247,12 @@ def entity_transition(entity: EntityState, to_state: str, *, actor, rationale: s
                 current.current_state = to_state
                 current.last_transition_at = timezone.now()
                 current.last_transition_by = actor if actor is not None and actor.is_authenticated else None
-                # The transition_success row below carries the diff; auditlog's update row would repeat it.
-                with disable_auditlog():
-                    current.save()
-                entry = record_event(
-                    event_type=AuditEventType.TRANSITION_SUCCESS,
-                    event_name=f"{current.entity_type}.{TRANSITION}",
+                entry = save_transition(
+                    before,
+                    current,
                     actor=actor,
-                    obj=current,
-                    action=AuditEntry.Action.UPDATE,
+                    event_name=f"{current.entity_type}.{TRANSITION}",
                     transition=TRANSITION,
-                    changes=model_instance_diff(before, current, use_json_for_changes=True),
                     extra=_entity_extra(current),
                     **{k: v for k, v in attempt.items() if k != "actor"},
                 )
