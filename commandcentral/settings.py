@@ -155,6 +155,8 @@ AUDITLOG_STORE_JSON_CHANGES = True
 # model, which breaks PostgreSQL flush (auditlog #804). Skip its migrations entirely.
 MIGRATION_MODULES = {"auditlog": None}
 AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
+# Rows the API/admin chain status verifies after the last checkpoint (keeps the check bounded).
+AUDIT_VERIFY_TAIL_LIMIT = env.int("AUDIT_VERIFY_TAIL_LIMIT", default=50_000)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
