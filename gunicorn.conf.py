@@ -48,7 +48,11 @@ def trusted_proxy_networks(proxies) -> str:
 
 wsgi_app = "commandcentral.wsgi:application"
 workers = worker_count()
-worker_class = "sync"
+# gthread, even with one thread: its main loop keeps the heartbeat going while a thread streams a
+# long response (an audit export of a million rows). A sync worker sends none and is killed after
+# `timeout` mid-stream, truncating the download.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))  # above SQLite's 20 s busy timeout
 graceful_timeout = 30
 keepalive = 5

@@ -216,7 +216,9 @@ class Server:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> None:
-        command = [*self.prefix, str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"{HOST}:{self.port}"]
+        # The setup is one *sync* worker; the served default is gthread (gunicorn.conf.py).
+        command = [*self.prefix, str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--worker-class", "sync",
+                   "--bind", f"{HOST}:{self.port}"]
         self._log = open(self.logfile, "ab")
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
