@@ -6,6 +6,19 @@ from django_fsm.admin import FSMAdminMixin
 from .transitions import TransitionRefused, perform_transition
 
 
+class ReadOnlyAdminMixin:
+    """No add, change or delete for anyone, superusers included (audit rows, tracked entities)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class AuditedTransitionsMixin(FSMAdminMixin):
     """Transition buttons that go through perform_transition: same rules, same audit rows.
 

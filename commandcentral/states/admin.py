@@ -6,6 +6,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from commandcentral.admin import ReadOnlyAdminMixin
 from commandcentral.transitions import TransitionRefused
 
 from .forms import EntityTransitionForm
@@ -14,7 +15,7 @@ from .services import allowed_next_states, entity_transition
 
 
 @admin.register(EntityState)
-class EntityStateAdmin(admin.ModelAdmin):
+class EntityStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only rows; the state changes only through the audited transition view (entity_transition).
 
     Entities are registered by their services through the API, so there is no add; removing one would
@@ -30,15 +31,6 @@ class EntityStateAdmin(admin.ModelAdmin):
                        "last_transition_by", "last_transition_from", "metadata", "registered_by", "created_at",
                        "updated_at")
     change_form_template = "admin/states/entitystate/change_form.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         transition = self.admin_site.admin_view(self.transition_view)
