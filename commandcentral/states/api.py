@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from commandcentral.api_schema import ERRORS, ErrorSerializer
 from projects.models import Project
 
 from .filters import EntityStateFilter
@@ -22,14 +23,13 @@ from .serializers import (
     EntityTransitionSerializer,
     EntityTransitionResultSerializer,
     PermissionMatrixSerializer,
-    StatesErrorSerializer,
     StateMachineSerializer,
 )
 from .services import allowed_next_states, entity_register, entity_transition
 
-UNAUTHENTICATED = OpenApiResponse(StatesErrorSerializer, description="No or invalid credentials.")
-NOT_FOUND = OpenApiResponse(StatesErrorSerializer, description="No such object, or you may not see it.")
-THROTTLED = OpenApiResponse(StatesErrorSerializer, description="Throttled; see Retry-After.")
+UNAUTHENTICATED = ERRORS[401]
+NOT_FOUND = ERRORS[404]
+THROTTLED = ERRORS[429]
 BAD_FILTER = OpenApiResponse(FIELD_ERRORS, description='A filter value is malformed: {"field": ["..."]}.')
 
 KEY_PATH = rf"(?P<service>{SERVICE_PATTERN})/(?P<entity_type>{ENTITY_TYPE_PATTERN})/(?P<entity_id>{ENTITY_ID_PATTERN})"
@@ -116,10 +116,10 @@ class EntityStateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                                  "entity type without initial_state, or a state its machine does not have."),
             401: UNAUTHENTICATED,
             429: THROTTLED,
-            403: OpenApiResponse(StatesErrorSerializer, description="A viewer of the project (recorded)."),
+            403: OpenApiResponse(ErrorSerializer, description="A viewer of the project (recorded)."),
             404: OpenApiResponse(FIELD_ERRORS, description='{"project": ["Project not found."]}: no such project, '
                                  "or you may not see it."),
-            409: OpenApiResponse(StatesErrorSerializer, description="This service/entity_type/entity_id is "
+            409: OpenApiResponse(ErrorSerializer, description="This service/entity_type/entity_id is "
                                  "already registered (recorded)."),
         },
     )
@@ -165,7 +165,7 @@ class EntityStateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                                  "the machine does not have: {detail, current_state, allowed_transitions}."),
             401: UNAUTHENTICATED,
             429: THROTTLED,
-            403: OpenApiResponse(StatesErrorSerializer, description="You can see the entity but may not "
+            403: OpenApiResponse(ErrorSerializer, description="You can see the entity but may not "
                                  "transition it (a viewer of its project)."),
             404: NOT_FOUND,
             409: OpenApiResponse(EntityTransitionRefusedSerializer, description="Not allowed from the current "

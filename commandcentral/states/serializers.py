@@ -153,10 +153,6 @@ class EntityTransitionResultSerializer(serializers.Serializer):
 # --- Error bodies (documentation only) ---------------------------------------------------------------
 
 
-class StatesErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 class EntityTransitionRefusedSerializer(serializers.Serializer):
     detail = serializers.CharField()
     current_state = serializers.CharField()
