@@ -2,10 +2,9 @@
 
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -14,11 +13,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from commandcentral.api_schema import errors
+from commandcentral.api_support import visible_project_or_404
 from commandcentral.api_support import FilterBackend
-from projects.models import Project
 
 from .filters import AuditEntryFilter
-from .models import AuditEntry, AuditEventType
+from .models import AuditEntry
 from .serializers import AuditEntrySerializer, EventStatsSerializer
 
 
@@ -51,14 +50,8 @@ class JSONLRenderer(PassthroughRenderer):
 def visible_events(request, queryset=None):
     """The caller's rows; a `project` filter naming a project they cannot see is a 404, not an empty list."""
     queryset = AuditEntry.objects.visible_to(request.user) if queryset is None else queryset
-    project_id = request.query_params.get("project")
-    if project_id:
-        try:
-            visible = Project.objects.visible_to(request.user).filter(pk=project_id).exists()
-        except (ValueError, DjangoValidationError):  # a malformed UUID names no visible project either
-            visible = False
-        if not visible:
-            raise Http404("No such project.")
+    if request.query_params.get("project"):
+        visible_project_or_404(request.user, request.query_params["project"])
     return queryset
 
 

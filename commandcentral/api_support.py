@@ -1,10 +1,12 @@
 """What every API view shares: pagination and the one exception handler."""
 
 import logging
+import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
+from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
@@ -55,6 +57,25 @@ class FilterBackend(DjangoFilterBackend):
             exact = form.prefix is None and not any(field.required for field in form.fields.values())
             cls._parameters[filterset_class] = frozenset(names) if exact else None
         return cls._parameters[filterset_class]
+
+
+def parse_uuid(value) -> uuid.UUID | None:
+    """The UUID in `value`, or None when it is not one (a path or query parameter from a client)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def visible_project_or_404(user, project_id):
+    """The project `project_id` names if `user` may see it; otherwise 404, never a hint it exists."""
+    from projects.models import Project
+
+    pk = parse_uuid(project_id)
+    project = Project.objects.visible_to(user).filter(pk=pk).first() if pk else None
+    if project is None:
+        raise Http404("No such project.")
+    return project
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):

@@ -1,6 +1,6 @@
 """Decisions, their transitions, audit and Markdown record over the REST API."""
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import renderers, status, viewsets
@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from audit.api import paginated_events
 from audit.models import AuditEntry
 from audit.serializers import AuditEntryCursorPageSerializer
+from commandcentral.api_support import parse_uuid, visible_project_or_404
 from commandcentral.api_schema import TRANSITION_ERRORS, errors
 from commandcentral.transitions import allowed_transitions, perform_transition
-from projects.models import Project
 from projects.serializers import TransitionRequestSerializer, TransitionsSerializer
 
 from .decision_record import decision_record_markdown
@@ -36,23 +36,6 @@ class MarkdownRenderer(renderers.BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return data if isinstance(data, (str, bytes)) else str(data.get("detail", data))
-
-
-def _visible_project(user, project_id):
-    project = Project.objects.visible_to(user).filter(pk=project_id).first()
-    if project is None:
-        raise Http404("No such project.")
-    return project
-
-
-def _is_uuid(value) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 def _resolve_links(user, data: dict) -> dict:
@@ -98,15 +81,15 @@ class DecisionViewSet(viewsets.ModelViewSet):
 
     def list(self, request, *args, **kwargs):
         project_id = request.query_params.get("project")
-        if project_id and _is_uuid(project_id):
-            _visible_project(request.user, project_id)  # a project the caller cannot see is a 404
+        if project_id and parse_uuid(project_id):  # a malformed id is the filter's 400
+            visible_project_or_404(request.user, project_id)  # a project the caller cannot see is a 404
         return super().list(request, *args, **kwargs)
 
     def create(self, request):
         payload = DecisionWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
-        project = _visible_project(request.user, data.pop("project"))
+        project = visible_project_or_404(request.user, data.pop("project"))
         decision = decision_create(actor=request.user, project=project, **_resolve_links(request.user, data))
         return Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
 

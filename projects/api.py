@@ -1,6 +1,7 @@
 """Projects, their transitions, team and audit over the REST API."""
 
 from django.contrib.auth import get_user_model
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 from audit.api import paginated_events
 from audit.models import AuditEntry
 from audit.serializers import AuditEntryCursorPageSerializer
+from commandcentral.api_support import parse_uuid
 from commandcentral.api_schema import TRANSITION_ERRORS, errors
 from commandcentral.transitions import allowed_transitions, perform_transition
 
@@ -150,18 +152,9 @@ class ProjectViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["delete"], url_path=r"team/(?P<user_id>[^/.]+)", filterset_class=None)
     def team_member(self, request, pk=None, user_id=None):
         project = self.get_object()
-        membership = get_object_or_404(Membership.objects.select_related("user"), project=project,
-                                       user_id=_uuid_or_404(user_id))
+        user_pk = parse_uuid(user_id)
+        if user_pk is None:
+            raise Http404("No such user.")
+        membership = get_object_or_404(Membership.objects.select_related("user"), project=project, user_id=user_pk)
         membership_remove(project=project, actor=request.user, user=membership.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def _uuid_or_404(value):
-    import uuid
-
-    from django.http import Http404
-
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise Http404("No such user.")
