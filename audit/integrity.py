@@ -427,8 +427,6 @@ def parse_checkpoint(text: str) -> dict:
 
 def check_checkpoint(document: dict, key: bytes, *, using: str = "default") -> ChainBreak | None:
     """None when the signature is ours and the stored chain still has the checkpoint's head at its place."""
-    from .models import AuditEntry
-
     if not checkpoint_signature_valid(document, key):
         return ChainBreak(
             BreakKind.CHECKPOINT_MISMATCH, None, document.get("seq"),

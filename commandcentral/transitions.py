@@ -216,12 +216,12 @@ def _take_saved_state(obj, saved) -> None:
     """`obj` becomes the row just committed, copied from `saved` (the locked copy that was changed and
     saved) instead of read back: refresh_from_db() costs a query and drops every cached relation, so
     the API's response serializer paid one more query for the owner (bench/README.md)."""
-    for field in obj._meta.concrete_fields:
-        value = getattr(saved, field.attname)
-        if field.is_relation and field.is_cached(obj) and getattr(obj, field.attname) != value:
-            field.delete_cached_value(obj)
+    for model_field in obj._meta.concrete_fields:
+        value = getattr(saved, model_field.attname)
+        if model_field.is_relation and model_field.is_cached(obj) and getattr(obj, model_field.attname) != value:
+            model_field.delete_cached_value(obj)
         # Through __dict__: the FSM state field is protected against assignment.
-        obj.__dict__[field.attname] = value
+        obj.__dict__[model_field.attname] = value
     if hasattr(obj, "_update_initial_state"):
         obj._update_initial_state()  # ConcurrentTransitionMixin compares later saves against this
 
