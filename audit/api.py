@@ -12,6 +12,7 @@ from rest_framework import pagination, renderers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from commandcentral.api_output import ValuesListMixin
 from commandcentral.api_schema import errors
 from commandcentral.api_support import visible_project_or_404
 from commandcentral.api_support import FilterBackend
@@ -61,8 +62,8 @@ def paginated_events(request, queryset):
     No view is handed to the paginator, so the parent viewset's ordering cannot override `-id`.
     """
     paginator = AuditCursorPagination()
-    page = paginator.paginate_queryset(queryset, request)
-    return paginator.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+    page = paginator.paginate_queryset(queryset.values(*AuditEntrySerializer.values_lookups()), request)
+    return paginator.get_paginated_response(AuditEntrySerializer.represent_values(page))
 
 
 DAYS = OpenApiParameter("days", int, description="Window in days (1-366, default 7)")
@@ -83,7 +84,7 @@ def _days(request, default=7) -> int:
     list=extend_schema(responses={200: AuditEntrySerializer(many=True), **errors(400, 404)}),
     retrieve=extend_schema(responses={200: AuditEntrySerializer, **errors(404)}),
 )
-class EventViewSet(viewsets.ReadOnlyModelViewSet):
+class EventViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
     """Audit rows. No write method exists: the trail is append-only."""
 
     serializer_class = AuditEntrySerializer
@@ -103,8 +104,8 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
         queryset = self.filter_queryset(self.get_queryset()).filter(
             success=False, timestamp__gte=since
         ).exclude(transition="")
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        page = self.paginate_queryset(queryset.values(*AuditEntrySerializer.values_lookups()))
+        return self.get_paginated_response(AuditEntrySerializer.represent_values(page))
 
     @extend_schema(
         parameters=[DAYS, OpenApiParameter("project", OpenApiTypes.UUID)],

@@ -82,6 +82,7 @@ def main(argv=None) -> int:
     parser.add_argument("--html", action="store_true", help="write pyinstrument HTML per operation to bench-results/")
     parser.add_argument("--text", action="store_true", help="print pyinstrument's text profile per operation")
     parser.add_argument("--cprofile", action="store_true", help="print cProfile's top functions by own time")
+    parser.add_argument("--sql", action="store_true", help="print the SQL of one request per operation")
     parser.add_argument("--database-url", default="")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="cc-profile-"))
@@ -92,7 +93,7 @@ def main(argv=None) -> int:
     seed("audit", env, state_path, rows=args.audit_rows)
     state = json.loads(state_path.read_text())
     os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "commandcentral.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("BENCH_SETTINGS", "commandcentral.settings")
     sys.path.insert(0, str(ROOT))
     from django.core.wsgi import get_wsgi_application
     from django.db import connection
@@ -114,6 +115,15 @@ def main(argv=None) -> int:
     for op in args.op.split(","):
         for method, path, body in _calls(op, state, 10):  # warm-up, outside the measurement
             _request(app, method, path, token=token, body=body)
+        if args.sql:
+            from django.test.utils import CaptureQueriesContext
+
+            method, path, body = next(_calls(op, state, 1, start=args.requests * args.rounds + 20))
+            with CaptureQueriesContext(connection) as captured:
+                _request(app, method, path, token=token, body=body)
+            print(f"{op}: {method} {path}")
+            for query in captured.captured_queries:
+                print(f"  [{float(query['time']) * 1000:5.2f} ms] {query['sql'][:400]}")
         profiler = None
         if args.cprofile:
             import cProfile

@@ -14,6 +14,12 @@ Profiling `make bench` (bench/README.md) showed DRF spending most of a list requ
   DRF's own fields do. Anything else (relations, dotted or callable sources, custom fields, other
   formats) goes through DRF's own code path unchanged.
 
+* For lists, building a model instance per row (and per related row) cost more than the SQL and
+  the JSON together. `ValuesListMixin` pages a `.values()` queryset of exactly the columns the
+  serializer prints (a join for a nested serializer) and `FastOutputMixin.represent_values()` turns
+  those rows into the same dicts, with the same field converters. A serializer with anything that
+  is not a plain column, a nested FastOutput serializer or a primary-key relation keeps the model path.
+
 commandcentral/tests/test_api_output.py pins that the output is identical to plain DRF's.
 """
 
@@ -21,9 +27,11 @@ import copy
 from collections.abc import Mapping
 
 from django.db import models
-from rest_framework import ISO_8601, serializers
+from django.utils import timezone
+from rest_framework import ISO_8601, mixins, serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 _SLOT = "_cached_prototype_fields"
@@ -94,6 +102,69 @@ class FastOutputMixin(CachedFieldsMixin):
             for name, field in self._prototype_fields().items()
         }
 
+    @classmethod
+    def _values_plan(cls):
+        """[(name, lookup, convert, nested plan)] for `.values()` rows, or None when a field needs the model."""
+        # Per class and active time zone: the datetime converters bind the zone (like DRF's fields do
+        # when they are bound, once per request).
+        plans = cls.__dict__.get("_values_plans")
+        if plans is None:
+            plans = cls._values_plans = {}
+        zone = timezone.get_current_timezone_name()
+        if zone not in plans:
+            plans[zone] = cls._build_values_plan(prefix="")
+        return plans[zone]
+
+    @classmethod
+    def _build_values_plan(cls, prefix: str):
+        model_fields = {field.name: field for field in cls.Meta.model._meta.concrete_fields}
+        attnames = {field.attname: field for field in model_fields.values()}
+        plan = []
+        for field in cls()._readable_fields:
+            attrs = field.source_attrs
+            if len(attrs) != 1:
+                return None
+            attr = attrs[0]
+            relation = model_fields.get(attr)
+            if relation is not None and not relation.is_relation:
+                relation = None
+            if isinstance(field, FastOutputMixin) and relation is not None:
+                nested = type(field)._build_values_plan(prefix=f"{prefix}{attr}__")
+                if nested is None:
+                    return None
+                # A null foreign key reads as None, like DRF's nested serializer.
+                plan.append((field.field_name, prefix + relation.attname, None, nested))
+            elif type(field) is serializers.PrimaryKeyRelatedField and relation is not None and field.pk_field is None:
+                plan.append((field.field_name, prefix + relation.attname, _identity, None))  # DRF returns value.pk
+            elif attr in attnames and not isinstance(field, serializers.BaseSerializer):
+                plan.append((field.field_name, prefix + attr, _fast_converter(field) or field.to_representation, None))
+            else:
+                return None
+        return plan
+
+    @classmethod
+    def values_lookups(cls) -> list[str] | None:
+        """The `.values()` lookups represent_values() needs, or None if this serializer needs model instances."""
+        plan = cls._values_plan()
+        if plan is None:
+            return None
+        lookups = []
+
+        def walk(steps):
+            for _name, lookup, _convert, nested in steps:
+                lookups.append(lookup)
+                if nested is not None:
+                    walk(nested)
+
+        walk(plan)
+        return list(dict.fromkeys(lookups))
+
+    @classmethod
+    def represent_values(cls, rows) -> list[dict]:
+        """The serializer's output for `.values(*values_lookups())` rows."""
+        plan = cls._values_plan()
+        return [_represent_row(plan, row) for row in rows]
+
     def _output_plan(self):
         plan = self.__dict__.get("_output_plan_cache")
         if plan is None:
@@ -123,3 +194,35 @@ class FastOutputMixin(CachedFieldsMixin):
             check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
             ret[name] = None if check_for_none is None else field.to_representation(attribute)
         return ret
+
+
+def _represent_row(plan, row: dict) -> dict:
+    ret = {}
+    for name, lookup, convert, nested in plan:
+        value = row[lookup]
+        if value is None:
+            ret[name] = None
+        elif nested is not None:
+            ret[name] = _represent_row(nested, row)
+        else:
+            ret[name] = convert(value)
+    return ret
+
+
+class ValuesListMixin(mixins.ListModelMixin):
+    """`list` over `.values()` rows when the serializer allows it (FastOutputMixin.values_lookups()).
+
+    Same filters, ordering, pagination and output as DRF's ListModelMixin; only the per-row model
+    instances are skipped.
+    """
+
+    def list(self, request, *args, **kwargs):
+        serializer_class = self.get_serializer_class()
+        lookups = getattr(serializer_class, "values_lookups", lambda: None)()
+        if lookups is None:
+            return super().list(request, *args, **kwargs)
+        rows = self.filter_queryset(self.get_queryset()).values(*lookups)
+        page = self.paginate_queryset(rows)
+        if page is not None:
+            return self.get_paginated_response(serializer_class.represent_values(page))
+        return Response(serializer_class.represent_values(rows))

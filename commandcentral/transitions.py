@@ -12,7 +12,7 @@ from typing import Callable
 from auditlog.context import disable_auditlog
 from auditlog.diff import model_instance_diff
 from django.utils import timezone
-from django_fsm import ConcurrentTransition, Transition
+from django_fsm import ConcurrentTransition, FSMFieldMixin, Transition
 
 from audit.models import AuditEntry, AuditEventType
 from audit.recording import audited_write, record_event, record_permission_denied
@@ -279,3 +279,16 @@ class StateTracked:
     def mark_state_changed(self, *, by, transition: str, rationale: str) -> None:
         self.state_changed_at = timezone.now()
         self.state_changed_by = by if by is not None and by.is_authenticated else None
+
+    @property
+    def state_fields(self):
+        """ConcurrentTransitionMixin's FSM fields, found once per class instead of once per instance.
+
+        django-fsm-2 filters every model field on each __init__ (to remember the loaded state); on a
+        list of 50 projects that was ~12% of the request (bench/README.md)."""
+        cls = type(self)
+        fields = cls.__dict__.get("_state_fields_cache")
+        if fields is None:
+            fields = tuple(field for field in cls._meta.fields if isinstance(field, FSMFieldMixin))
+            cls._state_fields_cache = fields
+        return fields

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from audit.api import paginated_events
 from audit.models import AuditEntry
 from audit.serializers import AuditEntryCursorPageSerializer
+from commandcentral.api_output import ValuesListMixin
 from commandcentral.api_support import parse_uuid
 from commandcentral.api_schema import TRANSITION_ERRORS, errors
 from commandcentral.transitions import allowed_transitions, perform_transition
@@ -51,7 +52,7 @@ TRANSITION_SCHEMA = extend_schema(
     ),
     destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
 )
-class ProjectViewSet(viewsets.ModelViewSet):
+class ProjectViewSet(ValuesListMixin, viewsets.ModelViewSet):
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter
     ordering_fields = ["name", "created_at", "updated_at", "state"]

@@ -1,11 +1,13 @@
 """The cheaper output serializers (commandcentral.api_output) produce exactly what plain DRF produces."""
 
 import copy
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.utils import timezone as django_timezone
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 
 from audit.models import AuditEntry
 from audit.serializers import AuditEntrySerializer
@@ -95,3 +97,71 @@ def test_mapping_instances_fall_back_to_drf(busy_project):
     row = {"id": busy_project.owner.pk, "email": "x@example.com", "name": "X"}
     assert UserSummarySerializer(row).data == {"id": str(busy_project.owner.pk), "email": "x@example.com", "name": "X"}
     assert issubclass(UserSummarySerializer, FastOutputMixin)
+
+
+# --- the `.values()` list path (ValuesListMixin) ---------------------------------------------------
+
+
+def values_output(serializer_class, queryset):
+    return serializer_class.represent_values(queryset.values(*serializer_class.values_lookups()))
+
+
+def test_project_values_rows_match_plain_drf(busy_project, owner):
+    from projects.tests.factories import ProjectFactory
+
+    ProjectFactory.create_batch(2, owner=owner)  # state_changed_by null, busy_project's set
+    queryset = busy_project.__class__.objects.visible_to(owner).select_related("owner").order_by("-created_at")
+    fast = values_output(ProjectSerializer, queryset)
+    assert len(fast) == 3
+    assert fast == plain(ProjectSerializer)(list(queryset), many=True).data
+    busy = next(row for row in fast if row["id"] == str(busy_project.pk))
+    assert busy["state_changed_by"] == owner.pk and busy["owner"] == {"id": str(owner.pk), "email": owner.email,
+                                                                     "name": owner.name}
+    assert busy["settings"] == {"flags": {"beta": True}, "ratio": 0.5, "list": [1, "two", None]}
+
+
+def test_audit_values_rows_match_plain_drf(busy_project):
+    queryset = AuditEntry.objects.filter(project=busy_project).order_by("-id")
+    fast = values_output(AuditEntrySerializer, queryset)
+    assert len(fast) >= 2 and fast[0]["event_type"] == "transition_success"
+    assert fast == plain(AuditEntrySerializer)(list(queryset), many=True).data
+    assert "serialized_data" not in AuditEntrySerializer.values_lookups()  # only what is printed is read
+
+
+def test_values_rows_follow_the_active_timezone_like_drf(busy_project, owner):
+    queryset = busy_project.__class__.objects.filter(pk=busy_project.pk).select_related("owner")
+    with django_timezone.override("Europe/Paris"):
+        fast = values_output(ProjectSerializer, queryset)
+        assert fast == plain(ProjectSerializer)(list(queryset), many=True).data
+    assert fast[0]["created_at"].endswith(("+01:00", "+02:00"))
+
+
+def test_serializer_needing_the_model_has_no_values_path(db):
+    class WithMethod(FastOutputMixin, serializers.ModelSerializer):
+        label = serializers.SerializerMethodField()
+
+        class Meta:
+            model = AuditEntry
+            fields = ["id", "label"]
+
+        def get_label(self, entry):
+            return str(entry)
+
+    class WithNestedDotted(FastOutputMixin, serializers.ModelSerializer):
+        owner_email = serializers.CharField(source="owner.email")
+
+        class Meta:
+            model = ProjectSerializer.Meta.model
+            fields = ["id", "owner_email"]
+
+    assert WithMethod.values_lookups() is None
+    assert WithNestedDotted.values_lookups() is None
+    assert ProjectSerializer.values_lookups() is not None
+
+
+def test_project_list_api_is_the_plain_serializer_output(api_client, busy_project, owner):
+    api_client.force_authenticate(owner)
+    response = api_client.get("/api/v1/projects/")
+    assert response.status_code == 200
+    expected = plain(ProjectSerializer)([busy_project.__class__.objects.get(pk=busy_project.pk)], many=True).data
+    assert response.json()["results"] == json.loads(JSONRenderer().render(expected))
