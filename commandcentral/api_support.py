@@ -71,11 +71,10 @@ def visible_project_or_404(user, project_id):
     """The project `project_id` names if `user` may see it; otherwise 404, never a hint it exists."""
     from projects.models import Project
 
-    pk = parse_uuid(project_id)
-    project = Project.objects.visible_to(user).filter(pk=pk).first() if pk else None
-    if project is None:
+    try:
+        return Project.objects.select_related("owner").visible_get(user, parse_uuid(project_id))
+    except Project.DoesNotExist:
         raise Http404("No such project.")
-    return project
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):

@@ -14,7 +14,7 @@ from audit.api import paginated_events
 from audit.models import AuditEntry
 from audit.serializers import AuditEntryCursorPageSerializer
 from commandcentral.api_output import ValuesListMixin
-from commandcentral.api_support import parse_uuid
+from commandcentral.api_support import parse_uuid, visible_project_or_404
 from commandcentral.api_schema import TRANSITION_ERRORS, errors
 from commandcentral.transitions import allowed_transitions, perform_transition
 
@@ -61,6 +61,11 @@ class ProjectViewSet(ValuesListMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         return Project.objects.visible_to(self.request.user).select_related("owner").order_by("-created_at")
+
+    def get_object(self):
+        project = visible_project_or_404(self.request.user, self.kwargs["pk"])
+        self.check_object_permissions(self.request, project)
+        return project
 
     def create(self, request):
         payload = ProjectWriteSerializer(data=request.data)

@@ -96,3 +96,32 @@ def test_visibility(project, roles):
     for role in ("operator", "owner", "member", "viewer"):
         assert Project.objects.visible_to(roles[role]).filter(pk=project.pk).exists(), role
     assert not Project.objects.visible_to(roles["outsider"]).exists()
+
+
+def test_visible_get_follows_the_same_rule_as_visible_to(project, roles, owner):
+    """visible_get (one project by key, used by every detail endpoint) and visible_to (lists) agree."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils import timezone
+
+    from commandcentral.accounts.tests.factories import UserFactory
+    from projects.tests.factories import ProjectFactory
+
+    deleted = ProjectFactory(owner=owner)
+    deleted.deleted_at = timezone.now()
+    deleted.save()
+    inactive_staff = UserFactory(email="gone@example.com", is_staff=True, is_active=False)
+    users = [*roles.values(), inactive_staff, AnonymousUser()]
+    for candidate in (project, deleted):
+        for user in users:
+            listed = Project.objects.visible_to(user).filter(pk=candidate.pk).exists()
+            try:
+                Project.objects.visible_get(user, candidate.pk)
+                got = True
+            except Project.DoesNotExist:
+                got = False
+            assert got == listed, (candidate, user)
+    assert Project.objects.visible_get(roles["member"], project.pk) == project
+    with pytest.raises(Project.DoesNotExist):
+        Project.objects.visible_get(roles["outsider"], project.pk)
+    with pytest.raises(Project.DoesNotExist):
+        Project.objects.visible_get(roles["operator"], None)
