@@ -69,10 +69,10 @@ def parse_uuid(value) -> uuid.UUID | None:
 
 def visible_project_or_404(user, project_id):
     """The project `project_id` names if `user` may see it; otherwise 404, never a hint it exists."""
-    from projects.models import Project
+    from projects.models import Project, visible_project
 
     try:
-        return Project.objects.select_related("owner").visible_get(user, parse_uuid(project_id))
+        return visible_project(user, parse_uuid(project_id))
     except Project.DoesNotExist:
         raise Http404("No such project.")
 

@@ -162,7 +162,7 @@ AUDIT_VERIFY_TAIL_LIMIT = env.int("AUDIT_VERIFY_TAIL_LIMIT", default=50_000)
 REST_FRAMEWORK = {
     # JWT first: its WWW-Authenticate header turns missing credentials into 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "commandcentral.accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

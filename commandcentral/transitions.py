@@ -16,6 +16,7 @@ from django_fsm import ConcurrentTransition, FSMFieldMixin, Transition
 
 from audit.models import AuditEntry, AuditEventType
 from audit.recording import audited_write, record_event, record_permission_denied
+from commandcentral.by_key import get_by_key
 from commandcentral.metrics import count_transition
 
 
@@ -159,7 +160,7 @@ def ensure_allowed(obj, spec: TransitionSpec, actor) -> None:
 
 def _lock(obj):
     """A fresh copy of `obj`, row-locked on PostgreSQL; SQLite's IMMEDIATE write lock does the same."""
-    return type(obj)._base_manager.select_for_update().get(pk=obj.pk)
+    return get_by_key(type(obj), obj.pk, for_update=True)
 
 
 def perform_transition(obj, name: str, *, actor, rationale: str = "", extra: dict | None = None, **params) -> AuditEntry:

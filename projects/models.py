@@ -7,6 +7,7 @@ from django.urls import reverse
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from commandcentral.base_models import TimestampedModel, UUIDModel
+from commandcentral.by_key import get_by_key
 from commandcentral.transitions import StateTracked
 
 
@@ -51,6 +52,25 @@ def can_contribute(project: "Project", user) -> bool:
     return role_of(project, user) in ("operator", "owner", MembershipRole.MEMBER)
 
 
+def visible_project(user, pk) -> "Project":
+    """The live project `pk` if `user` may see it, else Project.DoesNotExist (callers answer 404).
+
+    The same rule as ProjectQuerySet.visible_to(): role_of() is not None exactly for the projects it
+    returns (a test pins that). Read by primary key instead: building and compiling visible_to()'s
+    subquery was a fifth of a project request (bench/README.md). The role looked up stays cached on
+    the project for the permission checks that follow, and an owner reading their own project is
+    its `owner` already.
+    """
+    if pk is None:
+        raise Project.DoesNotExist
+    project = get_by_key(Project, pk)
+    if project.deleted_at is not None or role_of(project, user) is None:
+        raise Project.DoesNotExist
+    if project.owner_id == user.pk:
+        project.owner = user
+    return project
+
+
 class ProjectQuerySet(models.QuerySet):
     def live(self):
         return self.filter(deleted_at__isnull=True)
@@ -65,21 +85,6 @@ class ProjectQuerySet(models.QuerySet):
         member_of = Membership.objects.filter(user=user).values("project_id")
         # A subquery rather than a join: no duplicates, no distinct() needed.
         return live.filter(Q(owner=user) | Q(pk__in=member_of))
-
-    def visible_get(self, user, pk):
-        """The live project `pk` if `user` may see it, else Project.DoesNotExist (callers answer 404).
-
-        The same rule as visible_to() (role_of() is not None exactly for the projects it returns; a
-        test pins that), read by primary key: building and compiling visible_to()'s subquery was a
-        fifth of a project request (bench/README.md). The role it looked up stays cached on the
-        project for the permission checks that follow.
-        """
-        if pk is None:
-            raise self.model.DoesNotExist
-        project = self.live().get(pk=pk)
-        if role_of(project, user) is None:
-            raise self.model.DoesNotExist
-        return project
 
 
 class Project(StateTracked, ConcurrentTransitionMixin, UUIDModel):

@@ -3,7 +3,7 @@ import pytest
 from audit.models import AuditEntry
 from commandcentral.errors import ActionForbidden, Conflict, InvalidInput
 from commandcentral.transitions import perform_transition
-from projects.models import MembershipRole, Project, ProjectState
+from projects.models import MembershipRole, Project, ProjectState, visible_project
 from projects.services import (
     membership_add,
     membership_remove,
@@ -98,8 +98,8 @@ def test_visibility(project, roles):
     assert not Project.objects.visible_to(roles["outsider"]).exists()
 
 
-def test_visible_get_follows_the_same_rule_as_visible_to(project, roles, owner):
-    """visible_get (one project by key, used by every detail endpoint) and visible_to (lists) agree."""
+def test_visible_project_follows_the_same_rule_as_visible_to(project, roles, owner):
+    """visible_project (one project by key, used by every detail endpoint) and visible_to (lists) agree."""
     from django.contrib.auth.models import AnonymousUser
     from django.utils import timezone
 
@@ -115,13 +115,13 @@ def test_visible_get_follows_the_same_rule_as_visible_to(project, roles, owner):
         for user in users:
             listed = Project.objects.visible_to(user).filter(pk=candidate.pk).exists()
             try:
-                Project.objects.visible_get(user, candidate.pk)
+                visible_project(user, candidate.pk)
                 got = True
             except Project.DoesNotExist:
                 got = False
             assert got == listed, (candidate, user)
-    assert Project.objects.visible_get(roles["member"], project.pk) == project
+    assert visible_project(roles["member"], project.pk) == project
     with pytest.raises(Project.DoesNotExist):
-        Project.objects.visible_get(roles["outsider"], project.pk)
+        visible_project(roles["outsider"], project.pk)
     with pytest.raises(Project.DoesNotExist):
-        Project.objects.visible_get(roles["operator"], None)
+        visible_project(roles["operator"], None)

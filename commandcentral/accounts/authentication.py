@@ -1,0 +1,48 @@
+"""simplejwt's JWTAuthentication, reading the token's user with the compiled primary-key lookup.
+
+The user read is the one query every authenticated API request makes; `get_by_key` runs the SQL
+Django would run, compiled once (commandcentral/by_key.py). The checks after the read are
+simplejwt's own: its `get_user` runs on a manager-less shim of the user model.
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework_simplejwt import authentication
+
+from commandcentral.by_key import get_by_key
+
+
+class _ByKeyManager:
+    def get(self, **lookup):
+        (name, value), = lookup.items()
+        model = get_user_model()
+        if name not in ("pk", model._meta.pk.name):  # a USER_ID_FIELD other than the key: the ORM
+            return model._default_manager.get(**lookup)
+        try:
+            return get_by_key(model, value)
+        except ValidationError:  # not a key at all (the ORM would raise it too): no such user
+            raise model.DoesNotExist from None
+
+
+class _UserModel:
+    """What simplejwt's get_user touches on its user model: `objects.get()` and `DoesNotExist`."""
+
+    objects = _ByKeyManager()
+
+    @property
+    def DoesNotExist(self):  # noqa: N802 - the model's attribute name
+        return get_user_model().DoesNotExist
+
+
+class JWTAuthentication(authentication.JWTAuthentication):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user_model = _UserModel()
+
+
+
+class JWTScheme(SimpleJWTScheme):
+    """The OpenAPI security scheme drf-spectacular declares for simplejwt's class, for this subclass."""
+
+    target_class = JWTAuthentication
