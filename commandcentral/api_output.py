@@ -28,10 +28,12 @@ from collections.abc import Mapping
 
 from django.db import models
 from django.utils import timezone
-from rest_framework import ISO_8601, mixins, serializers
+from rest_framework import ISO_8601, mixins, pagination, serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 from rest_framework.response import Response
+
+from .list_sql import compiled_rows
 from rest_framework.settings import api_settings
 
 _SLOT = "_cached_prototype_fields"
@@ -221,8 +223,29 @@ class ValuesListMixin(mixins.ListModelMixin):
         lookups = getattr(serializer_class, "values_lookups", lambda: None)()
         if lookups is None:
             return super().list(request, *args, **kwargs)
-        rows = self.filter_queryset(self.get_queryset()).values(*lookups)
+        rows = self._compiled_rows(lookups) or self.filter_queryset(self.get_queryset()).values(*lookups)
         page = self.paginate_queryset(rows)
         if page is not None:
             return self.get_paginated_response(serializer_class.represent_values(page))
         return Response(serializer_class.represent_values(rows))
+
+    def _compiled_rows(self, lookups):
+        """A default page (only the paginator's size/offset in the query string) through SQL compiled
+        once per shape (commandcentral.list_sql); None for anything else."""
+        paginator, request, user = self.paginator, self.request, self.request.user
+        if paginator is None or not user.is_authenticated:
+            return None
+        own = {getattr(paginator, name, None) for name in ("limit_query_param", "offset_query_param")}
+        if isinstance(paginator, pagination.CursorPagination):
+            own = {paginator.page_size_query_param}  # no cursor: the first page
+        if set(request.query_params) - (own - {None}):
+            return None
+
+        def build():
+            queryset = self.filter_queryset(self.get_queryset()).values(*lookups)
+            if isinstance(paginator, pagination.CursorPagination):
+                queryset = queryset.order_by(*paginator.get_ordering(request, queryset, self))
+            return queryset
+
+        shape = (type(self), self.action, tuple(lookups), self.queryset.db, user.is_staff, user.is_active)
+        return compiled_rows(shape, user, build)
