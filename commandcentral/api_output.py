@@ -106,7 +106,8 @@ class FastOutputMixin(CachedFieldsMixin):
 
     @classmethod
     def _values_plan(cls):
-        """[(name, lookup, convert, nested plan)] for `.values()` rows, or None when a field needs the model."""
+        """[(name, values lookup, attribute, convert, nested plan)] for `.values()` rows and model instances,
+        or None when a field needs DRF (a method, a dotted source, a custom field)."""
         # Per class and active time zone: the datetime converters bind the zone (like DRF's fields do
         # when they are bound, once per request).
         plans = cls.__dict__.get("_values_plans")
@@ -135,11 +136,11 @@ class FastOutputMixin(CachedFieldsMixin):
                 if nested is None:
                     return None
                 # A null foreign key reads as None, like DRF's nested serializer.
-                plan.append((field.field_name, prefix + relation.attname, None, nested))
+                plan.append((field.field_name, prefix + relation.attname, attr, None, nested))
             elif type(field) is serializers.PrimaryKeyRelatedField and relation is not None and field.pk_field is None:
-                plan.append((field.field_name, prefix + relation.attname, _identity, None))  # DRF returns value.pk
+                plan.append((field.field_name, prefix + relation.attname, relation.attname, _identity, None))  # DRF: value.pk
             elif attr in attnames and not isinstance(field, serializers.BaseSerializer):
-                plan.append((field.field_name, prefix + attr, _fast_converter(field) or field.to_representation, None))
+                plan.append((field.field_name, prefix + attr, attr, _fast_converter(field) or field.to_representation, None))
             else:
                 return None
         return plan
@@ -153,7 +154,7 @@ class FastOutputMixin(CachedFieldsMixin):
         lookups = []
 
         def walk(steps):
-            for _name, lookup, _convert, nested in steps:
+            for _name, lookup, _attr, _convert, nested in steps:
                 lookups.append(lookup)
                 if nested is not None:
                     walk(nested)
@@ -183,6 +184,10 @@ class FastOutputMixin(CachedFieldsMixin):
     def to_representation(self, instance):
         if isinstance(instance, Mapping) or not isinstance(instance, models.Model):
             return super().to_representation(instance)
+        class_plan = type(self)._values_plan()
+        if class_plan is not None:
+            # Every field is a column, a key or a nested FastOutput serializer: no bound fields needed.
+            return _represent_instance(class_plan, instance)
         ret = {}
         for name, attr, convert, field in self._output_plan():
             if attr is not None:
@@ -200,12 +205,25 @@ class FastOutputMixin(CachedFieldsMixin):
 
 def _represent_row(plan, row: dict) -> dict:
     ret = {}
-    for name, lookup, convert, nested in plan:
+    for name, lookup, _attr, convert, nested in plan:
         value = row[lookup]
         if value is None:
             ret[name] = None
         elif nested is not None:
             ret[name] = _represent_row(nested, row)
+        else:
+            ret[name] = convert(value)
+    return ret
+
+
+def _represent_instance(plan, instance) -> dict:
+    ret = {}
+    for name, _lookup, attr, convert, nested in plan:
+        value = getattr(instance, attr)
+        if value is None:
+            ret[name] = None
+        elif nested is not None:
+            ret[name] = _represent_instance(nested, value)
         else:
             ret[name] = convert(value)
     return ret
