@@ -234,7 +234,7 @@ def save_transition(before, current, *, actor, event_name: str, **fields) -> Aud
     only repeat the diff this row carries. Shared by perform_transition and entity_transition.
     """
     with disable_auditlog():
-        current.save()
+        current.save(update_fields=_changed_fields(before, current))
     return record_event(
         event_type=AuditEventType.TRANSITION_SUCCESS,
         event_name=event_name,
@@ -244,6 +244,20 @@ def save_transition(before, current, *, actor, event_name: str, **fields) -> Aud
         changes=model_instance_diff(before, current, use_json_for_changes=True),
         **fields,
     )
+
+
+def _changed_fields(before, current) -> list[str]:
+    """The columns a transition changed, and `auto_now` ones: the UPDATE writes just those.
+
+    `before` is a shallow copy, so a value changed *in place* (a JSON dict mutated) would look
+    unchanged: transition methods and mark_state_changed() assign new values, and must keep doing so.
+    """
+    return [
+        field.attname
+        for field in current._meta.concrete_fields
+        if not field.primary_key
+        and (getattr(field, "auto_now", False) or getattr(before, field.attname) != getattr(current, field.attname))
+    ]
 
 
 def spec_entity(obj) -> str:

@@ -147,3 +147,17 @@ def test_factory_memberships_give_roles(db):
     membership.project.refresh_from_db()
     assert membership.project.state == ProjectState.ACTIVE
     assert AuditEntry.objects.filter(event_name="project.pause", success=False, actor=membership.user).exists()
+
+
+def test_a_transition_updates_only_the_columns_it_changed(project, owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        perform_transition(project, "activate", actor=owner, rationale="go")
+    updates = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("UPDATE")]
+    assert len(updates) == 1
+    assert '"state" =' in updates[0] and '"state_changed_by_id" =' in updates[0] and '"updated_at" =' in updates[0]
+    assert '"name" =' not in updates[0] and '"settings" =' not in updates[0]
+    project.refresh_from_db()
+    assert project.state == "active" and project.state_changed_by == owner and project.state_changed_at is not None
