@@ -1,5 +1,6 @@
 """Every write to projects and their team."""
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.recording import audited_write
@@ -12,22 +13,37 @@ EDITABLE_FIELDS = ("name", "slug", "description", "settings", "metadata", "repo_
 
 
 def _slug_taken(slug: str, exclude_pk=None) -> bool:
-    return Project.objects.live().filter(slug=slug).exclude(pk=exclude_pk).exists()
+    same_slug = Project.objects.live().filter(slug=slug)
+    if exclude_pk is not None:  # exclude(pk=None) compiles to a negated IS NULL: a tenth of a create
+        same_slug = same_slug.exclude(pk=exclude_pk)
+    return same_slug.exists()
 
 
 def project_create(*, actor, name: str, **fields) -> Project:
-    """Any active user may create a project; they become its owner. State starts at proposed."""
-    slug = fields.pop("slug", "")
-    if not slug:
-        slug = unique_live_slug(name, taken=_slug_taken)  # already checked free: no second query
-    elif _slug_taken(slug):
-        raise InvalidInput(f"A project with slug '{slug}' already exists.", field="slug")
+    """Any active user may create a project; they become its owner. State starts at proposed.
+
+    A slug is unique among live projects by the database's constraint, so the INSERT is simply tried
+    (in a savepoint): a slug the caller chose and another live project holds is a 400, a generated
+    one moves on to the first free `-2`, `-3`... The usual create then costs no look-up query
+    (bench/README.md).
+    """
+    chosen = fields.pop("slug", "")
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"project_create got unexpected fields {sorted(unknown)}")
     with audited_write(actor):
-        project = Project(name=name, slug=slug, owner=actor, **fields)
-        project.save()
+        project = Project(name=name, slug=chosen or unique_live_slug(name, taken=lambda slug: False),
+                          owner=actor, **fields)
+        try:
+            with transaction.atomic():
+                project.save()
+        except IntegrityError:
+            if not _slug_taken(project.slug):
+                raise
+            if chosen:
+                raise InvalidInput(f"A project with slug '{chosen}' already exists.", field="slug") from None
+            project.slug = unique_live_slug(name, taken=_slug_taken)
+            project.save()
     return project
 
 

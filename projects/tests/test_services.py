@@ -22,6 +22,21 @@ def test_create_generates_a_unique_slug_and_makes_the_caller_owner(owner):
     assert first.owner == owner and first.state == ProjectState.PROPOSED
     row = AuditEntry.objects.get(event_name="project.created", entity_id=str(first.pk))
     assert row.actor == owner and row.project_id == first.pk
+    third = project_create(actor=owner, name="Data Platform")  # two taken: the first free suffix
+    assert third.slug == "data-platform-3" and Project.objects.count() == 3
+    # The refused INSERT left nothing behind: one created row per project, the chain unbroken.
+    assert AuditEntry.objects.filter(event_name="project.created").count() == 3
+    assert AuditEntry.objects.get(event_name="project.created", entity_id=str(third.pk)).changes["slug"][1] == third.slug
+    from audit.integrity import verify_chain
+
+    assert verify_chain().ok
+
+
+def test_a_deleted_projects_slug_is_free_again(owner):
+    gone = project_create(actor=owner, name="Reused")
+    project_soft_delete(project=gone, actor=owner)
+    assert project_create(actor=owner, name="Reused").slug == "reused"
+    assert project_create(actor=owner, name="Other", slug="reused-2").slug == "reused-2"
 
 
 def test_explicit_duplicate_slug_is_invalid(owner):
@@ -29,6 +44,7 @@ def test_explicit_duplicate_slug_is_invalid(owner):
     with pytest.raises(InvalidInput):
         project_create(actor=owner, name="B", slug="taken")
     assert Project.objects.count() == 1
+    assert AuditEntry.objects.filter(event_name="project.created").count() == 1
 
 
 def test_member_cannot_edit_and_the_attempt_is_recorded(project, member):
