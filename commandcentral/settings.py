@@ -107,8 +107,11 @@ else:
     # A server that stops answering must fail /ready and requests quickly, not at gunicorn's timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
 # django-prometheus' wrapper of the same backend adds query counts, latencies and errors to /metrics.
-if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
-    DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace("django.db.", "django_prometheus.db.")
+# On SQLite through commandcentral.db_backends.sqlite3: the same wrapper, minus a class built per cursor.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "commandcentral.db_backends.sqlite3"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 # Persistent connections: a new one per request (SQLite: open + pragmas; PostgreSQL: TCP + auth) cost
 # more than most of the queries it served (bench/README.md). The health check is a no-op on SQLite and
 # one round trip on PostgreSQL per request; it replaces a connection the server dropped.

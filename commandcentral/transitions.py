@@ -233,15 +233,17 @@ def save_transition(before, current, *, actor, event_name: str, **fields) -> Aud
     Call inside the caller's audited_write block. auditlog's own update row is suppressed: it would
     only repeat the diff this row carries. Shared by perform_transition and entity_transition.
     """
+    changed = _changed_fields(before, current)
     with disable_auditlog():
-        current.save(update_fields=_changed_fields(before, current))
+        current.save(update_fields=changed)
     return record_event(
         event_type=AuditEventType.TRANSITION_SUCCESS,
         event_name=event_name,
         actor=actor,
         obj=current,
         action=AuditEntry.Action.UPDATE,
-        changes=model_instance_diff(before, current, use_json_for_changes=True),
+        # Only the saved columns can differ: auditlog's diff of the rest would find nothing.
+        changes=model_instance_diff(before, current, fields_to_check=changed, use_json_for_changes=True),
         **fields,
     )
 

@@ -142,3 +142,16 @@ def test_cache_metrics_keep_falsy_values_and_count_hits_and_misses(db):
 
     assert _sample("django_cache_get_hits_total", backend=backend) == hits_before + 1
     assert _sample("django_cache_get_misses_total", backend=backend) == misses_before + 1
+
+
+def test_every_query_is_counted_and_the_cursor_class_is_built_once(db):
+    from django.db import connection
+
+    labels = {"alias": "default", "vendor": connection.vendor}
+    before = _sample("django_db_execute_total", **labels)
+    with connection.cursor() as first, connection.cursor() as second:
+        first.execute("SELECT 1")
+        second.execute("SELECT 2")
+        if connection.vendor == "sqlite":  # commandcentral.db_backends.sqlite3: one class, not one per cursor
+            assert type(first.cursor) is type(second.cursor)
+    assert _sample("django_db_execute_total", **labels) == before + 2
