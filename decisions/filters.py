@@ -7,7 +7,7 @@ from .models import Decision, DecisionState
 
 class DecisionFilter(django_filters.FilterSet):
     project = django_filters.UUIDFilter(field_name="project_id")
-    state = django_filters.MultipleChoiceFilter(choices=DecisionState.choices)
+    state = django_filters.MultipleChoiceFilter(choices=DecisionState.choices, distinct=False)  # one column: no duplicates
     tag = django_filters.CharFilter(method="filter_tag", label="Tag")
     search = django_filters.CharFilter(method="filter_search", label="Search title, question or context")
 

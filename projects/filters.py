@@ -7,7 +7,7 @@ from .models import Project, ProjectState
 
 
 class ProjectFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=ProjectState.choices)
+    state = django_filters.MultipleChoiceFilter(choices=ProjectState.choices, distinct=False)  # one column: no duplicates
     owner = django_filters.UUIDFilter(field_name="owner_id")
     member = django_filters.UUIDFilter(method="filter_member", label="Member (user id)")
     search = django_filters.CharFilter(method="filter_search", label="Search name or description")
