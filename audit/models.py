@@ -79,20 +79,23 @@ class AuditEntry(AbstractLogEntry):
     )
     object_pk = models.CharField(max_length=255, blank=True, default="", db_index=True)
     object_repr = models.TextField(blank=True, default="")
+    # No single-column index: audit_actor_id_idx (actor, -id) serves every lookup by actor, PROTECT's
+    # check included. Each index is written on every append (bench/README.md).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True, db_index=False
     )
     timestamp = models.DateTimeField(default=timezone.now, db_index=True)
 
-    event_type = models.CharField(max_length=32, choices=AuditEventType.choices, db_index=True)
+    event_type = models.CharField(max_length=32, choices=AuditEventType.choices)  # audit_event_type_id_idx
     event_name = models.CharField(max_length=100, db_index=True)
     entity_type = models.CharField(max_length=50, blank=True, default="")
     entity_id = models.CharField(max_length=255, blank=True, default="")
-    project = models.ForeignKey(
-        "projects.Project", on_delete=models.PROTECT, related_name="audit_entries", null=True, blank=True
+    project = models.ForeignKey(  # audit_project_id_idx (project, -id) serves lookups by project
+        "projects.Project", on_delete=models.PROTECT, related_name="audit_entries", null=True, blank=True,
+        db_index=False,
     )
     actor_type = models.CharField(max_length=10, choices=ActorType.choices, default=ActorType.SYSTEM)
-    success = models.BooleanField(default=True, db_index=True)
+    success = models.BooleanField(default=True)  # audit_success_id_idx
     transition = models.CharField(max_length=50, blank=True, default="")
     from_state = models.CharField(max_length=50, blank=True, default="")
     to_state = models.CharField(max_length=50, blank=True, default="")

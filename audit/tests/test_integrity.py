@@ -543,3 +543,15 @@ def test_rows_written_before_the_chain_are_hashed_by_the_migration():
         with connection.cursor() as cursor:
             cursor.execute("SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_auditentry_append_only'")
             assert cursor.fetchone() == ("O",)  # re-enabled after hashing
+
+
+def test_each_filter_column_is_indexed_once_with_the_id(db):
+    """Appends write every index: the (column, -id) composites cover single-column ones (migration 0006)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, AuditEntry._meta.db_table)
+    indexed = [tuple(info["columns"]) for info in constraints.values() if info["index"] and not info["primary_key"]]
+    for column in ("project_id", "event_type", "actor_id", "success"):
+        assert (column,) not in indexed, column
+        assert (column, "id") in indexed, column
