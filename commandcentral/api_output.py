@@ -217,6 +217,8 @@ def _represent_row(plan, row: dict) -> dict:
 
 
 def _represent_instance(plan, instance) -> dict:
+    # _represent_row's twin on purpose: a row is one flat dict (nested values under prefixed lookups),
+    # an instance a tree of objects; one function taking an accessor paid a call per field.
     ret = {}
     for name, _lookup, attr, convert, nested in plan:
         value = getattr(instance, attr)
