@@ -32,9 +32,9 @@ from rest_framework import ISO_8601, mixins, pagination, serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from .list_sql import compiled_rows
-from rest_framework.settings import api_settings
 
 _SLOT = "_cached_prototype_fields"
 

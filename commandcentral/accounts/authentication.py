@@ -21,7 +21,7 @@ class _ByKeyManager:
             return model._default_manager.get(**lookup)
         try:
             return get_by_key(model, value)
-        except ValidationError:  # not a key at all (the ORM would raise it too): no such user
+        except ValidationError:  # not a key at all: no such user (a 401, where the ORM's error was a 500)
             raise model.DoesNotExist from None
 
 
@@ -39,7 +39,6 @@ class JWTAuthentication(authentication.JWTAuthentication):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.user_model = _UserModel()
-
 
 
 class JWTScheme(SimpleJWTScheme):
