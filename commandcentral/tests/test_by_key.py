@@ -69,3 +69,13 @@ def test_api_request_reads_the_token_user_by_key(api_client, owner):
     assert response.status_code == 401  # simplejwt's own is_active check still applies
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(User(pk=uuid.uuid4()))}")
     assert api_client.get("/api/v1/auth/me/").status_code == 401
+
+
+def test_a_token_naming_no_valid_key_is_a_401(api_client, owner):
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken.for_user(owner)
+    token["user_id"] = "not-a-uuid"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.get("/api/v1/auth/me/")
+    assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Bearer")
