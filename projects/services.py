@@ -7,7 +7,7 @@ from audit.recording import audited_write
 from commandcentral.errors import Conflict, InvalidInput, require
 
 from .models import Membership, MembershipRole, Project, ProjectState, can_steer
-from .slugs import unique_live_slug
+from .slugs import base_slug, unique_live_slug
 
 EDITABLE_FIELDS = ("name", "slug", "description", "settings", "metadata", "repo_path", "repo_url")
 
@@ -32,8 +32,7 @@ def project_create(*, actor, name: str, **fields) -> Project:
     if unknown:
         raise TypeError(f"project_create got unexpected fields {sorted(unknown)}")
     with audited_write(actor):
-        project = Project(name=name, slug=chosen or unique_live_slug(name, taken=lambda slug: False),
-                          owner=actor, **fields)
+        project = Project(name=name, slug=chosen or base_slug(name), owner=actor, **fields)
         try:
             with transaction.atomic():
                 project.save()

@@ -1,9 +1,13 @@
 from django.utils.text import slugify
 
 
+def base_slug(name: str) -> str:
+    return slugify(name)[:200] or "project"
+
+
 def unique_live_slug(name: str, *, taken) -> str:
-    """slugify(name), suffixed -2, -3, ... until `taken(slug)` is False."""
-    base = slugify(name)[:200] or "project"
+    """base_slug(name), suffixed -2, -3, ... until `taken(slug)` is False."""
+    base = base_slug(name)
     slug, n = base, 1
     while taken(slug):
         n += 1
