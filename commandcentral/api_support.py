@@ -68,7 +68,10 @@ def parse_uuid(value) -> uuid.UUID | None:
 
 
 def visible_project_or_404(user, project_id):
-    """The project `project_id` names if `user` may see it; otherwise 404, never a hint it exists."""
+    """The project `project_id` names if `user` may see it; otherwise 404, never a hint it exists.
+
+    For the API and the pages alike: `project_id` may be any client-supplied value.
+    """
     from projects.models import Project, visible_project
 
     try:

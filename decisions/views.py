@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from audit.models import AuditEntry
+from commandcentral.api_support import visible_project_or_404
 from commandcentral.errors import ActionForbidden, Conflict, InvalidInput, require
 from commandcentral.forms import RationaleForm
 from commandcentral.pages import add_service_error, run_transition, state_panel
@@ -43,7 +44,7 @@ def decision_list(request):
 
 @login_required
 def decision_create(request, project_pk):
-    project = get_object_or_404(Project.objects.visible_to(request.user), pk=project_pk)
+    project = visible_project_or_404(request.user, project_pk)
     require(can_edit_decisions(Decision(project=project), request.user), actor=request.user, obj=project,
             action="decision_create", message=EDIT_MESSAGE)
     form = DecisionForm(request.POST or None, project=project, user=request.user)

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from commandcentral.api_support import visible_project_or_404
 from commandcentral.errors import ActionForbidden, Conflict, InvalidInput, require
 from commandcentral.forms import RationaleForm
 from commandcentral.pages import add_service_error, run_transition, state_panel
@@ -21,7 +22,7 @@ PAGE_SIZE = 25
 
 
 def _visible_project(request, pk) -> Project:
-    return get_object_or_404(Project.objects.visible_to(request.user).select_related("owner"), pk=pk)
+    return visible_project_or_404(request.user, pk)
 
 
 def _require_steer(request, project: Project, action: str) -> None:

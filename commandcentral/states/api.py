@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from commandcentral.api_schema import ERRORS, ErrorSerializer
-from projects.models import Project
+from projects.models import Project, visible_project
 
 from .filters import EntityStateFilter
 from .models import ENTITY_ID_PATTERN, ENTITY_TYPE_PATTERN, SERVICE_PATTERN, EntityState
@@ -130,9 +130,10 @@ class EntityStateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         project_id = data.pop("project", None)
         project = None
         if project_id is not None:
-            project = Project.objects.visible_to(request.user).filter(pk=project_id).first()
-            if project is None:
-                raise NotFound({"project": ["Project not found."]})
+            try:
+                project = visible_project(request.user, project_id)
+            except Project.DoesNotExist:
+                raise NotFound({"project": ["Project not found."]}) from None
         entity = entity_register(actor=request.user, project=project, **data)
         location = reverse("api:entity-state-detail", kwargs=self._key(entity))
         return Response(self.get_serializer(entity).data, status=status.HTTP_201_CREATED,
