@@ -9,28 +9,25 @@ Profiling `make bench` (bench/README.md) showed DRF spending most of a list requ
   fields the same way); output-only serializers get shallow copies, since they never validate.
 * `Serializer.to_representation()` goes through `Field.get_attribute()` (a generic walk over dotted
   sources, Mapping checks, callable checks) and, for every datetime, `timezone.get_current_timezone()`
-  (an asgiref Local lookup). `FastOutputMixin` resolves, once per serializer instance, which fields
-  are plain model columns and reads those with `getattr`, formatting datetimes and UUIDs the way
-  DRF's own fields do. Anything else (relations, dotted or callable sources, custom fields, other
-  formats) goes through DRF's own code path unchanged.
+  (an asgiref Local lookup) — on bound copies of every field, per response. `FastOutputMixin` builds
+  once per class (and time zone) a plan of which fields are plain columns, primary-key relations or
+  nested FastOutput serializers, with the converter DRF's own field would apply, and prints an
+  instance by `getattr` along it. A serializer with any other field (a method, a dotted source, a
+  custom field) goes through DRF's own code path unchanged.
 
 * For lists, building a model instance per row (and per related row) cost more than the SQL and
   the JSON together. `ValuesListMixin` pages a `.values()` queryset of exactly the columns the
   serializer prints (a join for a nested serializer) and `FastOutputMixin.represent_values()` turns
-  those rows into the same dicts, with the same field converters. A serializer with anything that
-  is not a plain column, a nested FastOutput serializer or a primary-key relation keeps the model path.
+  those rows into the same dicts, with the same plan.
 
 commandcentral/tests/test_api_output.py pins that the output is identical to plain DRF's.
 """
 
 import copy
-from collections.abc import Mapping
 
 from django.db import models
 from django.utils import timezone
 from rest_framework import ISO_8601, mixins, pagination, serializers
-from rest_framework.fields import SkipField
-from rest_framework.relations import PKOnlyObject
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -53,11 +50,6 @@ class CachedFieldsMixin:
             prototype = super().get_fields()
             setattr(cls, _SLOT, prototype)
         return prototype
-
-
-def _column_attnames(model) -> set[str]:
-    """Attributes that hold a column's value as loaded (`owner_id`, not the `owner` relation)."""
-    return {field.attname for field in model._meta.concrete_fields}
 
 
 def _fast_converter(field):
@@ -168,39 +160,12 @@ class FastOutputMixin(CachedFieldsMixin):
         plan = cls._values_plan()
         return [_represent_row(plan, row) for row in rows]
 
-    def _output_plan(self):
-        plan = self.__dict__.get("_output_plan_cache")
-        if plan is None:
-            columns = _column_attnames(self.Meta.model)
-            plan = []
-            for field in self._readable_fields:
-                attrs = field.source_attrs
-                plain = len(attrs) == 1 and attrs[0] in columns
-                convert = (_fast_converter(field) or field.to_representation) if plain else None
-                plan.append((field.field_name, attrs[0] if plain else None, convert, field))
-            self.__dict__["_output_plan_cache"] = plan
-        return plan
-
     def to_representation(self, instance):
-        if isinstance(instance, Mapping) or not isinstance(instance, models.Model):
-            return super().to_representation(instance)
-        class_plan = type(self)._values_plan()
-        if class_plan is not None:
-            # Every field is a column, a key or a nested FastOutput serializer: no bound fields needed.
-            return _represent_instance(class_plan, instance)
-        ret = {}
-        for name, attr, convert, field in self._output_plan():
-            if attr is not None:
-                value = getattr(instance, attr)
-                ret[name] = None if value is None else convert(value)
-                continue
-            try:
-                attribute = field.get_attribute(instance)
-            except SkipField:
-                continue
-            check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
-            ret[name] = None if check_for_none is None else field.to_representation(attribute)
-        return ret
+        plan = type(self)._values_plan() if isinstance(instance, models.Model) else None
+        if plan is None:
+            return super().to_representation(instance)  # a method field, a dotted source...: DRF's own path
+        # Every field is a column, a key or a nested FastOutput serializer: no bound fields needed.
+        return _represent_instance(plan, instance)
 
 
 def _represent_row(plan, row: dict) -> dict:

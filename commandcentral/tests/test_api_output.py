@@ -165,3 +165,21 @@ def test_project_list_api_is_the_plain_serializer_output(api_client, busy_projec
     assert response.status_code == 200
     expected = plain(ProjectSerializer)([busy_project.__class__.objects.get(pk=busy_project.pk)], many=True).data
     assert response.json()["results"] == json.loads(JSONRenderer().render(expected))
+
+
+def test_a_serializer_with_a_method_field_prints_through_drf(busy_project):
+    class WithMethod(FastOutputMixin, serializers.ModelSerializer):
+        label = serializers.SerializerMethodField()
+
+        class Meta:
+            model = busy_project.__class__
+            fields = ["id", "name", "label", "created_at"]
+
+        def get_label(self, project):
+            return f"{project.name} ({project.state})"
+
+    assert WithMethod.values_lookups() is None
+    plain_with_method = type("PlainWithMethod", (plain(WithMethod),), {"get_label": WithMethod.get_label})
+    fast = WithMethod(busy_project).data
+    assert fast == plain_with_method(busy_project).data
+    assert fast["label"] == f"{busy_project.name} (active)"
