@@ -1,4 +1,4 @@
-"""Shared fixtures: the five roles of SPEC §4 and an API client."""
+"""Shared fixtures: the five roles of SPEC §4 and an API client; the audit chain guard."""
 
 import pytest
 from rest_framework.test import APIClient
@@ -6,6 +6,48 @@ from rest_framework.test import APIClient
 from commandcentral.accounts.tests.factories import UserFactory
 from projects.models import MembershipRole
 from projects.tests.factories import MembershipFactory, ProjectFactory
+
+
+_audit_rows_written = 0
+
+
+def _count_audit_row(sender, created=False, **kwargs):
+    global _audit_rows_written
+    _audit_rows_written += created
+
+
+def pytest_configure(config):
+    from django.db.models.signals import post_save
+
+    post_save.connect(_count_audit_row, sender="audit.AuditEntry", dispatch_uid="conftest_count_audit_rows")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After every test that wrote audit rows (in this process), the chain must still verify.
+
+    Runs after the test body and before its database is rolled back or flushed, so a signal handler,
+    middleware or service that changes an audit row after it was sealed (issue 13) fails the test
+    that made it happen. Tests that break the chain on purpose carry @pytest.mark.audit_tamper.
+    """
+    written_before = _audit_rows_written
+    result = yield
+    if _audit_rows_written != written_before and not item.get_closest_marker("audit_tamper"):
+        from django.db import connection
+
+        from audit import integrity
+
+        if connection.needs_rollback:
+            return result  # the test left its transaction failed: nothing it wrote can be read or kept
+        report = integrity.verify_chain(search_window=None)
+        if not report.ok:
+            failure = report.failure
+            pytest.fail(
+                f"audit chain broken after this test ({failure.kind} at row #{failure.row_id}, seq {failure.seq}): "
+                f"{failure.message}",
+                pytrace=False,
+            )
+    return result
 
 
 @pytest.fixture(autouse=True)

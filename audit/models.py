@@ -12,6 +12,10 @@ class AuditImmutable(Exception):
     """Raised on any attempt to change or delete an audit row."""
 
 
+class AuditSealBroken(Exception):
+    """Something changed a row's hashed content between sealing and the INSERT (a bug, never data)."""
+
+
 class AuditEventType(models.TextChoices):
     ENTITY_CREATED = "entity_created"
     ENTITY_UPDATED = "entity_updated"
@@ -137,7 +141,16 @@ class AuditEntry(AbstractLogEntry):
         # INSERT, and last until commit. No savepoint: a failed append must fail the whole change.
         with transaction.atomic(using=using, savepoint=False):
             integrity.seal(self, using=using)
+            sealed = self._hashed_values()
             super().save(*args, **kwargs)
+            # A pre_save receiver (auditlog's context once did, issue 13) that sets a hashed column
+            # after the seal would store a row that fails its own hash: refuse it, with the change.
+            if self._hashed_values() != sealed:
+                changed = [name for name, before, after in zip(integrity.HASHED_FIELDS, sealed, self._hashed_values()) if before != after]
+                raise AuditSealBroken(f"audit row changed after it was sealed: {', '.join(changed)}")
+
+    def _hashed_values(self) -> tuple:
+        return tuple(getattr(self, name) for name in integrity.HASHED_FIELDS)
 
     def delete(self, *args, **kwargs):
         raise AuditImmutable("Audit rows are never deleted.")
@@ -152,11 +165,17 @@ class AuditEntry(AbstractLogEntry):
             self.entity_id = str(self.object_pk)
         if self.project_id is None and isinstance(self.additional_data, dict):
             self.project_id = self.additional_data.get("project_id")
-        if self.actor_id is None:
-            from .recording import current_actor
+        from .recording import user_or_none, current_actor, current_context
 
-            if (actor := current_actor()) is not None:
-                self.actor = actor
+        context = current_context()
+        if self.actor_id is None:
+            # The actor a service declared for this write, else the caller of the request or command.
+            actor = current_actor() or (user_or_none(context.actor) if context is not None else None)
+            if actor is not None:
+                self.actor_id = actor.pk
+                self.actor_email = self.actor_email or actor.email
+        if self.remote_addr is None and context is not None:
+            self.remote_addr = context.remote_addr
         if self.actor_id and self.actor_type == ActorType.SYSTEM:
             self.actor_type = ActorType.USER
         if self.actor_id and not self.actor_email:

@@ -3,6 +3,7 @@
 import contextlib
 import json
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from auditlog.cid import get_cid
 from auditlog.models import AbstractLogEntry
@@ -14,7 +15,7 @@ from .models import ActorType, AuditEntry, AuditEventType
 from .integrity import lock_chain
 
 
-def _user_or_none(actor):
+def user_or_none(actor):
     return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
@@ -42,7 +43,7 @@ def record_event(
     **fields,
 ) -> AuditEntry:
     """Append one row. `fields` are AuditEntry columns (from_state, rationale, extra, ...)."""
-    actor = _user_or_none(actor)
+    actor = user_or_none(actor)
     for key in ("changes", "extra"):
         if fields.get(key) is not None:
             # What is stored is what a reader gets back: plain JSON types, not tuples or enums.
@@ -80,6 +81,37 @@ def record_permission_denied(*, actor, obj, event_name: str, reason: str, **fiel
     )
 
 
+@dataclass(frozen=True)
+class AuditContext:
+    """Who is calling and from where, for every row written while it is in force.
+
+    `actor` may be lazy (a request's user is known only once DRF has authenticated it); it is resolved
+    when a row is written.
+    """
+
+    actor: object = None
+    remote_addr: str | None = None
+
+
+_audit_context: ContextVar[AuditContext | None] = ContextVar("audit_context", default=None)
+
+
+@contextlib.contextmanager
+def audit_context(*, actor=None, remote_addr: str | None = None):
+    """The caller of a request or a command. Replaces django-auditlog's context, whose `pre_save`
+    receiver set remote_addr and the actor *after* the row was hashed (issue 13, PITFALLS §11):
+    AuditEntry.save() reads this before sealing, so the hash covers the row as it is stored."""
+    token = _audit_context.set(AuditContext(actor=actor, remote_addr=remote_addr))
+    try:
+        yield
+    finally:
+        _audit_context.reset(token)
+
+
+def current_context() -> AuditContext | None:
+    return _audit_context.get()
+
+
 _acting_actor: ContextVar = ContextVar("audit_acting_actor", default=None)
 
 
@@ -95,7 +127,7 @@ def audited_write(actor):
     Services know their actor on every surface (API with JWT, pages, admin, commands), so the rows
     django-auditlog writes inside this block take it from here instead of from the request.
     """
-    token = _acting_actor.set(_user_or_none(actor))
+    token = _acting_actor.set(user_or_none(actor))
     try:
         with transaction.atomic():
             # Chain lock first, before any row lock the write takes, so every audited transaction

@@ -2,9 +2,10 @@
 
 import contextlib
 
-from auditlog.context import set_actor
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
+
+from audit.recording import audit_context
 
 from .request_context import set_correlation_id
 
@@ -18,8 +19,8 @@ def resolve_actor(email: str):
 
 @contextlib.contextmanager
 def command_audit_context(actor, correlation_id: str | None = None):
-    """One auditlog context for the whole command: its correlation id, and `actor` for any row a
-    service did not attribute itself. Never nested inside another."""
+    """One audit context for the whole command: its correlation id, and `actor` for any row a
+    service did not attribute itself."""
     set_correlation_id(correlation_id)
-    with set_actor(actor):
+    with audit_context(actor=actor):
         yield

@@ -10,10 +10,11 @@ import uuid
 from contextvars import ContextVar
 
 import structlog
-from auditlog.context import set_extra_data
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject
+
+from audit.recording import audit_context
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _VALID_CID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -106,20 +107,18 @@ class RequestContextMiddleware:
 
 
 class AuditContextMiddleware:
-    """Replaces auditlog's middleware: exactly one auditlog context per request.
+    """Replaces auditlog's middleware: one audit context per request (audit.recording.audit_context).
 
-    The actor is lazy: auditlog's own middleware reads `request.user` before DRF has authenticated a
-    JWT, which logs API changes with no actor (auditlog #711). Resolving it when the first audit row is
-    saved sees the user DRF set on the underlying request. Never nest `set_actor` inside this (#846).
+    Not auditlog's context: its `pre_save` receiver fills remote_addr and the actor after the row was
+    hashed, so every row of a request failed its own hash (issue 13). Ours is read before sealing.
+    The actor is lazy: `request.user` is read when a row is written, after DRF authenticated a JWT
+    (auditlog's middleware reads it before, logging API changes with no actor: auditlog #711).
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        context = {
-            "actor": SimpleLazyObject(lambda: getattr(request, "user", None)),
-            "remote_addr": getattr(request, "client_ip", None),
-        }
-        with set_extra_data(context_data=context):
+        actor = SimpleLazyObject(lambda: getattr(request, "user", None))
+        with audit_context(actor=actor, remote_addr=getattr(request, "client_ip", None)):
             return self.get_response(request)

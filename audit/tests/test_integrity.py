@@ -200,6 +200,7 @@ def test_an_empty_trail_verifies(db):
     assert _verify().startswith("OK: 0 rows checked")
 
 
+@pytest.mark.audit_tamper
 def test_changing_one_rows_content_is_named_as_changed_content(trail):
     victim = trail[2]
     with _as_database_admin() as cursor:
@@ -210,6 +211,7 @@ def test_changing_one_rows_content_is_named_as_changed_content(trail):
     assert "2 rows verified before the break" in out
 
 
+@pytest.mark.audit_tamper
 def test_changing_a_json_value_is_caught_too(trail):
     victim = trail[1]
     with _as_database_admin() as cursor:
@@ -218,6 +220,7 @@ def test_changing_a_json_value_is_caught_too(trail):
     assert f"(changed_content) at row #{victim.pk}" in message
 
 
+@pytest.mark.audit_tamper
 def test_a_rewritten_and_rehashed_row_breaks_the_link_from_the_next_one(trail):
     victim = trail[1]
     with _as_database_admin() as cursor:
@@ -232,6 +235,7 @@ def test_a_rewritten_and_rehashed_row_breaks_the_link_from_the_next_one(trail):
     assert f"(changed_content) at row #{victim.pk}" in message and "was rewritten" in message
 
 
+@pytest.mark.audit_tamper
 def test_deleting_a_row_is_named_as_a_missing_row(trail):
     victim = trail[3]
     with _as_database_admin() as cursor:
@@ -241,6 +245,7 @@ def test_deleting_a_row_is_named_as_a_missing_row(trail):
     assert f"seq {victim.seq} missing" in message and f"between row #{trail[2].pk} and row #{trail[4].pk}" in message
 
 
+@pytest.mark.audit_tamper
 def test_deleting_the_first_rows_is_a_missing_row_too(trail):
     with _as_database_admin() as cursor:
         cursor.execute("DELETE FROM audit_auditentry WHERE id IN (%s, %s)", [trail[0].pk, trail[1].pk])
@@ -248,6 +253,7 @@ def test_deleting_the_first_rows_is_a_missing_row_too(trail):
     assert f"(missing_row) at row #{trail[2].pk}" in message and "seq 1..2 missing" in message
 
 
+@pytest.mark.audit_tamper
 def test_swapping_two_rows_contents_is_named_as_a_reordered_row(trail):
     first, second = trail[1], trail[3]
     _swap(first.pk, second.pk, list(integrity.HASHED_FIELDS))
@@ -256,6 +262,7 @@ def test_swapping_two_rows_contents_is_named_as_a_reordered_row(trail):
     assert f"holds the content of chain position seq {second.seq} (row #{second.pk})" in message
 
 
+@pytest.mark.audit_tamper
 def test_the_bounded_search_for_moved_content_falls_back_to_changed_content(trail):
     first, second = trail[1], trail[3]
     _swap(first.pk, second.pk, list(integrity.HASHED_FIELDS))
@@ -263,6 +270,7 @@ def test_the_bounded_search_for_moved_content_falls_back_to_changed_content(trai
     assert integrity.verify_chain(search_window=2).failure.kind == "reordered_row"
 
 
+@pytest.mark.audit_tamper
 def test_swapping_two_whole_rows_chain_columns_included_is_a_reordered_row(trail):
     first, second = trail[1], trail[3]
     _swap(first.pk, second.pk, [*integrity.HASHED_FIELDS, "seq", "prev_hash", "entry_hash"])
@@ -271,6 +279,7 @@ def test_swapping_two_whole_rows_chain_columns_included_is_a_reordered_row(trail
     assert f"seq {first.seq} is row #{second.pk}" in message
 
 
+@pytest.mark.audit_tamper
 def test_from_checks_only_rows_from_that_id_and_links_them_to_the_row_before(trail):
     with _as_database_admin() as cursor:
         cursor.execute("UPDATE audit_auditentry SET rationale = 'old lie' WHERE id = %s", [trail[0].pk])
@@ -370,6 +379,7 @@ def test_a_checkpoint_of_an_empty_trail_is_extended_by_any_intact_chain(db, sign
     assert _verify("--checkpoint", str(path)).startswith("OK: 1 rows checked")
 
 
+@pytest.mark.audit_tamper
 def test_a_broken_chain_is_not_signed(trail, signing_key):
     with _as_database_admin() as cursor:
         cursor.execute("UPDATE audit_auditentry SET event_name = 'x' WHERE id = %s", [trail[-1].pk])
@@ -426,6 +436,7 @@ def test_verify_endpoint_checks_only_the_tail_after_the_last_checkpoint(api_clie
     assert full["scope"] == "full" and full["rows_checked"] == len(trail) + 1
 
 
+@pytest.mark.audit_tamper
 def test_verify_endpoint_reports_a_break(api_client, operator, trail):
     with _as_database_admin() as cursor:
         cursor.execute("DELETE FROM audit_auditentry WHERE id = %s", [trail[2].pk])
@@ -477,6 +488,7 @@ def test_admin_shows_the_chain_status_and_stays_read_only(client, operator, trai
     assert b"signature valid" in page.content and b"rows after the last checkpoint" in page.content
 
 
+@pytest.mark.audit_tamper
 def test_admin_status_shows_a_break(client, operator, trail):
     operator.is_superuser = True
     operator.save()

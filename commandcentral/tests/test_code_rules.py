@@ -11,12 +11,11 @@ RULES = {
     "bulk write": re.compile(r"\.bulk_(create|update)\("),
     # clear() on an audited M2M logs every object of the related model (auditlog #539): use set([]).
     "m2m clear": re.compile(r"related_decisions\.clear\("),
-    # Nesting auditlog's set_actor inside a request leaks a receiver and drops actors (#711, #846).
-    "set_actor in app code": re.compile(r"\bset_actor\("),
+    # auditlog's context sets actor/remote_addr in a pre_save receiver, after the row was hashed
+    # (issue 13); nested, it also leaks a receiver and drops actors (#711, #846). Use audit_context.
+    "auditlog context": re.compile(r"\b(set_actor|set_extra_data)\("),
 }
 ALLOWED = {
-    # Management commands run outside any request: one context around the whole command.
-    ("set_actor in app code", "commandcentral/management_support.py"),
     # The model's own refusal of these calls.
     ("queryset update", "audit/models.py"),
     ("bulk write", "audit/models.py"),
@@ -48,3 +47,4 @@ def test_the_rules_catch_what_they_are_meant_to():
     assert RULES["bulk write"].search("Decision.objects.bulk_create(rows)")
     assert RULES["m2m clear"].search("decision.related_decisions.clear()")
     assert not RULES["queryset update"].search("data.update(extra)")
+    assert RULES["auditlog context"].search("with set_extra_data(context_data=context):")
