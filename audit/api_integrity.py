@@ -19,7 +19,7 @@ class ChainVerifyQuerySerializer(serializers.Serializer):
 
 
 class ChainBreakSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="changed_content, missing_row, reordered_row or checkpoint_mismatch")
+    kind = serializers.CharField(help_text="changed_content, sealed_before_request_context, missing_row, reordered_row or checkpoint_mismatch")
     row_id = serializers.IntegerField(allow_null=True)
     seq = serializers.IntegerField(allow_null=True)
     message = serializers.CharField()

@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import Callable, Iterable
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 CHAIN_NAME = "commandcentral.audit"
@@ -206,6 +206,10 @@ def seal(entry, *, using: str = "default") -> None:
 
 class BreakKind:
     CHANGED_CONTENT = "changed_content"
+    # A row hashed before django-auditlog's pre_save receiver filled remote_addr (and, for a row with
+    # no actor, the actor): every web-request row written before the fix of issue 13. Its content is
+    # otherwise what was hashed; `manage.py audit_relink` re-hashes such rows.
+    SEALED_BEFORE_REQUEST_CONTEXT = "sealed_before_request_context"
     MISSING_ROW = "missing_row"
     REORDERED_ROW = "reordered_row"
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"
@@ -281,11 +285,37 @@ def _where_content_belongs(content_row: dict, using: str, batch_size: int, windo
     return None
 
 
+# What auditlog's receiver set after the seal, as the row was when it was hashed (issue 13).
+_BEFORE_REQUEST_CONTEXT = (
+    {"remote_addr": None},
+    {"remote_addr": None, "actor_id": None, "actor_email": None},
+    {"actor_id": None, "actor_email": None},
+)
+
+
+def sealed_before_request_context(row: dict) -> bool:
+    """True when the row's hash matches its content with remote_addr and/or the actor taken as empty."""
+    for blanks in _BEFORE_REQUEST_CONTEXT:
+        if all(row[name] is None for name in blanks):
+            continue
+        if entry_hash_of({**row, **blanks}, seq=row["seq"], prev_hash=row["prev_hash"]) == row["entry_hash"]:
+            return True
+    return False
+
+
 def _diagnose(row: dict, expected: Anchor, using: str, batch_size: int, window: int | None) -> ChainBreak | None:
     """Why `row` does not continue the chain after `expected`, or None when it does."""
     from .models import AuditEntry
 
     if entry_hash_of(row, seq=row["seq"], prev_hash=row["prev_hash"]) != row["entry_hash"]:
+        linked = row["seq"] == expected.seq + 1 and row["prev_hash"] == expected.entry_hash
+        if linked and sealed_before_request_context(row):
+            return ChainBreak(
+                BreakKind.SEALED_BEFORE_REQUEST_CONTEXT, row["id"], row["seq"],
+                f"row #{row['id']} (seq {row['seq']}) was hashed before its remote address or actor were filled "
+                "in (a web-request row written before the fix of issue 13); its content matches its hash once "
+                "those are taken as empty. `manage.py audit_relink` re-hashes such rows when no checkpoint covers them.",
+            )
         home = _where_content_belongs(row, using, batch_size, window)
         if home is not None and home["id"] != row["id"]:
             return ChainBreak(
@@ -372,6 +402,106 @@ def verify_chain(
             progress(report)
     report.head_seq, report.head_hash = expected.seq, expected.entry_hash
     return report
+
+
+# --- Re-linking rows sealed before the request context (issue 13) ----------------------------------
+
+
+@dataclass
+class RelinkPlan:
+    rows_checked: int = 0
+    affected: int = 0
+    first_id: int | None = None
+    first_seq: int | None = None
+    last_id: int | None = None
+    failure: ChainBreak | None = None  # a break of any other kind: nothing may be re-hashed
+
+
+def relink_plan(*, batch_size: int = 1000, using: str = "default") -> RelinkPlan:
+    """Walk the whole chain, counting the rows sealed before their request context; stop at any other break."""
+    plan, expected = RelinkPlan(), Anchor()
+    for batch in _batches(using, 0, batch_size):
+        for row in batch:
+            failure = _diagnose(row, expected, using, batch_size, 0)
+            if failure is not None and failure.kind != BreakKind.SEALED_BEFORE_REQUEST_CONTEXT:
+                plan.failure = failure
+                return plan
+            if failure is not None:
+                plan.affected += 1
+                if plan.first_id is None:
+                    plan.first_id, plan.first_seq = row["id"], row["seq"]
+                plan.last_id = row["id"]
+            plan.rows_checked += 1
+            expected = Anchor(seq=row["seq"], entry_hash=row["entry_hash"], row_id=row["id"])
+    return plan
+
+
+RELINK_REASON = (
+    "Rows written by web requests before the fix of issue 13 were hashed before django-auditlog's pre_save "
+    "receiver set their remote address (and, for rows with no actor, the actor), so each failed its own hash. "
+    "Their content is unchanged; only entry_hash and the prev_hash links after the first of them were recomputed."
+)
+
+
+def relink(*, actor=None, batch_size: int = 1000, using: str = "default") -> tuple[RelinkPlan, int]:
+    """Re-hash every row from the first one sealed before its request context to the head.
+
+    Only the chain columns change (entry_hash, and the prev_hash links after it); no content is
+    touched. Refused when the chain has any other break or a stored checkpoint covers an affected
+    row (re-hashing would rewrite a head someone vouched for). Runs in one transaction holding the
+    chain lock; on PostgreSQL the append-only trigger is off for that transaction only, as in
+    migration 0004. Appends an `audit.relinked` row, in the same transaction, saying how many rows
+    were re-hashed and why. Returns the plan and that count.
+    """
+    from .models import AuditCheckpoint, AuditEntry, AuditEventType
+    from .recording import record_event
+
+    connection = connections[using]
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    postgres = connection.vendor == "postgresql"
+    with transaction.atomic(using=using):
+        lock_chain(using)
+        plan = relink_plan(batch_size=batch_size, using=using)
+        if plan.failure is not None:
+            raise ChainConfigurationError(
+                f"refusing to re-link: the chain has another break ({plan.failure.kind}) at row "
+                f"#{plan.failure.row_id}: {plan.failure.message}"
+            )
+        if plan.first_id is None:
+            return plan, 0
+        covering = AuditCheckpoint.objects.using(using).filter(seq__gte=plan.first_seq).order_by("seq").first()
+        if covering is not None:
+            raise ChainConfigurationError(
+                f"refusing to re-link: checkpoint #{covering.pk} (seq {covering.seq}) was signed over rows from seq "
+                f"{plan.first_seq} on; re-hashing them would rewrite a head that was vouched for."
+            )
+        rehashed = 0
+        previous = anchor_before(plan.first_id, using)
+        prev_hash = previous.entry_hash
+        with connection.cursor() as cursor:
+            if postgres:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses pending FK checks
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER audit_auditentry_append_only")
+            for batch in _batches(using, previous.row_id, batch_size):
+                for row in batch:
+                    entry_hash = entry_hash_of(row, seq=row["seq"], prev_hash=prev_hash)
+                    if (row["prev_hash"], row["entry_hash"]) != (prev_hash, entry_hash):
+                        cursor.execute(
+                            f"UPDATE {table} SET prev_hash = %s, entry_hash = %s WHERE id = %s",
+                            [prev_hash, entry_hash, row["id"]],
+                        )
+                        rehashed += 1
+                    prev_hash = entry_hash
+            if postgres:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER audit_auditentry_append_only")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        record_event(
+            event_type=AuditEventType.AUDIT_MAINTENANCE, event_name="audit.relinked", actor=actor,
+            rationale=RELINK_REASON,
+            extra={"rows_rehashed": rehashed, "rows_sealed_before_request_context": plan.affected,
+                   "first_id": plan.first_id, "first_seq": plan.first_seq, "last_affected_id": plan.last_id},
+        )
+    return plan, rehashed
 
 
 # --- Checkpoints ------------------------------------------------------------------------------------

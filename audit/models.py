@@ -26,6 +26,7 @@ class AuditEventType(models.TextChoices):
     AUTH_LOGIN = "auth_login"
     AUTH_LOGOUT = "auth_logout"
     AUTH_FAILED = "auth_failed"
+    AUDIT_MAINTENANCE = "audit_maintenance"  # e.g. audit_relink: what was re-hashed and why
 
 
 class ActorType(models.TextChoices):
