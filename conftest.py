@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from commandcentral.accounts.tests.factories import UserFactory
+from accounts.tests.factories import UserFactory
 from projects.models import MembershipRole
 from projects.tests.factories import MembershipFactory, ProjectFactory
 

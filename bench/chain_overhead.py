@@ -70,7 +70,7 @@ def _chain_disabled():
 
 
 def _transitions_per_second(count: int) -> float:
-    from commandcentral.accounts.models import User
+    from accounts.models import User
     from commandcentral.transitions import perform_transition
     from projects.services import project_create
 

@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     app = get_wsgi_application()
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from commandcentral.accounts.models import User
+    from accounts.models import User
 
     token = str(AccessToken.for_user(User.objects.get(email=state["email"])))
     queries = [0]

@@ -57,7 +57,7 @@ def seed_base(*, projects: int, state_path: str) -> dict:
     call_command("migrate", verbosity=0, interactive=False)
 
     from audit.recording import audited_write
-    from commandcentral.accounts.models import User
+    from accounts.models import User
     from commandcentral.transitions import perform_transition
     from projects.models import Project, ProjectState
     from projects.services import project_create
@@ -146,7 +146,7 @@ def seed_audit(*, rows: int, state_path: str) -> dict:
 
     from audit import integrity
     from audit.models import AuditEntry
-    from commandcentral.accounts.models import User
+    from accounts.models import User
     from projects.models import Project
 
     with open(state_path, encoding="utf-8") as handle:

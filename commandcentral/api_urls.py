@@ -8,8 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from audit.api import EventViewSet
 from audit.api_integrity import AuditChainVerifyView
-from commandcentral.accounts.api import LoginView, LogoutView, MeView, RefreshView, RegisterView
-from commandcentral.states.api import EntityStateViewSet, StateMachineViewSet
+from accounts.api import LoginView, LogoutView, MeView, RefreshView, RegisterView
+from states.api import EntityStateViewSet, StateMachineViewSet
 from decisions.api import DecisionViewSet, MarkdownRenderer
 from projects.api import ProjectViewSet
 

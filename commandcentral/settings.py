@@ -49,8 +49,8 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_fsm",
     "auditlog",
-    "commandcentral.accounts",
-    "commandcentral.states",
+    "accounts",
+    "states",
     "projects",
     "decisions",
     "audit",
@@ -165,7 +165,7 @@ AUDIT_VERIFY_TAIL_LIMIT = env.int("AUDIT_VERIFY_TAIL_LIMIT", default=50_000)
 REST_FRAMEWORK = {
     # JWT first: its WWW-Authenticate header turns missing credentials into 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "commandcentral.accounts.authentication.JWTAuthentication",
+        "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from commandcentral.accounts.serializers import UserSummarySerializer
+from accounts.serializers import UserSummarySerializer
 from commandcentral.api_fields import JSONObjectField, StrictFieldsMixin
 from commandcentral.api_output import CachedFieldsMixin, FastOutputMixin
 

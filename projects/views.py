@@ -11,7 +11,7 @@ from commandcentral.api_support import visible_project_or_404
 from commandcentral.errors import ActionForbidden, Conflict, InvalidInput, require
 from commandcentral.forms import RationaleForm
 from commandcentral.pages import add_service_error, run_transition, state_panel
-from commandcentral.states.selectors import project_entities
+from states.selectors import project_entities
 from decisions.models import Decision, can_edit_decisions
 
 from . import selectors, services

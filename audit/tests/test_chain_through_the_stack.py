@@ -18,7 +18,7 @@ from django.urls import reverse
 from audit import integrity
 from audit.recording import record_event
 from audit.models import AuditCheckpoint, AuditEntry, AuditEventType, AuditSealBroken
-from commandcentral.accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.factories import PASSWORD, UserFactory
 from projects.models import Project, ProjectState
 from projects.services import project_create
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from audit.models import AuditEntry, AuditImmutable
 from audit.recording import record_event
-from commandcentral.accounts.tests.factories import UserFactory
+from accounts.tests.factories import UserFactory
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL); the trigger exists only there"

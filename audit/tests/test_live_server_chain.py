@@ -26,8 +26,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from audit.models import AuditCheckpoint, AuditEntry, AuditEventType
-from commandcentral.accounts.models import User
-from commandcentral.accounts.tests.factories import PASSWORD, UserFactory
+from accounts.models import User
+from accounts.tests.factories import PASSWORD, UserFactory
 
 pytestmark = [
     pytest.mark.integration,

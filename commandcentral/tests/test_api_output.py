@@ -11,7 +11,7 @@ from rest_framework.renderers import JSONRenderer
 
 from audit.models import AuditEntry
 from audit.serializers import AuditEntrySerializer
-from commandcentral.accounts.serializers import UserSummarySerializer
+from accounts.serializers import UserSummarySerializer
 from commandcentral.api_output import CachedFieldsMixin, FastOutputMixin
 from commandcentral.transitions import perform_transition
 from projects.models import Membership

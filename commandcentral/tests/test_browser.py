@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.factories import PASSWORD, UserFactory
 from decisions.models import Decision, DecisionState
 from decisions.tests.factories import DecisionFactory
 from projects.models import Project, ProjectState

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from commandcentral.accounts.models import User
+from accounts.models import User
 from commandcentral.by_key import get_by_key
 from commandcentral.transitions import perform_transition
 from projects.models import Project

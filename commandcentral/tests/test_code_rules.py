@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_DIRS = ["commandcentral", "projects", "decisions", "audit"]
+APP_DIRS = ["commandcentral", "accounts", "states", "projects", "decisions", "audit"]
 RULES = {
     # QuerySet.update()/bulk writes bypass django-auditlog's signals: no audit row would be written.
     "queryset update": re.compile(r"(objects|_base_manager|\.filter\([^)]*\)|\.exclude\([^)]*\))\s*\.update\("),

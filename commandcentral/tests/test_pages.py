@@ -11,7 +11,7 @@ from django.views.defaults import server_error
 
 from audit.models import AuditEntry, AuditEventType
 from audit.recording import record_event
-from commandcentral.accounts.tests.factories import PASSWORD
+from accounts.tests.factories import PASSWORD
 from commandcentral.pages import LoginPageThrottle
 from commandcentral.transitions import TransitionForbidden, perform_transition
 from decisions.models import DecisionState

@@ -6,7 +6,7 @@ django-fsm-2: protection applies to assignment after load), never by queryset.up
 
 import factory
 
-from commandcentral.accounts.tests.factories import UserFactory
+from accounts.tests.factories import UserFactory
 from projects.models import Membership, MembershipRole, Project
 
 

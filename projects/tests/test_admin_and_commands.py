@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from commandcentral.accounts.models import User
+from accounts.models import User
 from decisions.models import Decision, DecisionState
 from decisions.tests.factories import DecisionFactory
 from projects.models import Project, ProjectState

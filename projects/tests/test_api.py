@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from commandcentral.accounts.tests.factories import PASSWORD
+from accounts.tests.factories import PASSWORD
 from commandcentral.transitions import perform_transition
 from projects.models import Membership, Project, ProjectState
 from projects.tests.factories import MembershipFactory, ProjectFactory

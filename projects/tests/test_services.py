@@ -119,7 +119,7 @@ def test_visible_project_follows_the_same_rule_as_visible_to(project, roles, own
     from django.contrib.auth.models import AnonymousUser
     from django.utils import timezone
 
-    from commandcentral.accounts.tests.factories import UserFactory
+    from accounts.tests.factories import UserFactory
     from projects.tests.factories import ProjectFactory
 
     deleted = ProjectFactory(owner=owner)

@@ -5,7 +5,7 @@ import random
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from commandcentral.accounts.models import User
+from accounts.models import User
 from commandcentral.management_support import command_audit_context
 from commandcentral.transitions import TransitionRefused, perform_transition
 from decisions.services import decision_create

@@ -12,10 +12,10 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.states import services
-from commandcentral.states.models import EntityState
-from commandcentral.states.services import entity_transition
-from commandcentral.states.tests.factories import EntityStateFactory
+from states import services
+from states.models import EntityState
+from states.services import entity_transition
+from states.tests.factories import EntityStateFactory
 from commandcentral.transitions import TransitionRefused
 from projects.tests.factories import ProjectFactory
 

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
-    name = "commandcentral.accounts"
+    name = "accounts"
     label = "accounts"
     verbose_name = "Accounts"
 

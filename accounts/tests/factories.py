@@ -1,6 +1,6 @@
 import factory
 
-from commandcentral.accounts.models import User
+from accounts.models import User
 
 PASSWORD = "correct-horse-battery-staple"
 

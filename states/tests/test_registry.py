@@ -4,9 +4,9 @@ import pytest
 from django_fsm import Transition
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.states.registry import all_definitions, derive_from_model, get_definition
-from commandcentral.states.services import EntityTransitionNotAvailable, entity_transition
-from commandcentral.states.tests.factories import EntityStateFactory
+from states.registry import all_definitions, derive_from_model, get_definition
+from states.services import EntityTransitionNotAvailable, entity_transition
+from states.tests.factories import EntityStateFactory
 from commandcentral.transitions import state_field
 from decisions.models import Decision
 from projects.models import Project

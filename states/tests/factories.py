@@ -2,7 +2,7 @@
 
 import factory
 
-from commandcentral.states.models import EntityState
+from states.models import EntityState
 from projects.tests.factories import ProjectFactory
 
 

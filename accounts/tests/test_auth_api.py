@@ -2,8 +2,8 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from commandcentral.accounts.models import User
-from commandcentral.accounts.tests.factories import PASSWORD, UserFactory
+from accounts.models import User
+from accounts.tests.factories import PASSWORD, UserFactory
 
 
 def login(api_client, email, password=PASSWORD):

@@ -1,6 +1,6 @@
 import pytest
 
-from commandcentral.states.tests.factories import EntityStateFactory
+from states.tests.factories import EntityStateFactory
 
 
 @pytest.fixture

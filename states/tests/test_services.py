@@ -4,8 +4,8 @@ import pytest
 
 from audit.models import AuditEntry, AuditEventType
 from commandcentral.errors import ActionForbidden, InvalidInput
-from commandcentral.states.models import EntityState
-from commandcentral.states.services import (
+from states.models import EntityState
+from states.services import (
     EntityAlreadyRegistered,
     EntityTransitionForbidden,
     EntityTransitionNotAvailable,
@@ -13,7 +13,7 @@ from commandcentral.states.services import (
     entity_register,
     entity_transition,
 )
-from commandcentral.states.tests.factories import EntityStateFactory
+from states.tests.factories import EntityStateFactory
 
 
 def _register(actor, **fields):

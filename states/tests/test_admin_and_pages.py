@@ -5,8 +5,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.states.selectors import project_entities
-from commandcentral.states.tests.factories import EntityStateFactory
+from states.selectors import project_entities
+from states.tests.factories import EntityStateFactory
 
 
 @pytest.fixture

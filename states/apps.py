@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class StatesConfig(AppConfig):
-    name = "commandcentral.states"
+    name = "states"
     label = "states"
     verbose_name = "Entity states"
 

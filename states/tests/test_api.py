@@ -5,10 +5,10 @@ from django.urls import reverse
 from rest_framework_simplejwt.tokens import AccessToken
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.states.models import EntityState
-from commandcentral.states.permission_matrix import permission_matrix
-from commandcentral.states.registry import get_definition
-from commandcentral.states.tests.factories import EntityStateFactory
+from states.models import EntityState
+from states.permission_matrix import permission_matrix
+from states.registry import get_definition
+from states.tests.factories import EntityStateFactory
 from commandcentral.transitions import TransitionForbidden, perform_transition
 from projects.models import Project, ProjectState
 from projects.tests.factories import ProjectFactory
