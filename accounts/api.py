@@ -11,7 +11,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from audit.recording import audited_write
+from commandcentral.core.recording import audited_write
 from commandcentral.api_schema import errors
 
 from .serializers import (

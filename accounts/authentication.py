@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
 
-from commandcentral.by_key import get_by_key
+from commandcentral.core.by_key import get_by_key
 
 
 class _ByKeyManager:

@@ -4,7 +4,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 
-from commandcentral.base_models import UUIDModel
+from commandcentral.core.base_models import UUIDModel
 
 
 class UserManager(BaseUserManager):

@@ -454,7 +454,7 @@ def relink(*, actor=None, batch_size: int = 1000, using: str = "default") -> tup
     were re-hashed and why. Returns the plan and that count.
     """
     from .models import AuditCheckpoint, AuditEntry, AuditEventType
-    from .recording import record_event
+    from commandcentral.core.recording import record_event
 
     connection = connections[using]
     table = connection.ops.quote_name(AuditEntry._meta.db_table)

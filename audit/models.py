@@ -5,7 +5,12 @@ from django.conf import settings
 from django.db import models, router, transaction
 from django.utils import timezone
 
+from commandcentral.core import access
+from commandcentral.core.recording import ActorType, AuditEventType
+
 from . import integrity
+
+__all__ = ["ActorType", "AuditCheckpoint", "AuditEntry", "AuditEventType", "AuditImmutable", "AuditSealBroken"]
 
 
 class AuditImmutable(Exception):
@@ -14,25 +19,6 @@ class AuditImmutable(Exception):
 
 class AuditSealBroken(Exception):
     """Something changed a row's hashed content between sealing and the INSERT (a bug, never data)."""
-
-
-class AuditEventType(models.TextChoices):
-    ENTITY_CREATED = "entity_created"
-    ENTITY_UPDATED = "entity_updated"
-    ENTITY_DELETED = "entity_deleted"
-    TRANSITION_SUCCESS = "transition_success"
-    TRANSITION_DENIED = "transition_denied"
-    PERMISSION_DENIED = "permission_denied"
-    AUTH_LOGIN = "auth_login"
-    AUTH_LOGOUT = "auth_logout"
-    AUTH_FAILED = "auth_failed"
-    AUDIT_MAINTENANCE = "audit_maintenance"  # e.g. audit_relink: what was re-hashed and why
-
-
-class ActorType(models.TextChoices):
-    USER = "user"
-    SYSTEM = "system"
-    SERVICE = "service"
 
 
 _EVENT_FOR_ACTION = {
@@ -55,17 +41,10 @@ class AuditEntryQuerySet(models.QuerySet):
 
     def visible_to(self, user):
         """Rows this user may read: operators everything, others the rows of projects they can see."""
-        from projects.models import Project
-
-        if not user.is_authenticated:
-            return self.none()
-        if user.is_staff:
-            return self
         # A correlated EXISTS, not `project__in=<subquery>`: SQLite turns the IN list into one index
         # search per visible project and sorts every matching row before LIMIT (O(trail) per page);
         # EXISTS lets it walk the (filter, -id) index newest first and stop after one page.
-        visible = Project.objects.visible_to(user).filter(pk=models.OuterRef("project_id"))
-        return self.filter(models.Exists(visible))
+        return access.rows_of_visible_projects(self, user, correlated=True)
 
 
 class AuditEntryManager(LogEntryManager.from_queryset(AuditEntryQuerySet)):
@@ -156,6 +135,11 @@ class AuditEntry(AbstractLogEntry):
     def delete(self, *args, **kwargs):
         raise AuditImmutable("Audit rows are never deleted.")
 
+    @staticmethod
+    def lock_chain(using: str = "default") -> None:
+        """Serialize appenders until the transaction ends (audited_write takes it first)."""
+        integrity.lock_chain(using)
+
     def _fill_derived_fields(self) -> None:
         """Rows written by django-auditlog's signals carry only its own columns; derive ours."""
         if not self.event_type and self.action in _EVENT_FOR_ACTION:
@@ -166,7 +150,7 @@ class AuditEntry(AbstractLogEntry):
             self.entity_id = str(self.object_pk)
         if self.project_id is None and isinstance(self.additional_data, dict):
             self.project_id = self.additional_data.get("project_id")
-        from .recording import user_or_none, current_actor, current_context
+        from commandcentral.core.recording import user_or_none, current_actor, current_context
 
         context = current_context()
         if self.actor_id is None:

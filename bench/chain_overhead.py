@@ -71,7 +71,7 @@ def _chain_disabled():
 
 def _transitions_per_second(count: int) -> float:
     from accounts.models import User
-    from commandcentral.transitions import perform_transition
+    from commandcentral.core.transitions import perform_transition
     from projects.services import project_create
 
     owner = User.objects.create_user(email="bench@example.com", password="bench-password-123", name="Bench")
@@ -81,7 +81,7 @@ def _transitions_per_second(count: int) -> float:
 
 
 def _appends_per_second(count: int) -> float:
-    from audit.recording import record_event
+    from commandcentral.core.recording import record_event
 
     return _timed(count, lambda n: record_event(event_type="auth_login", event_name="auth.login", extra={"n": n}))
 
@@ -100,7 +100,7 @@ def _seal_cost(count: int) -> float:
 
     from audit import integrity
     from audit.models import AuditEntry
-    from audit.recording import record_event
+    from commandcentral.core.recording import record_event
 
     sample = record_event(event_type="auth_login", event_name="auth.login", extra={"n": 1, "list": [1, 2, 3]})
     probe = AuditEntry(**{name: getattr(sample, name) for name in integrity.HASHED_FIELDS})

@@ -56,9 +56,9 @@ def seed_base(*, projects: int, state_path: str) -> dict:
 
     call_command("migrate", verbosity=0, interactive=False)
 
-    from audit.recording import audited_write
+    from commandcentral.core.recording import audited_write
     from accounts.models import User
-    from commandcentral.transitions import perform_transition
+    from commandcentral.core.transitions import perform_transition
     from projects.models import Project, ProjectState
     from projects.services import project_create
 

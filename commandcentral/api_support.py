@@ -12,8 +12,8 @@ from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import ActionForbidden, Conflict, InvalidInput
-from .transitions import RequirementsMissing, TransitionNotAvailable, TransitionRefused
+from .core.errors import ActionForbidden, Conflict, InvalidInput
+from .core.transitions import RequirementsMissing, TransitionNotAvailable, TransitionRefused
 
 logger = logging.getLogger("commandcentral.api")
 
@@ -72,7 +72,9 @@ def visible_project_or_404(user, project_id):
 
     For the API and the pages alike: `project_id` may be any client-supplied value.
     """
-    from projects.models import Project, visible_project
+    from projects.models import Project
+
+    from .core.access import visible_project
 
     try:
         return visible_project(user, parse_uuid(project_id))
@@ -115,7 +117,7 @@ def exception_handler(exc, context):
 def _record_forbidden(exc, context) -> None:
     """Any other 403 (a DRF permission class said no) is still an audited permission_denied."""
     from audit.models import AuditEventType
-    from audit.recording import record_event
+    from commandcentral.core.recording import record_event
 
     request = context.get("request")
     view = context.get("view")

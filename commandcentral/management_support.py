@@ -5,7 +5,7 @@ import contextlib
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from audit.recording import audit_context
+from commandcentral.core.recording import audit_context
 
 from .request_context import set_correlation_id
 

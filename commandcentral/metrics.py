@@ -12,19 +12,9 @@ from django_prometheus.cache.metrics import (
     django_cache_hits_total,
     django_cache_misses_total,
 )
-from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-TRANSITIONS = Counter(
-    "commandcentral_transitions",
-    "Transition attempts by model, transition name and outcome (success or the refusal's reason code).",
-    ["model", "name", "outcome"],
-)
-
-
-def count_transition(model: str, name: str, outcome: str) -> None:
-    """Count one transition attempt; `outcome` is "success" or a TransitionRefused.reason_code."""
-    TRANSITIONS.labels(model=model, name=name, outcome=outcome).inc()
+# Transition attempts are counted by the engine (commandcentral.core.transitions.TRANSITIONS).
 
 
 # --- Cache hit/miss counters ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from . import selectors
 from .diagrams import activity_chart_svg, state_machine_svg
 from .forms import RationaleForm
-from .transitions import (
+from .core.transitions import (
     RequirementsMissing,
     TransitionRefused,
     UnknownTransition,

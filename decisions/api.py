@@ -13,7 +13,7 @@ from audit.models import AuditEntry
 from audit.serializers import AuditEntryCursorPageSerializer
 from commandcentral.api_support import parse_uuid, visible_project_or_404
 from commandcentral.api_schema import TRANSITION_ERRORS, errors
-from commandcentral.transitions import allowed_transitions, perform_transition
+from commandcentral.core.transitions import allowed_transitions, perform_transition
 from projects.serializers import TransitionRequestSerializer, TransitionsSerializer
 
 from .decision_record import decision_record_markdown

@@ -8,6 +8,7 @@ class DecisionsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
+        from . import services  # noqa: F401  (registers its transition hooks: supersession)
         from .models import Decision
 
         # m2m rows list only what was added/removed; never .clear() it (auditlog #539 logs every row).

@@ -6,9 +6,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from commandcentral.base_models import UUIDModel
-from commandcentral.transitions import StateTracked
-from projects.models import Project, can_contribute, can_steer
+from commandcentral.core.base_models import UUIDModel
+from commandcentral.core.transitions import StateTracked
+from commandcentral.core import access
+from commandcentral.core.access import can_edit_decisions, can_govern_decisions
 
 
 class DecisionState(models.TextChoices):
@@ -19,16 +20,6 @@ class DecisionState(models.TextChoices):
 
 
 EDITABLE_STATES = (DecisionState.DRAFT, DecisionState.ACTIVE)
-
-
-def can_edit_decisions(decision: "Decision", user) -> bool:
-    """Operators, the project owner and members may create, edit and activate decisions."""
-    return can_contribute(decision.project, user)
-
-
-def can_govern_decisions(decision: "Decision", user) -> bool:
-    """Operators and the project owner decide and archive."""
-    return can_steer(decision.project, user)
 
 
 # Requirements are small named predicates; a refused caller sees their names in `missing`.
@@ -53,14 +44,14 @@ class DecisionQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=True)
 
     def visible_to(self, user):
-        """Live decisions of live projects this user can see."""
-        return self.live().filter(project__in=Project.objects.visible_to(user).values("pk"))
+        """Live decisions of live projects this user can see (operators too: no decision of a deleted project)."""
+        return access.rows_of_visible_projects(self.live(), user, operators_see_all=False)
 
 
 class Decision(StateTracked, ConcurrentTransitionMixin, UUIDModel):
     audit_entity_type = "decision"
 
-    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="decisions")
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="decisions")
     title = models.CharField(max_length=200)
     question = models.TextField(blank=True)
     context = models.TextField(blank=True)
@@ -147,18 +138,3 @@ class Decision(StateTracked, ConcurrentTransitionMixin, UUIDModel):
             self.rationale = rationale
             self.decided_by = self.state_changed_by
             self.decided_at = timezone.now()
-
-    def after_transition(self, name: str, *, actor, entry) -> None:
-        """Deciding a decision that supersedes another archives the older one in the same transaction."""
-        older = self.supersedes
-        if name != "decide" or older is None or older.state not in (DecisionState.ACTIVE, DecisionState.DECIDED):
-            return
-        from commandcentral.transitions import perform_transition
-
-        perform_transition(
-            older,
-            "archive",
-            actor=actor,
-            rationale=f"Superseded by decision '{self.title}' ({self.pk}).",
-            extra={"superseded_by": str(self.pk)},
-        )

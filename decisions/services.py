@@ -1,11 +1,13 @@
-"""Every write to decisions outside their transitions."""
+"""Every write to decisions outside their transitions, and the supersession that follows a decide."""
 
 from django.utils import timezone
 
-from audit.recording import audited_write
-from commandcentral.errors import Conflict, InvalidInput, require
+from commandcentral.core.access import can_edit_decisions
+from commandcentral.core.errors import Conflict, InvalidInput, require
+from commandcentral.core.recording import audited_write
+from commandcentral.core.transitions import on_success, perform_transition
 
-from .models import Decision, DecisionState, can_edit_decisions
+from .models import Decision, DecisionState
 
 EDITABLE_FIELDS = ("title", "question", "context", "options", "tags", "review_by", "supersedes")
 
@@ -85,3 +87,19 @@ def decision_restore(*, decision: Decision, actor) -> Decision:
             decision.deleted_at = None
             decision.save(update_fields=["deleted_at", "updated_at"])
     return decision
+
+
+@on_success("decisions.Decision", "decide")
+def archive_superseded(decision: Decision, *, actor, entry) -> None:
+    """Deciding a decision that supersedes another archives the older one in the same transaction
+    (its audit row names the newer decision)."""
+    older = decision.supersedes
+    if older is None or older.state not in (DecisionState.ACTIVE, DecisionState.DECIDED):
+        return
+    perform_transition(
+        older,
+        "archive",
+        actor=actor,
+        rationale=f"Superseded by decision '{decision.title}' ({decision.pk}).",
+        extra={"superseded_by": str(decision.pk)},
+    )

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from audit.models import AuditEntry
 from commandcentral.api_support import visible_project_or_404
-from commandcentral.errors import ActionForbidden, Conflict, InvalidInput, require
+from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, require
 from commandcentral.forms import RationaleForm
 from commandcentral.pages import add_service_error, run_transition, state_panel
 from projects.models import Project
@@ -16,7 +16,9 @@ from projects.models import Project
 from . import services
 from .filters import DecisionFilter
 from .forms import DecidePageForm, DecisionForm
-from .models import Decision, DecisionState, can_edit_decisions, can_govern_decisions
+from commandcentral.core.access import can_edit_decisions, can_govern_decisions
+
+from .models import Decision, DecisionState
 
 PAGE_SIZE = 25
 EDIT_MESSAGE = "Only the owner, members or an operator can create and edit decisions in this project."

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from commandcentral.admin import AuditedTransitionsMixin, SoftDeletedFilter
-from commandcentral.errors import Conflict
+from commandcentral.core.errors import Conflict
 from commandcentral.forms import RationaleForm
 
 from .models import Membership, Project

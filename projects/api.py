@@ -16,7 +16,7 @@ from audit.serializers import AuditEntryCursorPageSerializer
 from commandcentral.api_output import ValuesListMixin
 from commandcentral.api_support import parse_uuid, visible_project_or_404
 from commandcentral.api_schema import TRANSITION_ERRORS, errors
-from commandcentral.transitions import allowed_transitions, perform_transition
+from commandcentral.core.transitions import allowed_transitions, perform_transition
 
 from .filters import ProjectFilter
 from .models import Membership, Project

@@ -6,9 +6,10 @@ from django.db.models import Q
 from django.urls import reverse
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from commandcentral.base_models import TimestampedModel, UUIDModel
-from commandcentral.by_key import get_by_key
-from commandcentral.transitions import StateTracked
+from commandcentral.core import access
+from commandcentral.core.access import can_steer
+from commandcentral.core.base_models import TimestampedModel, UUIDModel
+from commandcentral.core.transitions import StateTracked
 
 
 class ProjectState(models.TextChoices):
@@ -24,67 +25,13 @@ class MembershipRole(models.TextChoices):
     VIEWER = "viewer"
 
 
-def role_of(project: "Project", user) -> str | None:
-    """operator, owner, member, viewer, or None for anyone else."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return None
-    if user.is_staff:
-        return "operator"
-    if project.owner_id == user.pk:
-        return "owner"
-    cache = getattr(project, "_roles", None)
-    if cache is None:
-        cache = project._roles = {}
-    if user.pk not in cache:
-        cache[user.pk] = (
-            Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
-        )
-    return cache[user.pk]
-
-
-def can_steer(project: "Project", user) -> bool:
-    """Operators and the owner may edit the project, manage its team and move it between states."""
-    return role_of(project, user) in ("operator", "owner")
-
-
-def can_contribute(project: "Project", user) -> bool:
-    """Operators, the owner and members may create and edit decisions and track entities."""
-    return role_of(project, user) in ("operator", "owner", MembershipRole.MEMBER)
-
-
-def visible_project(user, pk) -> "Project":
-    """The live project `pk` if `user` may see it, else Project.DoesNotExist (callers answer 404).
-
-    The same rule as ProjectQuerySet.visible_to(): role_of() is not None exactly for the projects it
-    returns (a test pins that). Read by primary key instead: building and compiling visible_to()'s
-    subquery was a fifth of a project request (bench/README.md). The role looked up stays cached on
-    the project for the permission checks that follow, and an owner reading their own project is
-    its `owner` already.
-    """
-    if pk is None:
-        raise Project.DoesNotExist
-    project = get_by_key(Project, pk)
-    if project.deleted_at is not None or role_of(project, user) is None:
-        raise Project.DoesNotExist
-    if project.owner_id == user.pk:
-        project.owner = user
-    return project
-
-
 class ProjectQuerySet(models.QuerySet):
     def live(self):
         return self.filter(deleted_at__isnull=True)
 
     def visible_to(self, user):
-        """Live projects this user may see at all. Anything outside this set must answer 404."""
-        if user is None or not user.is_authenticated or not user.is_active:
-            return self.none()
-        live = self.live()
-        if user.is_staff:
-            return live
-        member_of = Membership.objects.filter(user=user).values("project_id")
-        # A subquery rather than a join: no duplicates, no distinct() needed.
-        return live.filter(Q(owner=user) | Q(pk__in=member_of))
+        """Live projects this user may see at all (commandcentral.core.access). Anything else answers 404."""
+        return access.visible_projects(user, self)
 
 
 class Project(StateTracked, ConcurrentTransitionMixin, UUIDModel):

@@ -3,10 +3,12 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.recording import audited_write
-from commandcentral.errors import Conflict, InvalidInput, require
+from commandcentral.core.recording import audited_write
+from commandcentral.core.errors import Conflict, InvalidInput, require
 
-from .models import Membership, MembershipRole, Project, ProjectState, can_steer
+from commandcentral.core.access import can_steer
+
+from .models import Membership, MembershipRole, Project, ProjectState
 from .slugs import base_slug, unique_live_slug
 
 EDITABLE_FIELDS = ("name", "slug", "description", "settings", "metadata", "repo_path", "repo_url")

@@ -8,15 +8,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from commandcentral.api_support import visible_project_or_404
-from commandcentral.errors import ActionForbidden, Conflict, InvalidInput, require
+from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, require
 from commandcentral.forms import RationaleForm
 from commandcentral.pages import add_service_error, run_transition, state_panel
 from states.selectors import project_entities
-from decisions.models import Decision, can_edit_decisions
+from commandcentral.core.access import can_edit_decisions, can_steer
+from decisions.models import Decision
 
 from . import selectors, services
 from .forms import ProjectForm, TeamAddForm
-from .models import Project, ProjectState, can_steer
+from .models import Project, ProjectState
 
 PAGE_SIZE = 25
 

@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from commandcentral.admin import ReadOnlyAdminMixin
-from commandcentral.transitions import TransitionRefused
+from commandcentral.core.transitions import TransitionRefused
 
 from .forms import EntityTransitionForm
 from .models import EntityState

@@ -9,7 +9,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from commandcentral.api_schema import ERRORS, ErrorSerializer
-from projects.models import Project, visible_project
+from commandcentral.core.access import visible_project
+from projects.models import Project
 
 from .filters import EntityStateFilter
 from .models import ENTITY_ID_PATTERN, ENTITY_TYPE_PATTERN, SERVICE_PATTERN, EntityState

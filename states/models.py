@@ -5,7 +5,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from commandcentral.base_models import UUIDModel
+from commandcentral.core import access
+from commandcentral.core.base_models import UUIDModel
 
 # Each of the three key parts is a segment of /entity-states/{service}/{entity_type}/{entity_id}/,
 # so none may contain a slash.
@@ -29,16 +30,8 @@ validate_state = RegexValidator(
 class EntityStateQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Entities of projects this user can see, plus project-less ones they registered (operators: all)."""
-        from projects.models import Project
-
-        if user is None or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_staff:
-            return self
-        return self.filter(
-            Q(project__in=Project.objects.visible_to(user).values("pk"))
-            | Q(project__isnull=True, registered_by=user)
-        )
+        own = Q(project__isnull=True, registered_by=user) if access.is_active_user(user) else None
+        return access.rows_of_visible_projects(self, user, own=own)
 
     def for_project(self, project):
         return self.filter(project=project)
@@ -91,18 +84,3 @@ class EntityState(UUIDModel):
     def get_additional_data(self) -> dict:
         """Read by django-auditlog for every row about this entity: ties the row to the project."""
         return {"project_id": str(self.project_id) if self.project_id else None}
-
-
-def can_track_entity(entity: EntityState, user) -> bool:
-    """Who may register and transition an entity (SPEC §4).
-
-    With a project: its operators, owner and members (`can_contribute`); viewers may not.
-    Without one: operators and the account that registered it.
-    """
-    from projects.models import can_contribute
-
-    if entity.project_id is None:
-        if user is None or not user.is_authenticated or not user.is_active:
-            return False
-        return user.is_staff or (entity.registered_by_id is not None and entity.registered_by_id == user.pk)
-    return can_contribute(entity.project, user)

@@ -11,11 +11,12 @@ from typing import Callable
 
 from django.contrib.auth import get_user_model
 
-from commandcentral.transitions import transition_specs
-from decisions.models import Decision, can_edit_decisions
-from projects.models import MembershipRole, Project, can_steer, role_of
+from commandcentral.core.transitions import transition_specs
+from commandcentral.core.access import can_edit_decisions, can_steer, can_track_entity, role_of
+from decisions.models import Decision
+from projects.models import MembershipRole, Project
 
-from .models import EntityState, can_track_entity
+from .models import EntityState
 
 ROLES = ("operator", "owner", "member", "viewer", "outsider")
 ALLOWED, FORBIDDEN, HIDDEN = "allowed", "forbidden", "hidden"

@@ -1,25 +1,27 @@
-"""Every write to entity states: registration, and the one transition function for them.
+"""Every write to entity states: registration, and their transition action.
 
-`entity_transition` has the shape of `commandcentral.transitions.perform_transition`: the state
-change and its transition_success row commit together; a refusal is recorded after the rollback.
-Callers load the entity through `EntityState.objects.visible_to(actor)` first (hidden → 404).
+`entity_transition` runs `EntityTransition` through the one engine (`commandcentral.core.transitions.run`):
+the state change and its transition_success row commit together; a refusal is recorded after the
+rollback. Callers load the entity through `EntityState.objects.visible_to(actor)` first (hidden → 404).
 """
-
-import copy
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
-from audit.models import AuditEntry, AuditEventType
-from audit.recording import audited_write, record_event, record_permission_denied
-from commandcentral.errors import ActionForbidden, Conflict, InvalidInput
-from commandcentral.metrics import count_transition
-from commandcentral.transitions import TransitionForbidden, TransitionNotAvailable, TransitionRefused, save_transition
+from commandcentral.core.access import can_track_entity
+from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput
+from commandcentral.core.recording import AuditEventType, audited_write, record_event, record_permission_denied
+from commandcentral.core.transitions import (
+    TransitionAction,
+    TransitionForbidden,
+    TransitionNotAvailable,
+    TransitionRefused,
+    run,
+)
 
 from .models import (
     EntityState,
-    can_track_entity,
     validate_entity_id,
     validate_entity_type,
     validate_service,
@@ -221,71 +223,56 @@ def _ensure_target_allowed(entity: EntityState, to_state: str) -> None:
         raise EntityTransitionNotAvailable(entity, to_state, allowed)
 
 
-def _lock(entity: EntityState) -> EntityState:
-    """A fresh, row-locked copy: on PostgreSQL the loser of a race waits, then sees the winner's state
-    (→ 409). SQLite's IMMEDIATE transactions take the write lock at BEGIN, which serializes the same way."""
-    return EntityState.objects.select_for_update().get(pk=entity.pk)
+class EntityTransition(TransitionAction):
+    """Move a tracked entity to `to_state` under its type's machine (or freely, for a type without one)."""
+
+    name = TRANSITION
+
+    def __init__(self, entity: EntityState, to_state: str, *, actor, rationale: str = ""):
+        super().__init__(entity, actor=actor, rationale=rationale, extra=_entity_extra(entity))
+        self.target = to_state
+        self.metric_model = "entity_state"
+        # Types without a machine are free-form names from other services: one label, not one per name.
+        self.metric_name = entity.entity_type if get_definition(entity.entity_type) is not None else "untyped"
+
+    @property
+    def event_name(self) -> str:
+        return f"{self.obj.entity_type}.{TRANSITION}"
+
+    def precheck(self) -> None:
+        if not can_track_entity(self.obj, self.actor):
+            raise EntityTransitionForbidden(self.obj)
+
+    def lock(self) -> EntityState:
+        """On PostgreSQL the loser of a race waits, then sees the winner's state (→ 409)."""
+        return EntityState.objects.select_for_update().get(pk=self.obj.pk)
+
+    def state_of(self, entity) -> str:
+        return entity.current_state
+
+    def check(self, current) -> None:
+        _ensure_target_allowed(current, self.target)
+
+    def apply(self, current) -> None:
+        current.last_transition_from = current.current_state
+        current.current_state = self.target
+        current.last_transition_at = timezone.now()
+        current.last_transition_by = self.actor if self.actor is not None and self.actor.is_authenticated else None
+
+    def to_state(self, current=None) -> str:
+        return self.target
+
+    def refusal_extra(self, refused) -> dict:
+        return {"reason": refused.reason_code, **_entity_extra(self.obj)}
+
+    def after_refusal(self) -> None:
+        self.obj.refresh_from_db()
 
 
-def entity_transition(entity: EntityState, to_state: str, *, actor, rationale: str = "") -> AuditEntry:
+def entity_transition(entity: EntityState, to_state: str, *, actor, rationale: str = ""):
     """Move `entity` to `to_state` as `actor`; returns the transition_success audit row.
 
     Refusals, each recorded: 403 (permission_denied row) · 400 unknown state · 409 not allowed from
     the current state (transition_denied rows). `entity` is refreshed either way.
     """
-    attempt = {"actor": actor, "from_state": entity.current_state, "to_state": to_state, "rationale": rationale}
-    if not can_track_entity(entity, actor):
-        refused: TransitionRefused = EntityTransitionForbidden(entity)
-    else:
-        try:
-            with audited_write(actor):
-                current = _lock(entity)
-                attempt["from_state"] = current.current_state
-                _ensure_target_allowed(current, to_state)
-                before = copy.copy(current)
-                current.last_transition_from = current.current_state
-                current.current_state = to_state
-                current.last_transition_at = timezone.now()
-                current.last_transition_by = actor if actor is not None and actor.is_authenticated else None
-                entry = save_transition(
-                    before,
-                    current,
-                    actor=actor,
-                    event_name=f"{current.entity_type}.{TRANSITION}",
-                    transition=TRANSITION,
-                    extra=_entity_extra(current),
-                    **{k: v for k, v in attempt.items() if k != "actor"},
-                )
-        except TransitionRefused as error:
-            refused = error
-        else:
-            entity.refresh_from_db()
-            _count(entity, "success")
-            return entry
-    entity.refresh_from_db()
-    _count(entity, refused.reason_code)
-    _record_refusal(entity, refused, **attempt)
-    raise refused
-
-
-def _count(entity: EntityState, outcome: str) -> None:
-    # Types without a machine are free-form names from other services: one label, not one per name.
-    name = entity.entity_type if get_definition(entity.entity_type) is not None else "untyped"
-    count_transition("entity_state", name, outcome)
-
-
-def _record_refusal(entity: EntityState, refused: TransitionRefused, *, actor, **attempt) -> None:
-    """Written after the rollback; inside the atomic block the row would vanish with it."""
-    fields = dict(
-        actor=actor,
-        obj=entity,
-        event_name=f"{entity.entity_type}.{TRANSITION}",
-        transition=TRANSITION,
-        extra={"reason": refused.reason_code, **_entity_extra(entity)},
-        **attempt,
-    )
-    if isinstance(refused, TransitionForbidden):
-        # A permission refusal is this one row, not a second transition_denied row.
-        record_permission_denied(reason=refused.message, **fields)
-    else:
-        record_event(event_type=AuditEventType.TRANSITION_DENIED, success=False, failure_reason=refused.message, **fields)
+    return run(EntityTransition(entity, to_state, actor=actor, rationale=rationale))

@@ -16,7 +16,7 @@ from django.db.models.signals import pre_save
 from django.urls import reverse
 
 from audit import integrity
-from audit.recording import record_event
+from commandcentral.core.recording import record_event
 from audit.models import AuditCheckpoint, AuditEntry, AuditEventType, AuditSealBroken
 from accounts.tests.factories import PASSWORD, UserFactory
 from projects.models import Project, ProjectState

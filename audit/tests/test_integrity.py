@@ -23,8 +23,8 @@ from django.urls import reverse
 
 from audit import integrity
 from audit.models import AuditCheckpoint, AuditEntry, AuditEventType, AuditImmutable
-from audit.recording import record_event
-from commandcentral.transitions import TransitionForbidden, perform_transition
+from commandcentral.core.recording import record_event
+from commandcentral.core.transitions import TransitionForbidden, perform_transition
 from projects.services import project_create, project_update
 
 KEY = "first-signing-key-0123456789abcdef"

@@ -9,9 +9,9 @@ from django_fsm import ConcurrentTransition
 
 from audit import integrity
 from audit.models import AuditEntry
-from audit.recording import record_event
+from commandcentral.core.recording import record_event
 from accounts.tests.factories import UserFactory
-from commandcentral.transitions import TransitionNotAvailable, perform_transition
+from commandcentral.core.transitions import TransitionNotAvailable, perform_transition
 from projects.models import Project, ProjectState
 from projects.services import project_update
 from projects.tests.factories import ProjectFactory

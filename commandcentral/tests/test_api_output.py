@@ -13,7 +13,7 @@ from audit.models import AuditEntry
 from audit.serializers import AuditEntrySerializer
 from accounts.serializers import UserSummarySerializer
 from commandcentral.api_output import CachedFieldsMixin, FastOutputMixin
-from commandcentral.transitions import perform_transition
+from commandcentral.core.transitions import perform_transition
 from projects.models import Membership
 from projects.serializers import MembershipSerializer, ProjectSerializer, ProjectWriteSerializer
 

@@ -4,7 +4,7 @@ import pytest
 
 from audit.models import AuditEntry
 from commandcentral import api_output, list_sql
-from commandcentral.transitions import perform_transition
+from commandcentral.core.transitions import perform_transition
 from projects.models import Membership, MembershipRole, Project
 from projects.services import project_create
 from projects.tests.factories import ProjectFactory

@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.views.defaults import server_error
 
 from audit.models import AuditEntry, AuditEventType
-from audit.recording import record_event
+from commandcentral.core.recording import record_event
 from accounts.tests.factories import PASSWORD
 from commandcentral.pages import LoginPageThrottle
-from commandcentral.transitions import TransitionForbidden, perform_transition
+from commandcentral.core.transitions import TransitionForbidden, perform_transition
 from decisions.models import DecisionState
 from decisions.tests.factories import DecisionFactory
 from projects.models import ProjectState

@@ -1,7 +1,7 @@
 import pytest
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.transitions import (
+from commandcentral.core.transitions import (
     RequirementsMissing,
     TransitionForbidden,
     TransitionNotAvailable,
@@ -110,10 +110,11 @@ def test_a_failed_archive_of_the_older_rolls_back_the_decide(active_project, own
     older = DecisionFactory(project=active_project, state=DecisionState.DECIDED, selected_option="a")
     newer = DecisionFactory(project=active_project, state=DecisionState.ACTIVE, supersedes=older)
 
-    def refuse(self, *args, **kwargs):
-        raise TransitionNotAvailable(self, "archive", [])
+    def refuse(obj, name, **kwargs):
+        raise TransitionNotAvailable(obj, name, [])
 
-    monkeypatch.setattr(Decision, "after_transition", refuse)
+    # The supersession hook (decisions.services.archive_superseded) runs inside the decide's transaction.
+    monkeypatch.setattr("decisions.services.perform_transition", refuse)
     with pytest.raises(TransitionNotAvailable):
         perform_transition(newer, "decide", actor=owner, selected_option="b")
     newer.refresh_from_db()
@@ -140,7 +141,7 @@ def test_archive_is_terminal(active_project, owner):
 
 
 def test_unknown_transition_and_unexpected_parameters(active_project, owner):
-    from commandcentral.transitions import UnknownTransition
+    from commandcentral.core.transitions import UnknownTransition
 
     decision = DecisionFactory(project=active_project)
     with pytest.raises(UnknownTransition):

@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from accounts.tests.factories import PASSWORD
-from commandcentral.transitions import perform_transition
+from commandcentral.core.transitions import perform_transition
 from projects.models import Membership, Project, ProjectState
 from projects.tests.factories import MembershipFactory, ProjectFactory
 

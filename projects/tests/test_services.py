@@ -1,9 +1,10 @@
 import pytest
 
 from audit.models import AuditEntry
-from commandcentral.errors import ActionForbidden, Conflict, InvalidInput
-from commandcentral.transitions import perform_transition
-from projects.models import MembershipRole, Project, ProjectState, visible_project
+from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput
+from commandcentral.core.transitions import perform_transition
+from commandcentral.core.access import visible_project
+from projects.models import MembershipRole, Project, ProjectState
 from projects.services import (
     membership_add,
     membership_remove,

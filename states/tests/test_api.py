@@ -9,7 +9,7 @@ from states.models import EntityState
 from states.permission_matrix import permission_matrix
 from states.registry import get_definition
 from states.tests.factories import EntityStateFactory
-from commandcentral.transitions import TransitionForbidden, perform_transition
+from commandcentral.core.transitions import TransitionForbidden, perform_transition
 from projects.models import Project, ProjectState
 from projects.tests.factories import ProjectFactory
 
@@ -80,7 +80,7 @@ def test_permission_matrix_endpoint_serves_the_generated_matrix(api_client, memb
     rows = {row["action"]: row for row in response.data["actions"]}
     assert rows["project.pause"]["roles"] == {
         "operator": "allowed", "owner": "allowed", "member": "forbidden", "viewer": "forbidden", "outsider": "hidden"}
-    assert rows["project.pause"]["rule"] == "projects.models.can_steer"
+    assert rows["project.pause"]["rule"] == "commandcentral.core.access.can_steer"
     assert rows["decision.activate"]["roles"]["member"] == "allowed"
     assert rows["decision.decide"]["roles"]["member"] == "forbidden"
     assert {"project.activate", "project.resume", "project.complete", "project.kill", "decision.archive"} <= set(rows)

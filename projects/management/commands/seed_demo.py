@@ -7,7 +7,7 @@ from django.db import transaction
 
 from accounts.models import User
 from commandcentral.management_support import command_audit_context
-from commandcentral.transitions import TransitionRefused, perform_transition
+from commandcentral.core.transitions import TransitionRefused, perform_transition
 from decisions.services import decision_create
 from projects.models import MembershipRole, Project
 from projects.services import membership_add, project_create

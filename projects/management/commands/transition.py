@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from commandcentral.management_support import command_audit_context, resolve_actor
-from commandcentral.transitions import TransitionRefused, perform_transition
+from commandcentral.core.transitions import TransitionRefused, perform_transition
 from decisions.models import Decision
 from projects.models import Project
 

@@ -41,7 +41,7 @@ def require(allowed: bool, *, actor, obj, action: str, message: str) -> None:
     """
     if allowed:
         return
-    from audit.recording import entity_type_of, record_permission_denied
+    from commandcentral.core.recording import entity_type_of, record_permission_denied
 
     record_permission_denied(actor=actor, obj=obj, event_name=f"{entity_type_of(obj)}.{action}", reason=message)
     raise ActionForbidden(message)

@@ -1,18 +1,40 @@
-"""Writing audit rows that django-auditlog's signals cannot: transitions, refusals, auth events."""
+"""The audit recording API: rows that django-auditlog's signals cannot write (transitions, refusals,
+auth events), the service write block, and the request/command context every row is stamped with.
+
+No app's models are imported: the audit table is django-auditlog's swapped log entry model
+(`auditlog.get_logentry_model()`, i.e. `audit.AuditEntry`), looked up when a row is written.
+"""
 
 import contextlib
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from auditlog import get_logentry_model
 from auditlog.cid import get_cid
 from auditlog.models import AbstractLogEntry
-from django.db import transaction
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
 
-from .models import ActorType, AuditEntry, AuditEventType
-from .integrity import lock_chain
+
+class AuditEventType(models.TextChoices):
+    ENTITY_CREATED = "entity_created"
+    ENTITY_UPDATED = "entity_updated"
+    ENTITY_DELETED = "entity_deleted"
+    TRANSITION_SUCCESS = "transition_success"
+    TRANSITION_DENIED = "transition_denied"
+    PERMISSION_DENIED = "permission_denied"
+    AUTH_LOGIN = "auth_login"
+    AUTH_LOGOUT = "auth_logout"
+    AUTH_FAILED = "auth_failed"
+    AUDIT_MAINTENANCE = "audit_maintenance"  # e.g. audit_relink: what was re-hashed and why
+
+
+class ActorType(models.TextChoices):
+    USER = "user"
+    SYSTEM = "system"
+    SERVICE = "service"
 
 
 def user_or_none(actor):
@@ -41,8 +63,8 @@ def record_event(
     success: bool = True,
     action: int = AbstractLogEntry.Action.ACCESS,
     **fields,
-) -> AuditEntry:
-    """Append one row. `fields` are AuditEntry columns (from_state, rationale, extra, ...)."""
+):
+    """Append one row (an audit.AuditEntry). `fields` are AuditEntry columns (from_state, rationale, extra, ...)."""
     actor = user_or_none(actor)
     for key in ("changes", "extra"):
         if fields.get(key) is not None:
@@ -56,7 +78,7 @@ def record_event(
         fields.setdefault("entity_type", entity_type_of(obj))
         fields.setdefault("entity_id", str(obj.pk))
         fields.setdefault("project_id", project_id_of(obj))
-    return AuditEntry.objects.create(
+    return get_logentry_model().objects.create(
         event_type=event_type,
         event_name=event_name,
         actor=actor,
@@ -69,7 +91,7 @@ def record_event(
     )
 
 
-def record_permission_denied(*, actor, obj, event_name: str, reason: str, **fields) -> AuditEntry:
+def record_permission_denied(*, actor, obj, event_name: str, reason: str, **fields):
     return record_event(
         event_type=AuditEventType.PERMISSION_DENIED,
         event_name=event_name,
@@ -132,7 +154,7 @@ def audited_write(actor):
         with transaction.atomic():
             # Chain lock first, before any row lock the write takes, so every audited transaction
             # locks in the same order and none deadlocks against another (PITFALLS §6.3).
-            lock_chain()
+            get_logentry_model().lock_chain()
             yield
     finally:
         _acting_actor.reset(token)

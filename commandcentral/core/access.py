@@ -1,0 +1,153 @@
+"""Who may see and do what (SPEC §4): the one rule, written once.
+
+`role_of(project, user)` is the rule: operator, owner, member, viewer, or None (anyone else: 404).
+Everything else is built from it:
+- the `can_*` checks below (the FSM decorators' `permission=` callables, services, pages, admin);
+- `visible_projects(user)`: the same rule as SQL, for lists; `visible_project(user, pk)`: the same
+  rule for one row read by key (a test pins that the three agree for every role);
+- `rows_of_visible_projects(...)`: every other model's scope (decisions, audit rows, entity states),
+  so the anonymous/inactive guard and the operator shortcut are written here and nowhere else;
+- `scope_key(user)`: what those scopes branch on, for caches of compiled list SQL.
+
+No app's models are imported: Project and Membership are looked up by label when needed.
+"""
+
+from django.apps import apps
+from django.db.models import Exists, OuterRef, Q
+
+from .by_key import get_by_key
+
+OPERATOR, OWNER, MEMBER, VIEWER = "operator", "owner", "member", "viewer"
+
+
+def _project_model():
+    return apps.get_model("projects", "Project")
+
+
+def _membership_model():
+    return apps.get_model("projects", "Membership")
+
+
+def is_active_user(user) -> bool:
+    """Signed in and not deactivated: nobody else sees or does anything."""
+    return user is not None and user.is_authenticated and user.is_active
+
+
+def scope_key(user) -> str:
+    """What every visibility scope branches on: "nobody", "operator" or "user"."""
+    if not is_active_user(user):
+        return "nobody"
+    return OPERATOR if user.is_staff else "user"
+
+
+# --- The rule ------------------------------------------------------------------------------------
+
+
+def role_of(project, user) -> str | None:
+    """operator, owner, member, viewer, or None for anyone else. Cached on the project per user."""
+    if not is_active_user(user):
+        return None
+    if user.is_staff:
+        return OPERATOR
+    if project.owner_id == user.pk:
+        return OWNER
+    cache = getattr(project, "_roles", None)
+    if cache is None:
+        cache = project._roles = {}
+    if user.pk not in cache:
+        memberships = _membership_model().objects.filter(project=project, user=user)
+        cache[user.pk] = memberships.values_list("role", flat=True).first()
+    return cache[user.pk]
+
+
+def can_see(project, user) -> bool:
+    return role_of(project, user) is not None
+
+
+def can_steer(project, user) -> bool:
+    """Operators and the owner may edit the project, manage its team and move it between states."""
+    return role_of(project, user) in (OPERATOR, OWNER)
+
+
+def can_contribute(project, user) -> bool:
+    """Operators, the owner and members may create and edit decisions and track entities."""
+    return role_of(project, user) in (OPERATOR, OWNER, MEMBER)
+
+
+def can_edit_decisions(decision, user) -> bool:
+    """Operators, the project owner and members may create, edit and activate decisions."""
+    return can_contribute(decision.project, user)
+
+
+def can_govern_decisions(decision, user) -> bool:
+    """Operators and the project owner decide and archive."""
+    return can_steer(decision.project, user)
+
+
+def can_track_entity(entity, user) -> bool:
+    """Who may register and transition an entity of another service.
+
+    With a project: its operators, owner and members (`can_contribute`); viewers may not.
+    Without one: operators and the account that registered it.
+    """
+    if entity.project_id is not None:
+        return can_contribute(entity.project, user)
+    if not is_active_user(user):
+        return False
+    return user.is_staff or (entity.registered_by_id is not None and entity.registered_by_id == user.pk)
+
+
+# --- The rule as queries -------------------------------------------------------------------------
+
+
+def visible_projects(user, projects=None):
+    """Live projects `user` may see (role_of is not None exactly for these). Anything else answers 404."""
+    projects = _project_model().objects.all() if projects is None else projects
+    if not is_active_user(user):
+        return projects.none()
+    live = projects.filter(deleted_at__isnull=True)
+    if user.is_staff:
+        return live
+    member_of = _membership_model().objects.filter(user=user).values("project_id")
+    # A subquery rather than a join: no duplicates, no distinct() needed.
+    return live.filter(Q(owner=user) | Q(pk__in=member_of))
+
+
+def rows_of_visible_projects(rows, user, *, field: str = "project", operators_see_all: bool = True,
+                             correlated: bool = False, own: Q | None = None):
+    """`rows` whose `field` is a project `user` can see.
+
+    operators_see_all: operators get every row (False: only rows of live projects, as for anyone).
+    correlated: an EXISTS per row instead of `IN (subquery)`; SQLite then walks a (field, -id) index
+    newest first and stops after one page instead of sorting every match (the audit trail).
+    own: rows outside any project that this user may see as well (entities they registered).
+    """
+    if not is_active_user(user):
+        return rows.none()
+    if user.is_staff and operators_see_all:
+        return rows
+    visible = visible_projects(user)
+    if correlated:
+        condition = Exists(visible.filter(pk=OuterRef(f"{field}_id")))
+    else:
+        condition = Q(**{f"{field}__in": visible.values("pk")})
+    return rows.filter(condition | own if own is not None else condition)
+
+
+def visible_project(user, pk):
+    """The live project `pk` if `user` may see it, else Project.DoesNotExist (callers answer 404).
+
+    The same rule as visible_projects(), applied to one row read by key: building and compiling the
+    subquery was a fifth of a project request (bench/README.md). The role looked up stays cached on
+    the project for the permission checks that follow; an owner reading their own project is its
+    `owner` already.
+    """
+    Project = _project_model()
+    if pk is None:
+        raise Project.DoesNotExist
+    project = get_by_key(Project, pk)
+    if project.deleted_at is not None or role_of(project, user) is None:
+        raise Project.DoesNotExist
+    if project.owner_id == user.pk:
+        project.owner = user
+    return project
