@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from commandcentral.admin import ReadOnlyAdminMixin
+from commandcentral.web.admin import ReadOnlyAdminMixin
 
 from . import integrity
 from .models import AuditEntry

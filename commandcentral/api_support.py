@@ -4,6 +4,7 @@ import logging
 import uuid
 
 from django import forms
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
 from django.http import Http404
@@ -12,6 +13,7 @@ from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .core.access import visible_project
 from .core.errors import ActionForbidden, Conflict, InvalidInput
 from .core.transitions import RequirementsMissing, TransitionNotAvailable, TransitionRefused
 
@@ -72,13 +74,9 @@ def visible_project_or_404(user, project_id):
 
     For the API and the pages alike: `project_id` may be any client-supplied value.
     """
-    from projects.models import Project
-
-    from .core.access import visible_project
-
     try:
         return visible_project(user, parse_uuid(project_id))
-    except Project.DoesNotExist:
+    except ObjectDoesNotExist:
         raise Http404("No such project.")
 
 
@@ -116,8 +114,7 @@ def exception_handler(exc, context):
 
 def _record_forbidden(exc, context) -> None:
     """Any other 403 (a DRF permission class said no) is still an audited permission_denied."""
-    from audit.models import AuditEventType
-    from commandcentral.core.recording import record_event
+    from commandcentral.core.recording import AuditEventType, record_event
 
     request = context.get("request")
     view = context.get("view")

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from commandcentral.admin import AuditedTransitionsMixin, SoftDeletedFilter
-from commandcentral.forms import DecideForm, RationaleForm
+from commandcentral.web.admin import AuditedTransitionsMixin, SoftDeletedFilter
+from commandcentral.web.forms import DecideForm, RationaleForm
 
 from .models import Decision
 from .services import decision_restore

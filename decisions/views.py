@@ -9,8 +9,8 @@ from django.views.decorators.http import require_POST
 from audit.models import AuditEntry
 from commandcentral.api_support import visible_project_or_404
 from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, require
-from commandcentral.forms import RationaleForm
-from commandcentral.pages import add_service_error, run_transition, state_panel
+from commandcentral.web.forms import RationaleForm
+from commandcentral.web.transitions import add_service_error, run_transition, state_panel
 from projects.models import Project
 
 from . import services

@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 
-from commandcentral.admin import AuditedTransitionsMixin, SoftDeletedFilter
+from commandcentral.web.admin import AuditedTransitionsMixin, SoftDeletedFilter
 from commandcentral.core.errors import Conflict
-from commandcentral.forms import RationaleForm
+from commandcentral.web.forms import RationaleForm
 
 from .models import Membership, Project
 from .services import project_restore

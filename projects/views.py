@@ -9,8 +9,8 @@ from django.views.decorators.http import require_POST
 
 from commandcentral.api_support import visible_project_or_404
 from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, require
-from commandcentral.forms import RationaleForm
-from commandcentral.pages import add_service_error, run_transition, state_panel
+from commandcentral.web.forms import RationaleForm
+from commandcentral.web.transitions import add_service_error, run_transition, state_panel
 from states.selectors import project_entities
 from commandcentral.core.access import can_edit_decisions, can_steer
 from decisions.models import Decision

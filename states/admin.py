@@ -6,7 +6,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from commandcentral.admin import ReadOnlyAdminMixin
+from commandcentral.web.admin import ReadOnlyAdminMixin
 from commandcentral.core.transitions import TransitionRefused
 
 from .forms import EntityTransitionForm

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from commandcentral.forms import RationaleForm
+from commandcentral.web.forms import RationaleForm
 
 from .models import EntityState, validate_state
 from .services import allowed_next_states

@@ -9,7 +9,7 @@ from django.utils import timezone
 from audit.models import AuditEventType
 from commandcentral.core.recording import record_event
 from commandcentral import selectors
-from commandcentral.diagrams import activity_chart_svg, machine_of, state_machine_svg
+from commandcentral.web.diagrams import activity_chart_svg, machine_of, state_machine_svg
 from commandcentral.core.transitions import transition_specs
 from decisions.models import Decision, DecisionState
 from projects.models import Project, ProjectState

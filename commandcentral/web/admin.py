@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django_fsm.admin import FSMAdminMixin
 
-from .core.transitions import TransitionRefused, perform_transition
+from commandcentral.core.transitions import TransitionRefused, perform_transition
 
 
 class ReadOnlyAdminMixin:

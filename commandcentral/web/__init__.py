@@ -1,0 +1,1 @@
+"""What the apps' pages and admin share: transition forms and views, admin mixins, the state diagrams."""
