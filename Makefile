@@ -29,7 +29,9 @@ seed: migrate
 run: seed
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
+# The layering contracts first (.importlinter: core at the bottom, no cycles), then the suite.
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=85 $(PYTEST_ARGS)
 
 # The same suite against the local PostgreSQL (PostgreSQL-only tests run instead of skipping).

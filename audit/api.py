@@ -8,7 +8,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import pagination, renderers, serializers, viewsets
+from rest_framework import renderers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -19,16 +19,8 @@ from commandcentral.api_support import FilterBackend
 
 from .filters import AuditEntryFilter
 from .models import AuditEntry
+from .pagination import AuditCursorPagination
 from .serializers import AuditEntrySerializer, EventStatsSerializer
-
-
-class AuditCursorPagination(pagination.CursorPagination):
-    """Newest first on the integer id: deep pages stay as fast as the first."""
-
-    ordering = "-id"
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 100
 
 
 class PassthroughRenderer(renderers.BaseRenderer):
@@ -54,16 +46,6 @@ def visible_events(request, queryset=None):
     if request.query_params.get("project"):
         visible_project_or_404(request.user, request.query_params["project"])
     return queryset
-
-
-def paginated_events(request, queryset):
-    """A cursor page of audit rows for a nested endpoint (projects/{id}/audit/, decisions/{id}/audit/).
-
-    No view is handed to the paginator, so the parent viewset's ordering cannot override `-id`.
-    """
-    paginator = AuditCursorPagination()
-    page = paginator.paginate_queryset(queryset.values(*AuditEntrySerializer.values_lookups()), request)
-    return paginator.get_paginated_response(AuditEntrySerializer.represent_values(page))
 
 
 DAYS = OpenApiParameter("days", int, description="Window in days (1-366, default 7)")

@@ -10,7 +10,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from projects.models import Project
+from commandcentral.core.access import visible_projects
 
 from .filters import AuditEntryFilter
 from .models import AuditEntry, AuditEventType
@@ -72,7 +72,7 @@ def _actor_choices(user):
     users = get_user_model().objects.order_by("email").only("pk", "email")
     if user.is_staff:
         return users
-    projects = Project.objects.visible_to(user).values("pk")
+    projects = visible_projects(user).values("pk")
     return users.filter(Q(pk=user.pk) | Q(owned_projects__in=projects) | Q(memberships__project__in=projects)).distinct()
 
 
@@ -91,7 +91,7 @@ def audit_list(request):
         "newer": newer,
         "older": older,
         "query": query.urlencode(),
-        "projects": Project.objects.visible_to(request.user).order_by("name").only("pk", "name"),
+        "projects": visible_projects(request.user).order_by("name").only("pk", "name"),
         "event_types": AuditEventType.choices,
         "actors": _actor_choices(request.user),
         "selected_event_types": request.GET.getlist("event_type"),

@@ -48,3 +48,4 @@ def test_the_rules_catch_what_they_are_meant_to():
     assert RULES["m2m clear"].search("decision.related_decisions.clear()")
     assert not RULES["queryset update"].search("data.update(extra)")
     assert RULES["auditlog context"].search("with set_extra_data(context_data=context):")
+

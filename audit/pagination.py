@@ -1,0 +1,26 @@
+"""Cursor pages of audit rows: the events API, and the nested audit endpoints other apps' APIs serve
+(projects/{id}/audit/, decisions/{id}/audit/) without importing this app's API module."""
+
+from rest_framework import pagination
+
+from .serializers import AuditEntrySerializer
+
+
+class AuditCursorPagination(pagination.CursorPagination):
+    """Newest first on the integer id: deep pages stay as fast as the first."""
+
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+
+
+def paginated_events(request, queryset):
+    """A cursor page of audit rows for a nested endpoint (projects/{id}/audit/, decisions/{id}/audit/).
+
+    No view is handed to the paginator, so the parent viewset's ordering cannot override `-id`.
+    """
+    paginator = AuditCursorPagination()
+    page = paginator.paginate_queryset(queryset.values(*AuditEntrySerializer.values_lookups()), request)
+    return paginator.get_paginated_response(AuditEntrySerializer.represent_values(page))
