@@ -87,7 +87,7 @@ class AuditEntry(AbstractLogEntry):
     failure_reason = models.TextField(blank=True, default="")
     extra = models.JSONField(default=dict, blank=True)
 
-    # Hash chain (audit/integrity.py documents the canonical form). `seq` is gap-free and unique:
+    # Hash chain (audit/integrity/canonical.py documents the canonical form). `seq` is gap-free and unique:
     # the unique index is the fork guard if two appenders ever got past the lock.
     seq = models.PositiveBigIntegerField(unique=True, editable=False)
     prev_hash = models.CharField(max_length=64, editable=False)

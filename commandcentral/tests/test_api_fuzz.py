@@ -2,9 +2,12 @@
 
 It checks every operation for 5xx, undocumented status codes and bodies that break their schema.
 Bounded: FUZZ_EXAMPLES examples per operation (default 8), fixed seed for repeatability.
+A 401 or 403 is a documented answer, so a fuzz whose credentials stopped working would pass while
+testing nothing past authentication: test_the_fuzz_got_past_authentication checks it did not.
 """
 
 import os
+from collections import Counter, defaultdict
 
 import pytest
 import schemathesis
@@ -20,7 +23,14 @@ from projects.tests.factories import MembershipFactory, ProjectFactory
 
 pytestmark = [pytest.mark.integration]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
-CASES = {"count": 0}
+PUBLIC = {"/api/v1/auth/register/", "/api/v1/auth/login/", "/api/v1/auth/refresh/", "/api/v1/schema/"}
+# Operations only staff may call (IsAdminUser); the fuzz calls them as an operator, the rest as a member.
+STAFF_ONLY = {"/api/v1/events/verify/"}
+# Operations whose body carries a credential of its own: a fuzzed one is refused with a 401 too.
+CREDENTIAL_IN_BODY = {"/api/v1/auth/logout/"}
+# Status codes of the responses to each operation's own method, by operation label ("GET /api/v1/...").
+# The schemathesis tests fill it; test_the_fuzz_got_past_authentication, after them, reads it.
+STATUSES: dict[str, Counter] = defaultdict(Counter)
 
 
 from commandcentral.wsgi import application  # noqa: E402
@@ -43,22 +53,27 @@ def keep_test_connection(db):
     signals.request_finished.connect(close_old_connections)
 
 
+def _bearer(user) -> dict:
+    return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
+
+
 @pytest.fixture
 def auth_headers(keep_test_connection):
+    """Headers of a project owner ("member") and of a staff user ("operator")."""
     user = UserFactory(email="fuzzer@example.com")
     project = ProjectFactory(owner=user)
     MembershipFactory(project=project)
     perform_transition(project, "activate", actor=user)
     DecisionFactory(project=project)
+    operator = UserFactory(email="fuzz-operator@example.com", is_staff=True)
     # Not through Django's test Client: it reconnects the handlers keep_test_connection removed.
-    return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
+    return {"member": _bearer(user), "operator": _bearer(operator)}
 
 
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, auth_headers):
-    CASES["count"] += 1
     # ignored_auth: our explicit valid Authorization header survives its credential mutation, so
     # it reports false positives; test_every_operation_needs_credentials covers 401s instead.
     # positive_data_acceptance: schema-valid bodies can still break domain rules (weak password,
@@ -68,15 +83,32 @@ def test_api_conforms_to_its_schema(case, auth_headers):
         # List filters treat an empty value (?project=) as "no filter", as every Django form does
         # (the pages submit empty filter fields); the schema cannot say "uuid or empty".
         excluded.append(negative_data_rejection)
-    case.call_and_validate(headers=auth_headers, excluded_checks=excluded)
+    headers = auth_headers["operator" if case.operation.path in STAFF_ONLY else "member"]
+    response = case.call_and_validate(headers=headers, excluded_checks=excluded)
+    if case.method.upper() == case.operation.method.upper():  # not one of the coverage phase's other methods
+        STATUSES[case.operation.label][response.status_code] += 1
 
 
-def test_fuzz_case_count_is_reported():
-    """Prints how many cases ran (pytest -s shows it; `make fuzz` too)."""
-    print(f"\nschemathesis cases run: {CASES['count']}")
-
-
-PUBLIC = {"/api/v1/auth/register/", "/api/v1/auth/login/", "/api/v1/auth/refresh/", "/api/v1/schema/"}
+def test_the_fuzz_got_past_authentication(request):
+    """Every operation fuzzed in this session ran, with credentials that worked: no operation that
+    needs them ever answered 401, and each one answered something other than 401/403 at least once.
+    With a broken token the schemathesis tests above still pass (nearly every answer a documented
+    401); this one fails. So it does when an operation is only ever refused, as the staff-only
+    chain verification was before the fuzz called it as an operator."""
+    operations = [f"{method.upper()} {path}" for path, methods in schema.raw_schema["paths"].items()
+                  for method in methods if method in ("get", "post", "put", "patch", "delete")]
+    assert len(operations) >= 40, f"the schema lists only {len(operations)} operations"
+    fuzzed = {item.operation_label for item in request.session.items if getattr(item, "operation_label", None)}
+    if not fuzzed:
+        pytest.skip("the schemathesis tests were not selected in this run")
+    assert set(STATUSES) == fuzzed, f"fuzzed without a single case: {sorted(fuzzed - set(STATUSES))}"
+    unauthenticated = {op: statuses[401] for op, statuses in STATUSES.items()
+                       if statuses[401] and op.split(" ", 1)[1] not in PUBLIC | CREDENTIAL_IN_BODY}
+    assert not unauthenticated, f"401 with valid credentials: {unauthenticated}"
+    refused = sorted(op for op, statuses in STATUSES.items() if not set(statuses) - {401, 403})
+    assert not refused, f"never got past authentication and permissions: {refused}"
+    total = sum(sum(statuses.values()) for statuses in STATUSES.values())
+    print(f"\nschemathesis: {total} cases over {len(fuzzed)} of {len(operations)} operations")
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-token", "Basic Zm9vOmJhcg=="])
