@@ -200,8 +200,13 @@ class ValuesListMixin(mixins.ListModelMixin):
     """`list` over `.values()` rows when the serializer allows it (FastOutputMixin.values_lookups()).
 
     Same filters, ordering, pagination and output as DRF's ListModelMixin; only the per-row model
-    instances are skipped.
+    instances are skipped. A view that sets `compiled_default_pages` promises that its list queryset,
+    for a request without URL arguments and with nothing but the page size/offset in the query string,
+    depends on nothing but `request.user`: such *default pages* run SQL compiled once per shape
+    (commandcentral.list_sql), which proves the caller's key is the only parameter or keeps the ORM path.
     """
+
+    compiled_default_pages = False
 
     def list(self, request, *args, **kwargs):
         serializer_class = self.get_serializer_class()
@@ -215,22 +220,27 @@ class ValuesListMixin(mixins.ListModelMixin):
         return Response(serializer_class.represent_values(rows))
 
     def _compiled_rows(self, lookups):
-        """A default page (only the paginator's size/offset in the query string) through SQL compiled
-        once per shape (commandcentral.list_sql); None for anything else."""
-        paginator, request, user = self.paginator, self.request, self.request.user
-        if paginator is None or not user.is_authenticated:
-            return None
+        """A default page through list_sql.compiled_rows(); None for anything else."""
+        paginator, request = self.paginator, self.request
+        if not self.compiled_default_pages or paginator is None or self.args or self.kwargs:
+            return None  # URL arguments (a format suffix included) are not part of a shape
         own = {getattr(paginator, name, None) for name in ("limit_query_param", "offset_query_param")}
         if isinstance(paginator, pagination.CursorPagination):
             own = {paginator.page_size_query_param}  # no cursor: the first page
         if set(request.query_params) - (own - {None}):
             return None
 
-        def build():
-            queryset = self.filter_queryset(self.get_queryset()).values(*lookups)
-            if isinstance(paginator, pagination.CursorPagination):
-                queryset = queryset.order_by(*paginator.get_ordering(request, queryset, self))
-            return queryset
+        def build(caller):
+            """The page's queryset as this view builds it for `caller` (list_sql compiles it for a probe too)."""
+            user = request.user
+            request.user = caller
+            try:
+                queryset = self.filter_queryset(self.get_queryset()).values(*lookups)
+                if isinstance(paginator, pagination.CursorPagination):
+                    queryset = queryset.order_by(*paginator.get_ordering(request, queryset, self))
+                return queryset
+            finally:
+                request.user = user
 
-        shape = (type(self), self.action, tuple(lookups), self.queryset.db, user.is_staff, user.is_active)
-        return compiled_rows(shape, user, build)
+        shape = (type(self), self.action, tuple(lookups), getattr(self.queryset, "db", None))
+        return compiled_rows(shape, request.user, build, lookups)
