@@ -69,6 +69,7 @@ def _days(request, default=7) -> int:
 class EventViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
     """Audit rows. No write method exists: the trail is append-only."""
 
+    compiled_default_pages = True  # its default list depends only on request.user (commandcentral.list_sql)
     serializer_class = AuditEntrySerializer
     pagination_class = AuditCursorPagination
     filterset_class = AuditEntryFilter

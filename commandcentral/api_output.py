@@ -5,20 +5,26 @@ Profiling `make bench` (bench/README.md) showed DRF spending most of a list requ
 * `ModelSerializer.get_fields()` introspects the model (field kwargs, unique validators) for every
   serializer *instance*: once per request for a list, once per row for a nested serializer without
   a parent cache, and again for every detail, create and transition response. `CachedFieldsMixin`
-  builds the fields once per class and hands each instance a deep copy (DRF deep-copies declared
-  fields the same way); output-only serializers get shallow copies, since they never validate.
+  builds the fields once per class through DRF's own `get_fields()` and hands each instance a deep
+  copy (DRF deep-copies declared fields the same way: `Field.__deepcopy__` re-instantiates them).
 * `Serializer.to_representation()` goes through `Field.get_attribute()` (a generic walk over dotted
   sources, Mapping checks, callable checks) and, for every datetime, `timezone.get_current_timezone()`
   (an asgiref Local lookup) — on bound copies of every field, per response. `FastOutputMixin` builds
-  once per class (and time zone) a plan of which fields are plain columns, primary-key relations or
-  nested FastOutput serializers, with the converter DRF's own field would apply, and prints an
-  instance by `getattr` along it. A serializer with any other field (a method, a dotted source, a
-  custom field) goes through DRF's own code path unchanged.
+  once per class (and time zone) a plan of the fields and prints an instance by `getattr` along it.
+  A plan exists only when every readable field is one of DRF's own plain field classes (exactly:
+  `CharField`, `ChoiceField`, `DateTimeField`, ... — no subclass) on one model column, a plain
+  `PrimaryKeyRelatedField`, or a nested serializer that has a plan itself, and the serializer does not
+  override `to_representation()`. Those fields read nothing but the value (no context, no parent),
+  so the plan applies the converter DRF's field would apply, or that field's own `to_representation`.
+  A serializer with any other field (a `SerializerMethodField`, a dotted source, a custom field class
+  or subclass) has no plan and goes through DRF's own bound path: fields deep-copied and bound to the
+  instance, with its context.
 
 * For lists, building a model instance per row (and per related row) cost more than the SQL and
   the JSON together. `ValuesListMixin` pages a `.values()` queryset of exactly the columns the
   serializer prints (a join for a nested serializer) and `FastOutputMixin.represent_values()` turns
-  those rows into the same dicts, with the same plan.
+  those rows into the same dicts, with the same plan; a serializer without a plan lists through DRF's
+  ListModelMixin.
 
 commandcentral/tests/test_api_output.py pins that the output is identical to plain DRF's.
 """
@@ -84,22 +90,23 @@ def _identity(value):
     return value
 
 
+# DRF's own field classes whose to_representation() reads only the value: no context, no parent, no
+# request. Exact classes: a subclass may override anything (to_representation, get_attribute, bind).
+_PLAIN_FIELDS = frozenset({
+    serializers.BooleanField, serializers.CharField, serializers.ChoiceField, serializers.DateField,
+    serializers.DateTimeField, serializers.DecimalField, serializers.EmailField, serializers.FloatField,
+    serializers.IntegerField, serializers.IPAddressField, serializers.JSONField, serializers.SlugField,
+    serializers.URLField, serializers.UUIDField,
+})
+
+
 class FastOutputMixin(CachedFieldsMixin):
     """Read path of a ModelSerializer without DRF's per-field generic machinery (same output)."""
-
-    def get_fields(self):
-        # Output fields never validate, so a shallow copy of the unbound prototype is enough to bind
-        # (deepcopy re-runs every field's __init__: ChoiceField rebuilds its choice maps). Nested
-        # serializers are deep-copied: they carry fields and state of their own.
-        return {
-            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
-            for name, field in self._prototype_fields().items()
-        }
 
     @classmethod
     def _values_plan(cls):
         """[(name, values lookup, attribute, convert, nested plan)] for `.values()` rows and model instances,
-        or None when a field needs DRF (a method, a dotted source, a custom field)."""
+        or None when a field needs DRF (a method, a dotted source, a custom field class)."""
         # Per class and active time zone: the datetime converters bind the zone (like DRF's fields do
         # when they are bound, once per request).
         plans = cls.__dict__.get("_values_plans")
@@ -112,10 +119,15 @@ class FastOutputMixin(CachedFieldsMixin):
 
     @classmethod
     def _build_values_plan(cls, prefix: str):
+        if cls.to_representation is not FastOutputMixin.to_representation:
+            return None  # the class prints differently: DRF's path, through its own method
         model_fields = {field.name: field for field in cls.Meta.model._meta.concrete_fields}
         attnames = {field.attname: field for field in model_fields.values()}
         plan = []
-        for field in cls()._readable_fields:
+        # Fields bound to a context-free instance: only plain ones end up in the plan (see _PLAIN_FIELDS).
+        for field in cls().fields.values():
+            if field.write_only:
+                continue
             attrs = field.source_attrs
             if len(attrs) != 1:
                 return None
@@ -123,7 +135,8 @@ class FastOutputMixin(CachedFieldsMixin):
             relation = model_fields.get(attr)
             if relation is not None and not relation.is_relation:
                 relation = None
-            if isinstance(field, FastOutputMixin) and relation is not None:
+            if (isinstance(field, FastOutputMixin) and relation is not None
+                    and type(field).get_attribute is serializers.Field.get_attribute):
                 nested = type(field)._build_values_plan(prefix=f"{prefix}{attr}__")
                 if nested is None:
                     return None
@@ -131,7 +144,7 @@ class FastOutputMixin(CachedFieldsMixin):
                 plan.append((field.field_name, prefix + relation.attname, attr, None, nested))
             elif type(field) is serializers.PrimaryKeyRelatedField and relation is not None and field.pk_field is None:
                 plan.append((field.field_name, prefix + relation.attname, relation.attname, _identity, None))  # DRF: value.pk
-            elif attr in attnames and not isinstance(field, serializers.BaseSerializer):
+            elif attr in attnames and type(field) in _PLAIN_FIELDS:
                 plan.append((field.field_name, prefix + attr, attr, _fast_converter(field) or field.to_representation, None))
             else:
                 return None
@@ -200,8 +213,13 @@ class ValuesListMixin(mixins.ListModelMixin):
     """`list` over `.values()` rows when the serializer allows it (FastOutputMixin.values_lookups()).
 
     Same filters, ordering, pagination and output as DRF's ListModelMixin; only the per-row model
-    instances are skipped.
+    instances are skipped. A view that sets `compiled_default_pages` promises that its list queryset,
+    for a request without URL arguments and with nothing but the page size/offset in the query string,
+    depends on nothing but `request.user`: such *default pages* run SQL compiled once per shape
+    (commandcentral.list_sql), which proves the caller's key is the only parameter or keeps the ORM path.
     """
+
+    compiled_default_pages = False
 
     def list(self, request, *args, **kwargs):
         serializer_class = self.get_serializer_class()
@@ -215,22 +233,27 @@ class ValuesListMixin(mixins.ListModelMixin):
         return Response(serializer_class.represent_values(rows))
 
     def _compiled_rows(self, lookups):
-        """A default page (only the paginator's size/offset in the query string) through SQL compiled
-        once per shape (commandcentral.list_sql); None for anything else."""
-        paginator, request, user = self.paginator, self.request, self.request.user
-        if paginator is None or not user.is_authenticated:
-            return None
+        """A default page through list_sql.compiled_rows(); None for anything else."""
+        paginator, request = self.paginator, self.request
+        if not self.compiled_default_pages or paginator is None or self.args or self.kwargs:
+            return None  # URL arguments (a format suffix included) are not part of a shape
         own = {getattr(paginator, name, None) for name in ("limit_query_param", "offset_query_param")}
         if isinstance(paginator, pagination.CursorPagination):
             own = {paginator.page_size_query_param}  # no cursor: the first page
         if set(request.query_params) - (own - {None}):
             return None
 
-        def build():
-            queryset = self.filter_queryset(self.get_queryset()).values(*lookups)
-            if isinstance(paginator, pagination.CursorPagination):
-                queryset = queryset.order_by(*paginator.get_ordering(request, queryset, self))
-            return queryset
+        def build(caller):
+            """The page's queryset as this view builds it for `caller` (list_sql compiles it for a probe too)."""
+            user = request.user
+            request.user = caller
+            try:
+                queryset = self.filter_queryset(self.get_queryset()).values(*lookups)
+                if isinstance(paginator, pagination.CursorPagination):
+                    queryset = queryset.order_by(*paginator.get_ordering(request, queryset, self))
+                return queryset
+            finally:
+                request.user = user
 
-        shape = (type(self), self.action, tuple(lookups), self.queryset.db, user.is_staff, user.is_active)
-        return compiled_rows(shape, user, build)
+        shape = (type(self), self.action, tuple(lookups), getattr(self.queryset, "db", None))
+        return compiled_rows(shape, request.user, build, lookups)

@@ -2,29 +2,45 @@
 
 Profiling `make bench` (bench/README.md) showed a page of 50 projects or events spending a quarter
 of its time building the visibility queryset and compiling it (and the `COUNT(*)` of the same query)
-into SQL that differs between two callers only in the caller's primary key. For a *default* page —
-no filter, ordering or cursor in the query string, only the page size and offset — `compiled_rows()`
-compiles the view's own queryset on the first request of each shape and reuses that SQL after it:
+into SQL that differs between two callers only in the caller's primary key. `compiled_rows()` keeps
+that SQL per *shape* and binds the next caller's key into it, but only where it can prove that the
+key is the one thing that changes:
 
-* the shape is the view class, the action, the printed columns, the database and the caller's
-  `is_staff`/`is_active` (what `visible_to()` branches on);
-* the SQL is kept only if every parameter Django produced is either the caller's primary key (bound
-  anew for the next caller) or an integer constant of the query's structure, such as the `1` of an
-  `EXISTS` subquery; anything else (a string, a date) marks the shape uncompilable and those requests
-  keep the ORM path;
-* rows come back through the compiler's own converters as the `.values()` dicts the ORM would give.
+* the caller: the shape holds the caller's `is_staff` and `is_active` (what `visible_to()` branches
+  on); anonymous callers are never compiled. Whatever else the caller's view puts in the shape
+  (ValuesListMixin: the view class, action, columns and database, and only requests without URL
+  arguments and with nothing but the page size/offset in the query string) is the view's promise
+  that nothing else changes its queryset;
+* the proof, on the first request of a shape: the queryset is built and compiled twice, for the
+  caller and for a *probe*, an unsaved user with another key and only the shape's attributes.
+  Both compiles must give the same SQL; a parameter is the caller's key when it is the caller's key
+  in the first and the probe's in the second; the only other parameter allowed is the constant `1`
+  Django selects inside `EXISTS(...)`, recognised by its place in the SQL. Any other parameter — an
+  integer filter (`seq__gt=3`), a string, a date, a key that merely equals the caller's — refuses
+  the shape: its requests keep the ORM path, nothing is compiled for it again;
+* an empty queryset (`.none()`, which Django refuses to compile) takes the ORM path and is not
+  remembered: it says nothing about the shape's next caller.
 
-Any other request (a filter, an ordering, a cursor, `?format=`) builds its queryset as usual.
-commandcentral/tests/test_list_sql.py pins identical pages, counts and per-user scoping.
+Rows come back through the compiler's own converters as the `.values()` dicts the ORM would give.
+This reads Django internals (`Query.get_compiler().as_sql()`, `compiler.select`,
+`compiler.get_converters()`, `Query.low_mark/high_mark/combinator/distinct/order_by`); if a Django
+upgrade changes the SQL an `EXISTS` compiles to, shapes with one are refused (the ORM path), not
+misread. commandcentral/tests/test_list_sql.py pins identical pages, counts and per-user scoping,
+and the refusals.
 """
 
+import re
+import uuid
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 
 _plans: dict = {}
-_UNCOMPILABLE = object()
+_REFUSED = object()
+_CALLER_SHAPE = ("is_staff", "is_active")  # the caller's attributes a plan is compiled for
+_PLACEHOLDERS = re.compile(r"%%|%s")
 
 
 @dataclass(frozen=True)
@@ -41,65 +57,120 @@ class _Plan:
     ordering: tuple
 
 
-def compiled_rows(shape, user, build):
-    """`CompiledRows` for `build()`'s values queryset, compiled once per `shape`; None when not compilable."""
+def compiled_rows(shape, user, build, names):
+    """Rows of `build(user)` (a `.values(*names)` queryset) through SQL compiled once per `shape` and the
+    caller's `is_staff`/`is_active`; None when the caller is anonymous or the shape cannot be proven
+    (the caller takes the ORM path). `build(caller)` must build the queryset for any `caller` it is given."""
+    if not user.is_authenticated or user.pk is None or not isinstance(user, get_user_model()):
+        return None
+    shape = (shape, *(getattr(user, name) for name in _CALLER_SHAPE))
     plan = _plans.get(shape)
     if plan is None:
-        plan = _plans[shape] = _compile(build(), user)
-    if plan is _UNCOMPILABLE:
+        plan = _prove(user, build, tuple(names))
+        if plan is None:
+            return None  # an empty queryset: nothing learnt about the shape
+        _plans[shape] = plan
+    if plan is _REFUSED:
         return None
     return CompiledRows(plan, user)
 
 
-def _compile(queryset, user):
+def _prove(user, build, names):
+    """A _Plan whose only varying parameter is the caller's key, _REFUSED, or None for an empty queryset."""
+    try:
+        mine = _compile(build(user), names)
+    except EmptyResultSet:
+        return None
+    model = get_user_model()
+    probe_key = _other_key(user.pk)
+    if mine is _REFUSED or probe_key is None:
+        return _REFUSED
+    probe = model(pk=probe_key, **{name: getattr(user, name) for name in _CALLER_SHAPE})
+    try:
+        theirs = _compile(build(probe), names)
+    except Exception:  # noqa: BLE001 - the probe is speculative: whatever it trips over, the ORM path stays
+        return _REFUSED
+    if theirs is _REFUSED or (mine.using, mine.sql, mine.count_sql) != (theirs.using, theirs.sql, theirs.count_sql):
+        return _REFUSED
+    connection = connections[mine.using]
+    key = model._meta.pk.get_db_prep_value(user.pk, connection)
+    other = model._meta.pk.get_db_prep_value(probe_key, connection)
+    positions = _key_positions(mine.sql, mine.params, theirs.params, key, other)
+    count_positions = _key_positions(mine.count_sql, mine.count_params, theirs.count_params, key, other)
+    if positions is None or count_positions is None:
+        return _REFUSED
+    return _Plan(
+        using=mine.using, sql=mine.sql, count_sql=mine.count_sql, params=mine.params, key_positions=positions,
+        count_params=mine.count_params, count_key_positions=count_positions, names=names,
+        converters=mine.converters, ordering=mine.ordering,
+    )
+
+
+def _other_key(key):
+    if isinstance(key, uuid.UUID):
+        return uuid.uuid4()
+    if isinstance(key, int) and not isinstance(key, bool):
+        return -key - 1  # never a stored key
+    return None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    using: str
+    sql: str
+    params: tuple
+    count_sql: str
+    count_params: tuple
+    converters: tuple
+    ordering: tuple
+
+
+def _compile(queryset, names):
     query = queryset.query
     using = queryset.db
-    connection = connections[using]
     if query.low_mark or query.high_mark is not None or query.combinator or query.distinct:
-        return _UNCOMPILABLE
-    names = tuple(query.selected) if getattr(query, "selected", None) else (
-        *query.extra_select, *query.values_select, *query.annotation_select
-    )
+        return _REFUSED
     compiler = query.get_compiler(using)
     sql, params = compiler.as_sql(with_limits=False)
-    if len(compiler.select) != len(names):
-        return _UNCOMPILABLE
-    count_query = queryset.order_by().query
-    count_sql, count_params = count_query.get_compiler(using).as_sql(with_limits=False)
-    key = get_user_model()._meta.pk.get_db_prep_value(user.pk, connection)
-    positions = _key_positions(params, key)
-    count_positions = _key_positions(count_params, key)
-    if positions is None or count_positions is None:
-        return _UNCOMPILABLE
+    if len(compiler.select) != len(names):  # extra() or annotations: not the .values(*names) rows
+        return _REFUSED
+    count_sql, count_params = queryset.order_by().query.get_compiler(using).as_sql(with_limits=False)
     columns = [column for column, _sql, _alias in compiler.select]
     converters = tuple(
         (position, tuple(functions), expression)
         for position, (functions, expression) in compiler.get_converters(columns).items()
     )
-    return _Plan(
-        using=using,
-        sql=sql,
-        count_sql=f"SELECT COUNT(*) FROM ({count_sql}) cc_count",
-        params=tuple(params),
-        key_positions=positions,
-        count_params=tuple(count_params),
-        count_key_positions=count_positions,
-        names=names,
-        converters=converters,
-        ordering=tuple(query.order_by),
+    return _Compiled(
+        using=using, sql=sql, params=tuple(params), count_sql=f"SELECT COUNT(*) FROM ({count_sql}) cc_count",
+        count_params=tuple(count_params), converters=converters, ordering=tuple(query.order_by),
     )
 
 
-def _key_positions(params, key):
-    """Where `params` holds the caller's key; None if any other parameter is not a structural int."""
+def _key_positions(sql, mine, theirs, key, other):
+    """Where the caller's key goes; None when any parameter is neither that key nor an EXISTS' `1`."""
+    constants, count = _exists_constants(sql)
+    if not count == len(mine) == len(theirs):
+        return None
     positions = []
-    for position, param in enumerate(params):
-        if param == key and type(param) is type(key):
+    for position, (param, probe_param) in enumerate(zip(mine, theirs)):
+        if type(param) is type(key) and param == key and type(probe_param) is type(other) and probe_param == other:
             positions.append(position)
-        # psycopg passes the `1` of EXISTS as Int4, an int subclass; an int key could collide with one.
-        elif not isinstance(param, int) or isinstance(param, bool) or isinstance(key, int):
+        elif not (position in constants and param == probe_param == 1 and not isinstance(param, bool)):
             return None
     return tuple(positions)
+
+
+def _exists_constants(sql) -> tuple[frozenset, int]:
+    """Positions of the parameters that are the constant of `EXISTS(SELECT %s AS "a" FROM ...)`, which Django
+    compiles for every Exists(), and the number of placeholders."""
+    found, position = set(), 0
+    for match in _PLACEHOLDERS.finditer(sql):
+        if match.group() == "%%":
+            continue
+        if sql.endswith("EXISTS(SELECT ", 0, match.start()) and sql.startswith(' AS "a" FROM ', match.end()):
+            found.add(position)
+        position += 1
+    return frozenset(found), position
 
 
 def _bind(params: tuple, positions: tuple, key) -> list:

@@ -53,6 +53,7 @@ TRANSITION_SCHEMA = extend_schema(
     destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
 )
 class ProjectViewSet(ValuesListMixin, viewsets.ModelViewSet):
+    compiled_default_pages = True  # its default list depends only on request.user (commandcentral.list_sql)
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter
     ordering_fields = ["name", "created_at", "updated_at", "state"]

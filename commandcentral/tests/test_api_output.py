@@ -183,3 +183,59 @@ def test_a_serializer_with_a_method_field_prints_through_drf(busy_project):
     fast = WithMethod(busy_project).data
     assert fast == plain_with_method(busy_project).data
     assert fast["label"] == f"{busy_project.name} (active)"
+
+
+def test_a_custom_field_prints_bound_with_the_serializers_context(busy_project):
+    class Suffixed(serializers.CharField):  # a subclass of a plain field: not plain any more
+        def to_representation(self, value):
+            return f"{value}{self.context['suffix']} ({self.parent.__class__.__name__})"
+
+    class WithCustomField(FastOutputMixin, serializers.ModelSerializer):
+        name = Suffixed(read_only=True)
+
+        class Meta:
+            model = busy_project.__class__
+            fields = ["id", "name", "created_at"]
+
+    assert WithCustomField.values_lookups() is None  # lists go through DRF's ListModelMixin
+    fast = WithCustomField(busy_project, context={"suffix": "!"}).data
+    assert fast["name"] == f"{busy_project.name}! (WithCustomField)"
+    plain_custom = plain(WithCustomField)(busy_project, context={"suffix": "!"}).data
+    assert {**fast, "name": None} == {**plain_custom, "name": None}
+    many = WithCustomField([busy_project], many=True, context={"suffix": "?"}).data
+    assert many[0]["name"] == f"{busy_project.name}? (WithCustomField)"
+
+
+def test_custom_fields_are_fresh_per_serializer_like_drf(busy_project):
+    class Counting(serializers.CharField):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seen = []
+
+        def to_representation(self, value):
+            self.seen.append(value)
+            return f"{value} #{len(self.seen)}"
+
+    class WithCounter(FastOutputMixin, serializers.ModelSerializer):
+        name = Counting(read_only=True)
+
+        class Meta:
+            model = busy_project.__class__
+            fields = ["id", "name"]
+
+    first, second = WithCounter(busy_project).data, WithCounter(busy_project).data
+    assert first["name"] == second["name"] == f"{busy_project.name} #1"
+
+
+def test_a_serializer_printing_its_own_way_has_no_plan(busy_project):
+    class WithViewer(FastOutputMixin, serializers.ModelSerializer):
+        class Meta:
+            model = busy_project.__class__
+            fields = ["id", "name"]
+
+        def to_representation(self, instance):
+            return {**super().to_representation(instance), "viewer": self.context["viewer"]}
+
+    assert WithViewer.values_lookups() is None
+    assert WithViewer(busy_project, context={"viewer": "v"}).data == {
+        "id": str(busy_project.pk), "name": busy_project.name, "viewer": "v"}
