@@ -38,17 +38,17 @@ def both_read_before_either_writes(monkeypatch):
     reads the new state. This makes the race certain instead of left to thread scheduling.
     """
     both_read = threading.Barrier(2)
-    locked_read = services._lock
+    locked_read = services.EntityTransition.lock
 
-    def racing_lock(entity):
-        current = locked_read(entity)
+    def racing_lock(action):
+        current = locked_read(action)
         try:
             both_read.wait(timeout=1)
         except threading.BrokenBarrierError:
             pass  # the other thread is waiting for our row lock (or already gave up on this barrier)
         return current
 
-    monkeypatch.setattr(services, "_lock", racing_lock)
+    monkeypatch.setattr(services.EntityTransition, "lock", racing_lock)
 
 
 def _race(work, arguments):
