@@ -11,14 +11,15 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models.signals import pre_save
 from django.urls import reverse
 
 from audit import integrity
-from commandcentral.core.recording import record_event
+from audit.tests.tampering import as_database_admin
 from audit.models import AuditCheckpoint, AuditEntry, AuditEventType, AuditSealBroken
 from accounts.tests.factories import PASSWORD, UserFactory
+from commandcentral.core.recording import record_event
 from projects.models import Project, ProjectState
 from projects.services import project_create
 
@@ -163,19 +164,13 @@ def test_a_receiver_that_changes_a_row_after_its_seal_fails_the_write_and_leaves
 
 def _as_written_before_the_fix(entries, *, actor=None) -> None:
     """Store what auditlog's receiver set after the seal: a remote address (and an actor) not in the hash."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_auditentry_append_only")
+    with as_database_admin() as cursor:
         for entry in entries:
             if actor is not None:
                 cursor.execute("UPDATE audit_auditentry SET remote_addr = %s, actor_id = %s, actor_email = %s WHERE id = %s",
                                ["127.0.0.1", actor.pk.hex if connection.vendor == "sqlite" else actor.pk, actor.email, entry.pk])
             else:
                 cursor.execute("UPDATE audit_auditentry SET remote_addr = %s WHERE id = %s", ["127.0.0.1", entry.pk])
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER audit_auditentry_append_only")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 @pytest.fixture
@@ -240,14 +235,8 @@ def test_relink_refuses_when_a_checkpoint_covers_the_rows(legacy_trail, signing_
 
 @pytest.mark.audit_tamper
 def test_relink_refuses_a_chain_with_any_other_break(legacy_trail):
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_auditentry_append_only")
+    with as_database_admin() as cursor:
         cursor.execute("UPDATE audit_auditentry SET rationale = 'a lie' WHERE id = %s", [legacy_trail[-1].pk])
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER audit_auditentry_append_only")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     with pytest.raises(CommandError, match="changed_content"):
         call_command("audit_relink", "--apply", stdout=io.StringIO())
     hashes = list(AuditEntry.objects.order_by("id").values_list("entry_hash", flat=True))

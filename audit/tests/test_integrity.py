@@ -22,6 +22,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from audit import integrity
+from audit.tests.tampering import as_database_admin as _as_database_admin
 from audit.models import AuditCheckpoint, AuditEntry, AuditEventType, AuditImmutable
 from commandcentral.core.recording import record_event
 from commandcentral.core.transitions import TransitionForbidden, perform_transition
@@ -77,21 +78,6 @@ def _checkpoint(tmp_path, name="checkpoint.json"):
     path = tmp_path / name
     call_command("audit_checkpoint", "--output", str(path), stdout=io.StringIO())
     return path
-
-
-@contextlib.contextmanager
-def _as_database_admin():
-    """What someone with database access can do: raw SQL, with PostgreSQL's append-only trigger off."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Django's FKs are DEFERRABLE INITIALLY DEFERRED; ALTER TABLE refuses to run while the test
-            # transaction still has their checks queued, so run them now and as we go.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_auditentry_append_only")
-        yield cursor
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER audit_auditentry_append_only")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _swap(first_id: int, second_id: int, columns: list[str]) -> None:

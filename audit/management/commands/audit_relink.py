@@ -20,13 +20,21 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000, help="rows fetched per database round trip")
 
     def handle(self, *args, apply, actor, batch_size, **options):
-        operator = resolve_actor(actor) if actor else None
-        plan = integrity.relink_plan(batch_size=batch_size)
-        if plan.failure is not None:
-            raise CommandError(
-                f"the chain has another break ({plan.failure.kind}) at row #{plan.failure.row_id}: "
-                f"{plan.failure.message} Nothing was re-hashed."
-            )
+        if apply:
+            operator = resolve_actor(actor) if actor else None
+            try:
+                # One walk, under the chain lock: relink() plans and re-hashes in the same transaction.
+                with command_audit_context(operator):
+                    plan, rehashed = integrity.relink(actor=operator, batch_size=batch_size)
+            except integrity.ChainConfigurationError as error:
+                raise CommandError(f"{error} Nothing was re-hashed.") from error
+        else:
+            plan, rehashed = integrity.relink_plan(batch_size=batch_size), None
+            if plan.failure is not None:
+                raise CommandError(
+                    f"the chain has another break ({plan.failure.kind}) at row #{plan.failure.row_id}: "
+                    f"{plan.failure.message} Nothing was re-hashed."
+                )
         if plan.affected == 0:
             self.stdout.write(f"Nothing to re-link: {plan.rows_checked} rows checked, none sealed before its request context.")
             return
@@ -34,14 +42,9 @@ class Command(BaseCommand):
             f"{plan.affected} of {plan.rows_checked} rows were sealed before their request context "
             f"(first: row #{plan.first_id}, seq {plan.first_seq})."
         )
-        if not apply:
+        if rehashed is None:
             self.stdout.write(f"{summary} Run with --apply to re-hash from row #{plan.first_id} to the head.")
             return
-        try:
-            with command_audit_context(operator):
-                plan, rehashed = integrity.relink(actor=operator, batch_size=batch_size)
-        except integrity.ChainConfigurationError as error:
-            raise CommandError(str(error)) from error
         self.stdout.write(
             f"{summary} Re-hashed {rehashed} rows from row #{plan.first_id}; an audit.relinked row records it. "
             "Sign a checkpoint now (audit_checkpoint)."
