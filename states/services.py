@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from commandcentral.core.access import can_track_entity
 from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput
-from commandcentral.core.recording import AuditEventType, audited_write, record_event, record_permission_denied
+from commandcentral.core.recording import (
+    AuditEventType,
+    audited_write,
+    record_event,
+    record_permission_denied,
+    user_or_none,
+)
 from commandcentral.core.transitions import (
     TransitionAction,
     TransitionForbidden,
@@ -257,7 +263,7 @@ class EntityTransition(TransitionAction):
         current.last_transition_from = current.current_state
         current.current_state = self.target
         current.last_transition_at = timezone.now()
-        current.last_transition_by = self.actor if self.actor is not None and self.actor.is_authenticated else None
+        current.last_transition_by = user_or_none(self.actor)
 
     def to_state(self, current=None) -> str:
         return self.target

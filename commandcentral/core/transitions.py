@@ -24,7 +24,7 @@ from prometheus_client import Counter
 
 from .access import is_active_user
 from .by_key import get_by_key
-from .recording import AuditEventType, audited_write, record_event, record_permission_denied
+from .recording import AuditEventType, audited_write, entity_type_of, record_event, record_permission_denied
 
 TRANSITIONS = Counter(
     "commandcentral_transitions",
@@ -302,10 +302,6 @@ def _changed_fields(before, current) -> list[str]:
         if not field.primary_key
         and (getattr(field, "auto_now", False) or getattr(before, field.attname) != getattr(current, field.attname))
     ]
-
-
-def entity_type_of(obj) -> str:
-    return getattr(obj, "audit_entity_type", None) or obj._meta.model_name
 
 
 # --- FSM models ----------------------------------------------------------------------------------
