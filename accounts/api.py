@@ -12,7 +12,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from commandcentral.core.recording import audited_write
-from commandcentral.api_schema import errors
+from commandcentral.api.schema import errors
 
 from .serializers import (
     LoginSerializer,

@@ -7,7 +7,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from commandcentral.api_schema import errors
+from commandcentral.api.schema import errors
 
 from . import integrity
 

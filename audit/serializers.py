@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from commandcentral.api_output import FastOutputMixin
+from commandcentral.api.speedups.output import FastOutputMixin
 
 from .models import AuditEntry
 

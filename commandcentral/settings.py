@@ -172,14 +172,14 @@ REST_FRAMEWORK = {
     # JSON in; the browsable API's "Raw data" form sends JSON too. Form encodings cannot carry
     # the typed JSON fields (options, settings, metadata) faithfully.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "commandcentral.api_support.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "commandcentral.api.support.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "commandcentral.api_support.FilterBackend",  # DjangoFilterBackend, skipped when no filter is named
+        "commandcentral.api.support.FilterBackend",  # DjangoFilterBackend, skipped when no filter is named
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "commandcentral.api_support.exception_handler",
+    "EXCEPTION_HANDLER": "commandcentral.api.support.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",

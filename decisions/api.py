@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from audit.pagination import paginated_events
 from audit.models import AuditEntry
 from audit.serializers import AuditEntryCursorPageSerializer
-from commandcentral.api_support import parse_uuid, visible_project_or_404
-from commandcentral.api_schema import TRANSITION_ERRORS, errors
+from commandcentral.api.support import parse_uuid, visible_project_or_404
+from commandcentral.api.schema import TRANSITION_ERRORS, errors
 from commandcentral.core.transitions import allowed_transitions, perform_transition
 from projects.serializers import TransitionRequestSerializer, TransitionsSerializer
 
@@ -153,7 +153,7 @@ class DecisionViewSet(viewsets.ModelViewSet):
 
     @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR, **errors(404)})
     def record(self, request, pk=None):
-        """Routed only as decisions/{id}/record.md (commandcentral/api_urls.py), without a trailing slash."""
+        """Routed only as decisions/{id}/record.md (commandcentral/api/urls.py), without a trailing slash."""
         decision = self.get_object()
         body = decision_record_markdown(decision, base_url=request.build_absolute_uri("/")[:-1])
         return HttpResponse(body, content_type="text/markdown; charset=utf-8")

@@ -13,9 +13,9 @@ from rest_framework.response import Response
 from audit.pagination import paginated_events
 from audit.models import AuditEntry
 from audit.serializers import AuditEntryCursorPageSerializer
-from commandcentral.api_output import ValuesListMixin
-from commandcentral.api_support import parse_uuid, visible_project_or_404
-from commandcentral.api_schema import TRANSITION_ERRORS, errors
+from commandcentral.api.speedups.output import ValuesListMixin
+from commandcentral.api.support import parse_uuid, visible_project_or_404
+from commandcentral.api.schema import TRANSITION_ERRORS, errors
 from commandcentral.core.transitions import allowed_transitions, perform_transition
 
 from .filters import ProjectFilter
@@ -53,7 +53,7 @@ TRANSITION_SCHEMA = extend_schema(
     destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
 )
 class ProjectViewSet(ValuesListMixin, viewsets.ModelViewSet):
-    compiled_default_pages = True  # its default list depends only on request.user (commandcentral.list_sql)
+    compiled_default_pages = True  # its default list depends only on request.user (commandcentral.api.speedups.list_sql)
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter
     ordering_fields = ["name", "created_at", "updated_at", "state"]

@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
 from accounts.serializers import UserSummarySerializer
-from commandcentral.api_fields import JSONObjectField, StrictFieldsMixin
-from commandcentral.api_output import CachedFieldsMixin, FastOutputMixin
+from commandcentral.api.fields import JSONObjectField, StrictFieldsMixin
+from commandcentral.api.speedups.output import CachedFieldsMixin, FastOutputMixin
 
 from .models import Membership, MembershipRole, Project
 

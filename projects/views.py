@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from commandcentral.api_support import visible_project_or_404
+from commandcentral.api.support import visible_project_or_404
 from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, require
 from commandcentral.web.forms import RationaleForm
 from commandcentral.web.transitions import add_service_error, run_transition, state_panel

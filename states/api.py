@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from commandcentral.api_schema import ERRORS, ErrorSerializer
+from commandcentral.api.schema import ERRORS, ErrorSerializer
 from commandcentral.core.access import visible_project
 from projects.models import Project
 

@@ -38,7 +38,7 @@ from .registry import MODEL_GOVERNED, StateMachine, get_definition
 TRANSITION = "transition"
 
 
-# --- Refusals (mapped by commandcentral.api_support.exception_handler) -----------------------------
+# --- Refusals (mapped by commandcentral.api.support.exception_handler) -----------------------------
 
 
 class EntityTransitionForbidden(TransitionForbidden):
@@ -116,6 +116,21 @@ def _checked(field: str, validator, value):
 # --- Registration ---------------------------------------------------------------------------------
 
 
+def _validate_registration(service: str, entity_type: str, entity_id: str, metadata) -> None:
+    """400 (`InvalidInput`) for a malformed key, a model-governed type or metadata that is not an object."""
+    _checked("service", validate_service, service)
+    _checked("entity_type", validate_entity_type, entity_type)
+    _checked("entity_id", validate_entity_id, entity_id)
+    if entity_type in MODEL_GOVERNED:
+        raise InvalidInput(
+            f"{entity_type.capitalize()} states are governed by CommandCentral's own {entity_type}s; "
+            f"use the {entity_type} endpoints, not entity-states.",
+            field="entity_type",
+        )
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidInput("Metadata must be a JSON object.", field="metadata")
+
+
 def entity_register(
     *,
     actor,
@@ -132,17 +147,7 @@ def entity_register(
     state its machine does not have; 403 (recorded) for a viewer of `project`; 409 (recorded) when the
     key is tracked already. The caller resolves `project` through `Project.objects.visible_to(actor)`.
     """
-    _checked("service", validate_service, service)
-    _checked("entity_type", validate_entity_type, entity_type)
-    _checked("entity_id", validate_entity_id, entity_id)
-    if entity_type in MODEL_GOVERNED:
-        raise InvalidInput(
-            f"{entity_type.capitalize()} states are governed by CommandCentral's own {entity_type}s; "
-            f"use the {entity_type} endpoints, not entity-states.",
-            field="entity_type",
-        )
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidInput("Metadata must be a JSON object.", field="metadata")
+    _validate_registration(service, entity_type, entity_id, metadata)
     initial_state = _initial_state(entity_type, initial_state)
     entity = EntityState(
         service=service,

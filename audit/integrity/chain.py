@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
+from django.apps import apps
 from django.db import connections
 
 from .canonical import CHAIN_FIELDS, GENESIS_HASH, HASHED_FIELDS, entry_hash_of
@@ -37,7 +38,7 @@ def lock_chain(using: str = "default") -> None:
 
 def chain_head(using: str = "default") -> tuple[int, str]:
     """(seq, entry_hash) of the newest row, or (0, GENESIS_HASH) for an empty trail."""
-    from ..models import AuditEntry
+    AuditEntry = apps.get_model("audit", "AuditEntry")
 
     connection = connections[using]
     # Plain SQL: this runs for every audit row, and compiling the ORM query cost more than running it.
@@ -113,7 +114,7 @@ class ChainReport:
 
 
 def _rows(using: str):
-    from ..models import AuditEntry
+    AuditEntry = apps.get_model("audit", "AuditEntry")
 
     return AuditEntry._base_manager.using(using).order_by("id").values(*CHAIN_FIELDS, *HASHED_FIELDS)
 
@@ -215,7 +216,7 @@ def _link_break(row: dict, expected: Anchor, using: str) -> ChainBreak | None:
 
 def _skipped_seq_break(row: dict, expected: Anchor, using: str) -> ChainBreak:
     """`row` comes later in the chain than `expected` allows: the seqs between are elsewhere or gone."""
-    from ..models import AuditEntry
+    AuditEntry = apps.get_model("audit", "AuditEntry")
 
     want = expected.seq + 1
     elsewhere = AuditEntry._base_manager.using(using).filter(seq=want).values_list("id", flat=True).first()
@@ -233,7 +234,7 @@ def _skipped_seq_break(row: dict, expected: Anchor, using: str) -> ChainBreak:
 
 def anchor_before(row_id: int, using: str = "default") -> Anchor:
     """The chain position just before the first row with id >= row_id."""
-    from ..models import AuditEntry
+    AuditEntry = apps.get_model("audit", "AuditEntry")
 
     previous = (
         AuditEntry._base_manager.using(using).filter(id__lt=row_id).order_by("-id").values("id", "seq", "entry_hash").first()

@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
+from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
@@ -43,7 +44,7 @@ def sign(body: dict, key: bytes) -> str:
 
 def make_checkpoint(*, using: str = "default", now: datetime | None = None) -> dict:
     """A signed statement of the current head: {chain, version, last_id, seq, head_hash, time, signature}."""
-    from ..models import AuditEntry
+    AuditEntry = apps.get_model("audit", "AuditEntry")
 
     key = signing_key()
     head = AuditEntry._base_manager.using(using).order_by("-seq").values("id", "seq", "entry_hash").first()
@@ -141,7 +142,7 @@ def _latest_checkpoint(using: str) -> tuple[dict | None, ChainBreak | None, Anch
     the chain position it vouches for. Without a signing key nothing is checked and nothing vouched for;
     with no stored checkpoint, all three are None.
     """
-    from ..models import AuditCheckpoint
+    AuditCheckpoint = apps.get_model("audit", "AuditCheckpoint")
 
     latest = AuditCheckpoint.objects.using(using).order_by("-id").first()
     if latest is None:
@@ -159,7 +160,7 @@ def _latest_checkpoint(using: str) -> tuple[dict | None, ChainBreak | None, Anch
 
 def _tail_anchor(head_seq: int, limit: int, using: str) -> Anchor:
     """The chain position just before the last `limit` rows."""
-    from ..models import AuditEntry
+    AuditEntry = apps.get_model("audit", "AuditEntry")
 
     start = AuditEntry._base_manager.using(using).filter(seq__gt=head_seq - limit).order_by("seq").values_list("id", flat=True).first()
     return anchor_before(start, using)

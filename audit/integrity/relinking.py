@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.db import connections, transaction
 
 from .canonical import entry_hash_of
@@ -86,7 +87,7 @@ def _refuse_other_breaks(plan: RelinkPlan) -> None:
 
 
 def _refuse_if_checkpointed(plan: RelinkPlan, using: str) -> None:
-    from ..models import AuditCheckpoint
+    AuditCheckpoint = apps.get_model("audit", "AuditCheckpoint")
 
     covering = AuditCheckpoint.objects.using(using).filter(seq__gte=plan.first_seq).order_by("seq").first()
     if covering is not None:
@@ -98,7 +99,7 @@ def _refuse_if_checkpointed(plan: RelinkPlan, using: str) -> None:
 
 def _rehash_from(first_id: int, batch_size: int, using: str) -> int:
     """Recompute the chain columns of row `first_id` and every row after it; how many rows changed."""
-    from ..models import AuditEntry
+    AuditEntry = apps.get_model("audit", "AuditEntry")
 
     connection = connections[using]
     table = connection.ops.quote_name(AuditEntry._meta.db_table)

@@ -2,6 +2,8 @@
 
 from django.core.exceptions import PermissionDenied
 
+from .recording import AuditEventType
+
 
 class ActionForbidden(PermissionDenied):
     """403: the user can see the object but may not do this. Already recorded as permission_denied."""
@@ -45,3 +47,66 @@ def require(allowed: bool, *, actor, obj, action: str, message: str) -> None:
 
     record_permission_denied(actor=actor, obj=obj, event_name=f"{entity_type_of(obj)}.{action}", reason=message)
     raise ActionForbidden(message)
+
+
+# --- Transition refusals (raised by the one engine in core.transitions) ------------------------------------------------------------------------------------
+
+
+class TransitionRefused(Exception):
+    """Base of every refusal; `status` is what the HTTP surfaces answer."""
+
+    status = 400
+    event_type = AuditEventType.TRANSITION_DENIED
+    reason_code = "refused"
+
+    def __init__(self, obj, name: str, message: str):
+        super().__init__(message)
+        self.obj = obj
+        self.name = name
+        self.message = message
+        self.current_state = getattr(obj, "state", "")
+
+
+class UnknownTransition(TransitionRefused):
+    status = 404
+    reason_code = "unknown_transition"
+
+    def __init__(self, obj, name: str):
+        super().__init__(obj, name, f"{type(obj).__name__} has no transition '{name}'.")
+
+
+class TransitionForbidden(TransitionRefused):
+    status = 403
+    event_type = AuditEventType.PERMISSION_DENIED
+    reason_code = "permission"
+
+    def __init__(self, obj, name: str):
+        super().__init__(obj, name, f"You do not have permission to {name} this {type(obj).__name__.lower()}.")
+
+
+class TransitionNotAvailable(TransitionRefused):
+    status = 409
+    reason_code = "state"
+
+    def __init__(self, obj, name: str, allowed: list[str], message: str | None = None):
+        self.allowed_transitions = allowed
+        super().__init__(
+            obj,
+            name,
+            message or f"Cannot {name} a {type(obj).__name__.lower()} that is {obj.state}.",
+        )
+
+
+class TransitionConflict(TransitionNotAvailable):
+    """Someone else changed the state between our read and our write."""
+
+    reason_code = "conflict"
+
+
+class RequirementsMissing(TransitionRefused):
+    status = 400
+    reason_code = "requirements"
+
+    def __init__(self, obj, name: str, missing: list[str]):
+        self.missing = missing
+        super().__init__(obj, name, f"Cannot {name}: requirements not met: {', '.join(missing)}.")

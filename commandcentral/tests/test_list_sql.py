@@ -1,4 +1,4 @@
-"""Default list pages through compiled SQL (commandcentral.list_sql) answer exactly what the ORM path answers."""
+"""Default list pages through compiled SQL (commandcentral.api.speedups.list_sql) answer exactly what the ORM path answers."""
 
 import pytest
 from django.urls import include, path
@@ -7,7 +7,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from audit.api import EventViewSet
 from audit.models import AuditEntry
 from audit.serializers import AuditEntrySerializer
-from commandcentral import api_output, list_sql
+from commandcentral.api.speedups import list_sql, output as api_output
 from commandcentral.core.transitions import perform_transition
 from projects.models import Membership, MembershipRole, Project
 from projects.services import project_create
@@ -214,7 +214,7 @@ urlpatterns = [
     path("t/after/<int:seq>/", EventsAfterKwarg.as_view({"get": "list"})),
     path("t/by/<uuid:actor>/", EventsOfActor.as_view({"get": "list"})),
     path("t/none/", EventsNone.as_view({"get": "list"})),
-    path("api/v1/", include("commandcentral.api_urls")),
+    path("api/v1/", include("commandcentral.api.urls")),
 ]
 
 

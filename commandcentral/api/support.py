@@ -13,9 +13,9 @@ from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .core.access import visible_project
-from .core.errors import ActionForbidden, Conflict, InvalidInput
-from .core.transitions import RequirementsMissing, TransitionNotAvailable, TransitionRefused
+from ..core.access import visible_project
+from ..core.errors import ActionForbidden, Conflict, InvalidInput
+from ..core.transitions import RequirementsMissing, TransitionNotAvailable, TransitionRefused
 
 logger = logging.getLogger("commandcentral.api")
 
