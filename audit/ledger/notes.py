@@ -1,0 +1,89 @@
+"""Signing side of C2SP signed notes (Ed25519) and tlog-checkpoint bodies. No Django.
+
+Private key form (as Go's golang.org/x/mod/sumdb/note): `PRIVATE+KEY+<name>+<8 hex key hash>+<base64(0x01 ‖
+32-byte seed)>`; the verifier key is `<name>+<8 hex key hash>+<base64(0x01 ‖ 32-byte public key)>`.
+Checking (keys, notes, checkpoints, proofs) lives in `verifier`, the file outsiders run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from .verifier import (
+    ALG_ED25519,
+    SIGNATURE_PREFIX,
+    VerificationError,
+    VerifierKey,
+    b64decode,
+    b64encode,
+    key_hash,
+    valid_key_name,
+)
+
+PRIVATE_PREFIX = "PRIVATE+KEY+"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    name: str
+    seed: bytes
+
+    @property
+    def _private(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.seed)
+
+    @property
+    def public_key(self) -> bytes:
+        return self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    @property
+    def verifier(self) -> VerifierKey:
+        public = self.public_key
+        return VerifierKey(self.name, key_hash(self.name, public), public)
+
+    def __str__(self) -> str:
+        return f"{PRIVATE_PREFIX}{self.name}+{self.verifier.key_hash.hex()}+{b64encode(bytes([ALG_ED25519]) + self.seed)}"
+
+    def __repr__(self) -> str:  # never print the seed by accident (logs, tracebacks)
+        return f"SigningKey(name={self.name!r}, verifier={str(self.verifier)!r})"
+
+    def sign(self, text: str) -> str:
+        """The signed note of `text` (which must end with a newline and hold no blank line's worth of trouble)."""
+        if not text.endswith("\n") or "\r" in text:
+            raise ValueError("note text must end with a newline and hold no carriage returns")
+        signature = self._private.sign(text.encode("utf-8"))
+        return f"{text}\n{SIGNATURE_PREFIX}{self.name} {b64encode(self.verifier.key_hash + signature)}\n"
+
+
+def generate_signing_key(name: str) -> SigningKey:
+    if not valid_key_name(name):
+        raise ValueError("a key name must be non-empty, without '+' or whitespace")
+    return SigningKey(name, os.urandom(32))
+
+
+def parse_signing_key(text: str) -> SigningKey:
+    text = text.strip()
+    if not text.startswith(PRIVATE_PREFIX):
+        raise VerificationError("signing key must start with PRIVATE+KEY+")
+    parts = text[len(PRIVATE_PREFIX) :].split("+")
+    if len(parts) != 3 or not valid_key_name(parts[0]):
+        raise VerificationError("signing key must read PRIVATE+KEY+<name>+<8 hex>+<base64 seed>")
+    name, hash_hex, encoded = parts
+    raw = b64decode(encoded, "signing key")
+    if len(raw) != 33 or raw[0] != ALG_ED25519:
+        raise VerificationError("signing key is not an Ed25519 seed (0x01 followed by 32 bytes)")
+    key = SigningKey(name, raw[1:])
+    if key.verifier.key_hash.hex() != hash_hex:
+        raise VerificationError("signing key hash does not match its name and key")
+    return key
+
+
+def checkpoint_body(origin: str, size: int, root_hash: bytes) -> str:
+    """A C2SP tlog-checkpoint body: origin line, decimal tree size, base64 root hash."""
+    if not origin or "\n" in origin:
+        raise ValueError("checkpoint origin must be one non-empty line")
+    return f"{origin}\n{size}\n{b64encode(root_hash)}\n"
