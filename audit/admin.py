@@ -5,7 +5,8 @@ from django.urls import path
 
 from commandcentral.web.admin import ReadOnlyAdminMixin
 
-from . import integrity
+from .ledger.checkpoints import ledger_status
+from .ledger.verification import verify_ledger
 from .models import AuditEntry
 
 # auditlog.admin registers the swapped-in entry model itself; ours replaces it (PITFALLS §1.3).
@@ -28,26 +29,21 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [field.name for field in self.model._meta.fields]
 
     def get_urls(self):
-        chain_status = path(
-            "chain-status/", self.admin_site.admin_view(self.chain_status_view), name="audit_auditentry_chain_status"
+        status = path(
+            "ledger-status/", self.admin_site.admin_view(self.ledger_status_view), name="audit_auditentry_ledger_status"
         )
-        return [chain_status, *super().get_urls()]
+        return [status, *super().get_urls()]
 
-    def chain_status_view(self, request):
-        """Hash chain status: the tail since the last checkpoint by default, everything with ?full=1."""
+    def ledger_status_view(self, request):
+        """Tree size, unsealed rows and the last checkpoint; ?verify=1 recomputes every leaf."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        report = integrity.chain_status(full=request.GET.get("full") == "1")
-        scope_label = {
-            "since_checkpoint": "rows after the last checkpoint",
-            "tail": "the newest rows only",
-            "full": "the whole chain",
-        }[report.scope]
+        report = verify_ledger() if request.GET.get("verify") == "1" else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Audit hash chain",
+            "title": "Audit ledger",
+            "status": ledger_status(),
             "report": report,
-            "scope_label": scope_label,
         }
-        return TemplateResponse(request, "admin/audit/auditentry/chain_status.html", context)
+        return TemplateResponse(request, "admin/audit/auditentry/ledger_status.html", context)

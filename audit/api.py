@@ -17,6 +17,7 @@ from commandcentral.api.schema import errors
 from commandcentral.api.support import visible_project_or_404
 from commandcentral.api.support import FilterBackend
 
+from .api_ledger import INCLUSION_PROOF_SCHEMA, inclusion_proof_response, visible_entry_id_or_404
 from .filters import AuditEntryFilter
 from .models import AuditEntry
 from .pagination import AuditCursorPagination
@@ -141,3 +142,9 @@ class EventViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
         response = StreamingHttpResponse(stream, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="audit-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"'
         return response
+
+    @INCLUSION_PROOF_SCHEMA
+    @action(detail=True, filterset_class=None, filter_backends=[])
+    def proof(self, request, pk=None):
+        """Leaf index, inclusion path, canonical bytes and the signed note they verify against (SPEC §13)."""
+        return inclusion_proof_response(visible_entry_id_or_404(self.get_queryset(), pk), request)

@@ -8,17 +8,17 @@ from django.utils import timezone
 from commandcentral.core import access
 from commandcentral.core.recording import ActorType, AuditEventType
 
-from . import integrity
+from .ledger import sequencer
+from .ledger.merkle import NODE_INDEX_BITS
 
-__all__ = ["ActorType", "AuditCheckpoint", "AuditEntry", "AuditEventType", "AuditImmutable", "AuditSealBroken"]
+__all__ = [
+    "ActorType", "AuditEntry", "AuditEventType", "AuditImmutable", "LedgerCheckpoint", "LedgerLeaf", "LedgerNode",
+    "LedgerQueue",
+]
 
 
 class AuditImmutable(Exception):
-    """Raised on any attempt to change or delete an audit row."""
-
-
-class AuditSealBroken(Exception):
-    """Something changed a row's hashed content between sealing and the INSERT (a bug, never data)."""
+    """Raised on any attempt to change or delete an audit row, a ledger leaf, node or checkpoint."""
 
 
 _EVENT_FOR_ACTION = {
@@ -36,7 +36,7 @@ class AuditEntryQuerySet(models.QuerySet):
         raise AuditImmutable("Audit rows are never deleted.")
 
     def bulk_create(self, objs, *args, **kwargs):
-        # bulk_create skips save(), hence the hash chain; rows are appended one at a time.
+        # bulk_create skips save(), hence the ledger queue; rows are appended one at a time.
         raise AuditImmutable("Audit rows are appended one by one through save(); bulk_create is refused.")
 
     def visible_to(self, user):
@@ -87,12 +87,6 @@ class AuditEntry(AbstractLogEntry):
     failure_reason = models.TextField(blank=True, default="")
     extra = models.JSONField(default=dict, blank=True)
 
-    # Hash chain (audit/integrity/canonical.py documents the canonical form). `seq` is gap-free and unique:
-    # the unique index is the fork guard if two appenders ever got past the lock.
-    seq = models.PositiveBigIntegerField(unique=True, editable=False)
-    prev_hash = models.CharField(max_length=64, editable=False)
-    entry_hash = models.CharField(max_length=64, editable=False)
-
     objects = AuditEntryManager()
 
     class Meta:
@@ -117,28 +111,15 @@ class AuditEntry(AbstractLogEntry):
             raise AuditImmutable("Audit rows are never updated.")
         self._fill_derived_fields()
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        # The chain lock (PostgreSQL) or write lock (SQLite) must cover reading the head and the
-        # INSERT, and last until commit. No savepoint: a failed append must fail the whole change.
+        # The row and its place in the sequencer's queue commit or roll back together. No lock is
+        # shared with other writers: the sequencer gives leaf indices after commit (audit/ledger/).
         with transaction.atomic(using=using, savepoint=False):
-            integrity.seal(self, using=using)
-            sealed = self._hashed_values()
             super().save(*args, **kwargs)
-            # A pre_save receiver (auditlog's context once did, issue 13) that sets a hashed column
-            # after the seal would store a row that fails its own hash: refuse it, with the change.
-            if self._hashed_values() != sealed:
-                changed = [name for name, before, after in zip(integrity.HASHED_FIELDS, sealed, self._hashed_values()) if before != after]
-                raise AuditSealBroken(f"audit row changed after it was sealed: {', '.join(changed)}")
-
-    def _hashed_values(self) -> tuple:
-        return tuple(getattr(self, name) for name in integrity.HASHED_FIELDS)
+            LedgerQueue.objects.using(using).create(entry_id=self.pk)
+        sequencer.seal_after_commit(using)
 
     def delete(self, *args, **kwargs):
         raise AuditImmutable("Audit rows are never deleted.")
-
-    @staticmethod
-    def lock_chain(using: str = "default") -> None:
-        """Serialize appenders until the transaction ends (audited_write takes it first)."""
-        integrity.lock_chain(using)
 
     def _fill_derived_fields(self) -> None:
         """Rows written by django-auditlog's signals carry only its own columns; derive ours."""
@@ -171,41 +152,102 @@ class AuditEntry(AbstractLogEntry):
         return getattr(model, "audit_entity_type", None) or (self.content_type.model if self.content_type_id else "")
 
 
-class AuditCheckpointQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        raise AuditImmutable("Audit checkpoints are never updated.")
+        raise AuditImmutable(f"{self.model._meta.verbose_name_plural} are never updated.")
 
     def delete(self):
-        raise AuditImmutable("Audit checkpoints are never deleted.")
+        raise AuditImmutable(f"{self.model._meta.verbose_name_plural} are never deleted.")
 
 
-class AuditCheckpoint(models.Model):
-    """A signed checkpoint of the chain head (made by `audit_checkpoint`), kept for the status views.
-
-    Append-only like the trail. The copy that proves anything is the one an operator keeps outside
-    this database; this table only says which head was last vouched for.
-    """
-
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    last_id = models.BigIntegerField(null=True, blank=True)
-    seq = models.PositiveBigIntegerField()
-    head_hash = models.CharField(max_length=64)
-    signature = models.CharField(max_length=64)
-    document = models.TextField(help_text="The signed JSON document exactly as issued.")
-
-    objects = AuditCheckpointQuerySet.as_manager()
+class AppendOnly(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-id"]
-        get_latest_by = "id"
-
-    def __str__(self) -> str:
-        return f"checkpoint seq {self.seq} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+        abstract = True
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
-            raise AuditImmutable("Audit checkpoints are never updated.")
+            raise AuditImmutable(f"{self._meta.verbose_name_plural} are never updated.")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise AuditImmutable("Audit checkpoints are never deleted.")
+        raise AuditImmutable(f"{self._meta.verbose_name_plural} are never deleted.")
+
+
+class LedgerQueue(models.Model):
+    """Audit rows committed but not yet in the ledger: written with the row, removed by the sequencer.
+
+    Not append-only, on purpose: it is the sequencer's work list (Trillian's "unsequenced" table).
+    A row taken out of it without being sealed is found by verify_audit (`unsealed_row`).
+    """
+
+    entry_id = models.BigIntegerField(primary_key=True)
+    enqueued_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "unsealed audit row"
+
+    def __str__(self) -> str:
+        return f"audit row #{self.entry_id} waiting since {self.enqueued_at:%H:%M:%S}"
+
+
+class LedgerLeaf(AppendOnly):
+    """Leaf `leaf_index` of the RFC 9162 tree: one audit row, and SHA-256(0x00 ‖ its canonical bytes)."""
+
+    leaf_index = models.BigIntegerField(primary_key=True)
+    entry = models.OneToOneField(AuditEntry, on_delete=models.PROTECT, related_name="ledger_leaf")
+    leaf_hash = models.BinaryField(max_length=32)
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "ledger leaf"
+
+    def __str__(self) -> str:
+        return f"leaf #{self.leaf_index} (audit row #{self.entry_id})"
+
+
+
+class LedgerNode(AppendOnly):
+    """The hash of a complete subtree of level ≥ 1 (2^level leaves from index · 2^level), stored once.
+
+    With these, the root and every proof cost O(log n) reads (audit/ledger/merkle.py).
+    """
+
+    key = models.BigIntegerField(primary_key=True, help_text="level · 2^48 + index")
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        verbose_name = "ledger node"
+
+    @staticmethod
+    def key_of(level: int, index: int) -> int:
+        return (level << NODE_INDEX_BITS) | index
+
+    @property
+    def level(self) -> int:
+        return self.key >> NODE_INDEX_BITS
+
+    @property
+    def index(self) -> int:
+        return self.key & ((1 << NODE_INDEX_BITS) - 1)
+
+    def __str__(self) -> str:
+        return f"node level {self.level} index {self.index}"
+
+
+class LedgerCheckpoint(AppendOnly):
+    """A signed tree head: a C2SP tlog-checkpoint in a signed note, exactly as issued."""
+
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.BinaryField(max_length=32)
+    note = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-tree_size"]
+        get_latest_by = "tree_size"
+        verbose_name = "ledger checkpoint"
+
+    def __str__(self) -> str:
+        return f"checkpoint of tree size {self.tree_size} at {self.created_at:%Y-%m-%d %H:%M:%S}"

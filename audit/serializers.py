@@ -14,7 +14,7 @@ class AuditEntrySerializer(FastOutputMixin, serializers.ModelSerializer):
         fields = [
             "id", "timestamp", "event_type", "event_name", "entity_type", "entity_id", "project", "actor",
             "actor_email", "actor_type", "success", "transition", "from_state", "to_state", "rationale",
-            "failure_reason", "changes", "extra", "cid", "remote_addr", "seq", "prev_hash", "entry_hash",
+            "failure_reason", "changes", "extra", "cid", "remote_addr",
         ]
         read_only_fields = fields
 

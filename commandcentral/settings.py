@@ -157,9 +157,19 @@ AUDITLOG_STORE_JSON_CHANGES = True
 # auditlog 3.4.1 still creates its own unused `auditlog_logentry` table even with a custom entry
 # model, which breaks PostgreSQL flush (auditlog #804). Skip its migrations entirely.
 MIGRATION_MODULES = {"auditlog": None}
+# The ledger (SPEC §13, README "The audit ledger"). The Ed25519 signing key of the checkpoints, in the
+# signed-note private form `manage.py audit_keygen` prints, or a file holding it. Neither set: a
+# development key derived from SECRET_KEY (check audit.W001 warns under --deploy).
 AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
-# Rows the API/admin chain status verifies after the last checkpoint (keeps the check bounded).
-AUDIT_VERIFY_TAIL_LIMIT = env.int("AUDIT_VERIFY_TAIL_LIMIT", default=50_000)
+AUDIT_SIGNING_KEY_FILE = env.str("AUDIT_SIGNING_KEY_FILE", default="")
+# Name of a key audit_keygen makes (and of the development key): the checkpoints' origin line.
+AUDIT_LEDGER_ORIGIN = env.str("AUDIT_LEDGER_ORIGIN", default="commandcentral/audit")
+# Seal right after each audited transaction commits (group sealing). Off: only the sweep seals
+# (`manage.py audit_seal --loop 2`), and verify_audit, proofs and checkpoints.
+AUDIT_SEAL_ON_COMMIT = env.bool("AUDIT_SEAL_ON_COMMIT", default=True)
+# Seconds an unsealed row may wait: /ready answers 503 beyond it, verify_audit reports rows older
+# than it that are neither sealed nor queued.
+AUDIT_SEAL_LAG_BOUND = env.int("AUDIT_SEAL_LAG_BOUND", default=60)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

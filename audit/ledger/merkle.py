@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from .verifier import EMPTY_ROOT, node_hash
 
+# Stored inner nodes are keyed level · 2^48 + index (audit.LedgerNode.key); 2^48 leaves is beyond any trail.
+NODE_INDEX_BITS = 48
+
 
 def _split(n: int) -> int:
     """The largest power of two smaller than n (n > 1): RFC 9162's k."""

@@ -7,7 +7,13 @@ from rest_framework.routers import DefaultRouter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from audit.api import EventViewSet
-from audit.api_integrity import AuditChainVerifyView
+from audit.api_ledger import (
+    LedgerCheckpointView,
+    LedgerConsistencyView,
+    LedgerKeyView,
+    LedgerStatusView,
+    LedgerVerifyView,
+)
 from accounts.api import LoginView, LogoutView, MeView, RefreshView, RegisterView
 from states.api import EntityStateViewSet, StateMachineViewSet
 from decisions.api import DecisionViewSet, MarkdownRenderer
@@ -36,6 +42,10 @@ urlpatterns = [
         DecisionViewSet.as_view({"get": "record"}, renderer_classes=[MarkdownRenderer, JSONRenderer], filterset_class=None),
         name="decision-record-md",
     ),
-    path("events/verify/", AuditChainVerifyView.as_view(), name="event-verify"),
+    path("events/verify/", LedgerVerifyView.as_view(), name="event-verify"),
+    path("ledger/key/", LedgerKeyView.as_view(), name="ledger-key"),
+    path("ledger/checkpoint/", LedgerCheckpointView.as_view(), name="ledger-checkpoint"),
+    path("ledger/consistency/", LedgerConsistencyView.as_view(), name="ledger-consistency"),
+    path("ledger/status/", LedgerStatusView.as_view(), name="ledger-status"),
     path("", include(router.urls)),
 ]

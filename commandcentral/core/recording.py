@@ -28,7 +28,7 @@ class AuditEventType(models.TextChoices):
     AUTH_LOGIN = "auth_login"
     AUTH_LOGOUT = "auth_logout"
     AUTH_FAILED = "auth_failed"
-    AUDIT_MAINTENANCE = "audit_maintenance"  # e.g. audit_relink: what was re-hashed and why
+    AUDIT_MAINTENANCE = "audit_maintenance"  # operator actions on the trail itself
 
 
 class ActorType(models.TextChoices):
@@ -151,10 +151,9 @@ def audited_write(actor):
     """
     token = _acting_actor.set(user_or_none(actor))
     try:
+        # No lock shared by all writers: audit rows are queued with the change and sealed into the
+        # ledger after commit (audit/ledger/sequencer.py, issue 15).
         with transaction.atomic():
-            # Chain lock first, before any row lock the write takes, so every audited transaction
-            # locks in the same order and none deadlocks against another (PITFALLS §6.3).
-            get_logentry_model().lock_chain()
             yield
     finally:
         _acting_actor.reset(token)

@@ -1,30 +1,27 @@
-"""The canonical serialization every audit row is hashed over, and the format of a checkpoint.
+"""The canonical bytes of an audit row: what its ledger leaf hashes (leaf hash = SHA-256(0x00 ‖ bytes)).
 
-Canonical form (chain version 1) — what an outside tool recomputes for each row, in `seq` order:
+Canonical form, version 2 — what an outside tool recomputes for a row (the proof API serves these
+bytes base64-encoded beside the leaf hash, so a reader can also just compare):
 
-    document   = {"fields": {<HASHED_FIELDS, normalised>}, "prev_hash": <hex>, "seq": <int>, "version": 1}
-    bytes      = UTF-8 of json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-                 (a lone surrogate, which only SQLite-stored JSON can hold, is encoded "surrogatepass")
-    entry_hash = lowercase hex SHA-256 of bytes
+    document = {"fields": {<HASHED_FIELDS, normalised>}, "id": <row id>, "version": 2}
+    bytes    = UTF-8 of json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+               (a lone surrogate, which only SQLite-stored JSON can hold, is encoded "surrogatepass")
 
-The first row (seq 1) has prev_hash = GENESIS_HASH (64 zeros); every later row's prev_hash is the
-entry_hash of the row with seq - 1. `seq` is gap-free and unique, so a missing row is visible.
-Field normalisation (`canonical_fields`): text as is (null stays null); integers as integers;
-booleans as true/false; foreign keys as the referenced key (UUIDs as lowercase hyphenated strings,
-integers as integers); `timestamp` as UTC ISO-8601 with microseconds (`2026-01-31T12:00:00.000000+00:00`);
-`remote_addr` as dotted IPv4 or fully expanded lowercase IPv6; JSON columns as their decoded JSON value,
-with every number whose value is integral written as an integer (`1.0` → `1`), because PostgreSQL's
-jsonb returns `1e16` as `10000000000000000` and reorders keys — the hash is over the loaded values,
-never over database text. The row id is not hashed (the database assigns it after the hash is
-computed); the verifier requires ids to increase with `seq`.
+The row id is part of the leaf, so a row moved to another id, or another row put in its place, no
+longer matches its leaf. Field normalisation (`canonical_fields`): text as is (null stays null);
+integers as integers; booleans as true/false; foreign keys as the referenced key (UUIDs as lowercase
+hyphenated strings, integers as integers); `timestamp` as UTC ISO-8601 with microseconds
+(`2026-01-31T12:00:00.000000+00:00`); `remote_addr` as dotted IPv4 or fully expanded lowercase IPv6;
+JSON columns as their decoded JSON value, with every number whose value is integral written as an
+integer (`1.0` → `1`), because PostgreSQL's jsonb returns `1e16` as `10000000000000000` and reorders
+keys — the hash is over the loaded values, never over database text.
 
-Checkpoint: {"chain", "version", "last_id", "seq", "head_hash", "time"} plus "signature" = lowercase
-hex HMAC-SHA256 under settings.AUDIT_SIGNING_KEY (UTF-8) of the canonical JSON of the other keys.
+Version 1 (the hash chain until issue 15) hashed {"fields", "prev_hash", "seq", "version": 1}; its
+rows became leaves in `seq` order with this form (migration audit 0009).
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import math
@@ -35,13 +32,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-CHAIN_NAME = "commandcentral.audit"
-CHAIN_VERSION = 1
-GENESIS_HASH = "0" * 64
+CANONICAL_VERSION = 2
 
 # Every column of AuditEntry that carries meaning, with how it is normalised before hashing.
-# Not hashed: id (assigned after hashing) and the chain columns themselves (seq/prev_hash are in the
-# document; entry_hash is the result).
+# The id is in the document beside them.
 HASHED_FIELDS: dict[str, str] = {
     "action": "int",
     "actor_email": "text",
@@ -72,7 +66,6 @@ HASHED_FIELDS: dict[str, str] = {
     "to_state": "text",
     "transition": "text",
 }
-CHAIN_FIELDS = ("id", "seq", "prev_hash", "entry_hash")
 
 
 def _json_value(value):
@@ -136,10 +129,7 @@ def canonical_json(document: dict) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
-def canonical_bytes(fields: dict, *, seq: int, prev_hash: str) -> bytes:
-    return canonical_json({"fields": fields, "prev_hash": prev_hash, "seq": seq, "version": CHAIN_VERSION})
-
-
-def entry_hash_of(values, *, seq: int, prev_hash: str) -> str:
-    """entry_hash of a row with this content at this position of the chain."""
-    return hashlib.sha256(canonical_bytes(canonical_fields(values), seq=seq, prev_hash=prev_hash)).hexdigest()
+def canonical_bytes(values) -> bytes:
+    """The canonical bytes of a row; `values` is an instance or a .values() dict holding `id` and HASHED_FIELDS."""
+    row_id = values.get("id") if isinstance(values, dict) else values.pk
+    return canonical_json({"fields": canonical_fields(values), "id": int(row_id), "version": CANONICAL_VERSION})

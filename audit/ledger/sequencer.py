@@ -1,0 +1,173 @@
+"""The sequencer: committed audit rows become ledger leaves, in batches, one sequencer at a time.
+
+Writers never wait for it. AuditEntry.save() inserts the row and a LedgerQueue row in the writer's
+transaction and, when that commits, calls `seal_after_commit`: whoever takes the sequencer seals
+every pending row ("group sealing"); a writer that finds it busy leaves its row to the holder or
+to the next run. `manage.py audit_seal` (cron, systemd or `--loop`) sweeps what is left, and
+verify_audit, proofs and checkpoints seal what is pending first, waiting for the sequencer.
+
+The sequencer lock is held for one batch only: on PostgreSQL a transaction-level advisory lock
+(pg_try_advisory_xact_lock when a writer seals after its commit, so no writer ever queues behind
+another), on SQLite the database's write lock (every transaction is BEGIN IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from . import merkle
+from .canonical import HASHED_FIELDS, canonical_bytes
+from .verifier import leaf_hash
+
+logger = logging.getLogger("commandcentral.audit.ledger")
+
+# Key of the PostgreSQL advisory lock held by the sequencer for one batch ("CCLEDGER").
+SEQUENCER_LOCK_KEY = 0x4343_4C45_4447_4552
+DEFAULT_BATCH = 1000
+
+
+def _models():
+    return (
+        apps.get_model("audit", "AuditEntry"),
+        apps.get_model("audit", "LedgerQueue"),
+        apps.get_model("audit", "LedgerLeaf"),
+        apps.get_model("audit", "LedgerNode"),
+    )
+
+
+# --- Reading the tree --------------------------------------------------------------------------------
+
+
+def tree_size(using: str = "default") -> int:
+    LedgerLeaf = apps.get_model("audit", "LedgerLeaf")
+    last = LedgerLeaf.objects.using(using).order_by("-leaf_index").values_list("leaf_index", flat=True).first()
+    return 0 if last is None else last + 1
+
+
+def fetch_nodes(keys, using: str = "default") -> dict:
+    """{(level, index): hash} for these complete subtrees; a missing one raises KeyError naming it."""
+    _, _, LedgerLeaf, LedgerNode = _models()
+    keys = set(keys)
+    leaves = [index for level, index in keys if level == 0]
+    inner = [LedgerNode.key_of(level, index) for level, index in keys if level]
+    found = {}
+    if leaves:
+        for index, value in LedgerLeaf.objects.using(using).filter(leaf_index__in=leaves).values_list("leaf_index", "leaf_hash"):
+            found[(0, index)] = bytes(value)
+    if inner:
+        for key, value in LedgerNode.objects.using(using).filter(key__in=inner).values_list("key", "hash"):
+            found[(key >> merkle.NODE_INDEX_BITS, key & ((1 << merkle.NODE_INDEX_BITS) - 1))] = bytes(value)
+    missing = keys - set(found)
+    if missing:
+        raise KeyError(f"ledger subtrees missing from the store: {sorted(missing)[:5]}")
+    return found
+
+
+def root_at(size: int, using: str = "default") -> bytes:
+    return merkle.root_from(size, fetch_nodes(merkle.needed(merkle.root_ranges(size)), using))
+
+
+# --- Sealing ---------------------------------------------------------------------------------------------
+
+
+def _take_sequencer(using: str, wait: bool) -> bool:
+    """Hold the sequencer until the current transaction ends; False when busy and not waiting."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return True  # SQLite: the IMMEDIATE transaction already holds the single write lock
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEQUENCER_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def _seal_batch(using: str, batch_size: int) -> int:
+    AuditEntry, LedgerQueue, LedgerLeaf, LedgerNode = _models()
+    queued = list(LedgerQueue.objects.using(using).order_by("entry_id").values_list("entry_id", flat=True)[:batch_size])
+    if not queued:
+        return 0
+    rows = list(AuditEntry._base_manager.using(using).filter(id__in=queued).order_by("id").values("id", *HASHED_FIELDS))
+    already = set(LedgerLeaf.objects.using(using).filter(entry_id__in=[row["id"] for row in rows]).values_list("entry_id", flat=True))
+    rows = [row for row in rows if row["id"] not in already]  # only a hand-made queue row can point at a sealed one
+    size = tree_size(using)
+    hashes = [leaf_hash(canonical_bytes(row)) for row in rows]
+    frontier = fetch_nodes(merkle.frontier_of(size), using) if size else {}
+    made = merkle.new_subtrees(size, hashes, frontier)
+    now = timezone.now()
+    LedgerLeaf.objects.using(using).bulk_create(
+        [LedgerLeaf(leaf_index=size + n, entry_id=row["id"], leaf_hash=value, sealed_at=now) for n, (row, value) in enumerate(zip(rows, hashes))]
+    )
+    LedgerNode.objects.using(using).bulk_create(
+        [LedgerNode(key=LedgerNode.key_of(level, index), hash=value) for (level, index), value in made.items()]
+    )
+    # A queue row whose audit row does not exist cannot come from save() (same transaction); drop it.
+    LedgerQueue.objects.using(using).filter(entry_id__in=queued).delete()
+    return len(queued)
+
+
+def has_pending(using: str = "default") -> bool:
+    return apps.get_model("audit", "LedgerQueue").objects.using(using).exists()
+
+
+def seal_pending(using: str = "default", *, wait: bool = True, batch_size: int = DEFAULT_BATCH) -> int:
+    """Seal every pending row, a batch per transaction; returns how many queue rows were taken.
+
+    wait=False (after a writer's commit): give up at once when another process holds the sequencer.
+    """
+    total = 0
+    while has_pending(using):
+        with transaction.atomic(using=using):
+            if not _take_sequencer(using, wait):
+                return total
+            sealed = _seal_batch(using, batch_size)
+        total += sealed
+        if sealed == 0:
+            break
+    return total
+
+
+def _after_commit_callback(using: str):
+    def seal() -> None:
+        started = time.perf_counter()
+        sealed = seal_pending(using, wait=False)
+        if sealed:
+            logger.debug("sealed %d audit rows in %.1f ms", sealed, (time.perf_counter() - started) * 1000)
+
+    seal.ledger_alias = using
+    return seal
+
+
+def seal_after_commit(using: str = "default") -> None:
+    """Seal once the current transaction commits (once per transaction, however many rows it wrote)."""
+    if not getattr(settings, "AUDIT_SEAL_ON_COMMIT", True):
+        return
+    connection = connections[using]
+    # Django's pending on-commit callbacks are (savepoint ids, func, robust) tuples; look for ours so
+    # a transaction of many rows registers one seal. Plain fallback: register anyway.
+    pending = getattr(connection, "run_on_commit", None) or []
+    for entry in pending:
+        func = entry[1] if isinstance(entry, tuple) and len(entry) > 1 else None
+        if getattr(func, "ledger_alias", None) == using:
+            return
+    transaction.on_commit(_after_commit_callback(using), using=using, robust=True)
+
+
+# --- Status ---------------------------------------------------------------------------------------------
+
+
+def pending_status(using: str = "default") -> tuple[int, float]:
+    """(unsealed rows, seconds the oldest has waited)."""
+    from django.db.models import Count, Min
+
+    LedgerQueue = apps.get_model("audit", "LedgerQueue")
+    summary = LedgerQueue.objects.using(using).aggregate(count=Count("entry_id"), oldest=Min("enqueued_at"))
+    lag = (timezone.now() - summary["oldest"]).total_seconds() if summary["oldest"] else 0.0
+    return summary["count"], max(lag, 0.0)
