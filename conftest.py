@@ -24,26 +24,28 @@ def pytest_configure(config):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    """After every test that wrote audit rows (in this process), the chain must still verify.
+    """After every test that wrote audit rows (in this process), the ledger must still verify.
 
-    Runs after the test body and before its database is rolled back or flushed, so a signal handler,
-    middleware or service that changes an audit row after it was sealed (issue 13) fails the test
-    that made it happen. Tests that break the chain on purpose carry @pytest.mark.audit_tamper.
+    Runs after the test body and before its database is rolled back or flushed: pending rows are
+    sealed, then every leaf is recomputed from its row (verify_ledger), so a signal handler,
+    middleware or service that changes an audit row after it was written, or a row that escapes the
+    sequencer, fails the test that made it happen. Tests that break the ledger on purpose carry
+    @pytest.mark.audit_tamper.
     """
     written_before = _audit_rows_written
     result = yield
     if _audit_rows_written != written_before and not item.get_closest_marker("audit_tamper"):
         from django.db import connection
 
-        from audit import integrity
+        from audit.ledger.verification import verify_ledger
 
         if connection.needs_rollback:
             return result  # the test left its transaction failed: nothing it wrote can be read or kept
-        report = integrity.verify_chain(search_window=None)
+        report = verify_ledger()
         if not report.ok:
             failure = report.failure
             pytest.fail(
-                f"audit chain broken after this test ({failure.kind} at row #{failure.row_id}, seq {failure.seq}): "
+                f"audit ledger broken after this test ({failure.kind} at row #{failure.row_id}, leaf {failure.leaf_index}): "
                 f"{failure.message}",
                 pytrace=False,
             )

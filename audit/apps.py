@@ -6,4 +6,4 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (auth signals → auth_* rows)
+        from . import checks, receivers  # noqa: F401  (system checks; auth signals → auth_* rows)

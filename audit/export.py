@@ -13,11 +13,14 @@ write rows oldest first (ascending id) whatever the queryset's ordering. The cal
 rows: visibility and filters are applied to the queryset before it is passed in.
 """
 
+import base64
 import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+
+from django.db.models import F
 
 # The fixed export schema, in column order. Changing it changes every consumer's files: append only.
 EXPORT_COLUMNS = (
@@ -42,11 +45,13 @@ EXPORT_COLUMNS = (
     "object_repr",
     "changes",
     "extra",
-    # The chain fields: an exported trail can be re-verified, or compared with the database later.
-    "seq",
-    "prev_hash",
-    "entry_hash",
+    # The row's place in the ledger (empty until sealed) and its leaf hash (base64): an exported row
+    # can be matched with its inclusion proof. They replace the hash chain's seq/prev_hash/entry_hash.
+    "leaf_index",
+    "leaf_hash",
 )
+# Columns read through the row's ledger leaf.
+LEDGER_COLUMNS = {"leaf_index": "ledger_leaf__leaf_index", "leaf_hash": "ledger_leaf__leaf_hash"}
 # JSON-valued columns: nested objects in JSONL, JSON text in a CSV cell.
 JSON_COLUMNS = frozenset({"changes", "extra"})
 
@@ -62,7 +67,9 @@ Progress = Callable[[int], None]
 
 def audit_records(queryset, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[dict]:
     """One plain dict per row (EXPORT_COLUMNS keys, JSON-ready values), oldest first, streamed."""
-    rows = queryset.order_by("id").values(*EXPORT_COLUMNS).iterator(chunk_size=chunk_size)
+    own = [column for column in EXPORT_COLUMNS if column not in LEDGER_COLUMNS]
+    ledger = {column: F(lookup) for column, lookup in LEDGER_COLUMNS.items()}
+    rows = queryset.order_by("id").values(*own, **ledger).iterator(chunk_size=chunk_size)
     for row in rows:
         yield {column: _json_ready(row[column]) for column in EXPORT_COLUMNS}
 
@@ -127,6 +134,8 @@ def _json_ready(value):
         return value.isoformat()
     if value is None or isinstance(value, (str, int, float, bool, dict, list)):
         return value
+    if isinstance(value, (bytes, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")  # the leaf hash
     return str(value)  # UUIDs of the foreign keys
 
 

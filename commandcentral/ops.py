@@ -15,11 +15,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 
+from audit.ledger.sequencer import pending_status, tree_size
+
 logger = structlog.get_logger(__name__)
 
 
 class CacheUnavailable(Exception):
     """The cache answered but did not give back what was written."""
+
+
+class LedgerLagging(Exception):
+    """An audit row has waited longer than AUDIT_SEAL_LAG_BOUND to be sealed (is the sweep running?)."""
 
 
 @never_cache
@@ -49,10 +55,18 @@ def check_cache() -> None:
         cache.delete(key)
 
 
+def check_ledger() -> None:
+    """The oldest unsealed audit row has waited no longer than AUDIT_SEAL_LAG_BOUND seconds."""
+    unsealed, lag = pending_status()
+    if lag > settings.AUDIT_SEAL_LAG_BOUND:
+        raise LedgerLagging(f"{unsealed} unsealed rows, oldest {lag:.0f} s")
+
+
 # What each check may raise when its backend is down; anything else is a bug and should be a 500.
 READINESS_CHECKS = {
     "database": (check_database, (DatabaseError,)),
     "cache": (check_cache, (CacheUnavailable, RedisError, OSError)),
+    "ledger": (check_ledger, (LedgerLagging, DatabaseError)),
 }
 
 
@@ -80,3 +94,23 @@ def ready(request):
     if failing:
         body["failing"] = failing
     return JsonResponse(body, status=503 if failing else 200)
+
+
+@never_cache
+@require_GET
+def metrics(request):
+    """django-prometheus' export (every worker's counters under gunicorn) plus the ledger's gauges,
+    read from the database at scrape time so every worker reports the same value."""
+    from django_prometheus.exports import ExportToDjangoView
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+    response = ExportToDjangoView(request)
+    registry = CollectorRegistry()
+    unsealed, lag = pending_status()
+    Gauge("commandcentral_audit_unsealed_rows", "Audit rows committed but not yet sealed into the ledger",
+          registry=registry).set(unsealed)
+    Gauge("commandcentral_audit_seal_lag_seconds", "How long the oldest unsealed audit row has waited",
+          registry=registry).set(lag)
+    Gauge("commandcentral_audit_ledger_tree_size", "Leaves in the audit ledger", registry=registry).set(tree_size())
+    response.content = response.content + generate_latest(registry)
+    return response

@@ -5,13 +5,12 @@ The paths carry no trailing slash: SECURE_REDIRECT_EXEMPT matches exactly `healt
 """
 
 from django.urls import path
-from django_prometheus.exports import ExportToDjangoView
 
 from . import ops
 
 urlpatterns = [
     path("health", ops.health, name="health"),
     path("ready", ops.ready, name="ready"),
-    # Request counts and latencies by view, DB and cache metrics, and commandcentral.metrics.
-    path("metrics", ExportToDjangoView, name="metrics"),
+    # Request counts and latencies by view, DB and cache metrics, commandcentral.metrics, the ledger's gauges.
+    path("metrics", ops.metrics, name="metrics"),
 ]
