@@ -23,9 +23,13 @@ from projects.tests.factories import MembershipFactory, ProjectFactory
 
 pytestmark = [pytest.mark.integration]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
-PUBLIC = {"/api/v1/auth/register/", "/api/v1/auth/login/", "/api/v1/auth/refresh/", "/api/v1/schema/"}
+# The ledger's key, checkpoint and consistency proofs are public (SPEC §13): anyone may check the log.
+PUBLIC = {
+    "/api/v1/auth/register/", "/api/v1/auth/login/", "/api/v1/auth/refresh/", "/api/v1/schema/",
+    "/api/v1/ledger/key/", "/api/v1/ledger/checkpoint/", "/api/v1/ledger/consistency/",
+}
 # Operations only staff may call (IsAdminUser); the fuzz calls them as an operator, the rest as a member.
-STAFF_ONLY = {"/api/v1/events/verify/"}
+STAFF_ONLY = {"/api/v1/events/verify/", "/api/v1/ledger/status/"}
 # Operations whose body carries a credential of its own: a fuzzed one is refused with a 401 too.
 CREDENTIAL_IN_BODY = {"/api/v1/auth/logout/"}
 # Status codes of the responses to each operation's own method, by operation label ("GET /api/v1/...").

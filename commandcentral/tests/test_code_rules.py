@@ -19,6 +19,8 @@ ALLOWED = {
     # The model's own refusal of these calls.
     ("queryset update", "audit/models.py"),
     ("bulk write", "audit/models.py"),
+    # The sequencer appends leaves and subtree hashes (not audited models) a batch at a time.
+    ("bulk write", "audit/ledger/sequencer.py"),
 }
 
 

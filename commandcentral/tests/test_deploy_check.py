@@ -32,6 +32,8 @@ def production_env(**overrides) -> dict:
         "DEBUG": "False",
         "SECRET_KEY": key,
         "ALLOWED_HOSTS": "example.com",
+        # The ledger's checkpoint signing key (audit.W001 warns without one).
+        "AUDIT_SIGNING_KEY": "PRIVATE+KEY+deploy.test/audit+6c0d7cf7+AUySg4nmMmFkivbQ0/4TbzHbYEIEizkLxzOI6EExKwNZ",
     }
     env.update(overrides)
     return {name: value for name, value in env.items() if value is not None}
@@ -161,9 +163,11 @@ def _get(url: str, headers: dict | None = None):
 
 
 def test_gunicorn_serves_the_probes_with_two_workers(tmp_path):
-    """`make serve` minus migrate/collectstatic: the config loads, warns, and the probes answer."""
+    """`make serve` minus collectstatic: the config loads, warns, and the probes answer."""
     port = _free_port()
     env = production_env(ALLOWED_HOSTS="127.0.0.1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", GUNICORN_WORKERS="2")
+    migrated = manage("migrate", "--noinput", env=env)
+    assert migrated.returncode == 0, migrated.stderr
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(

@@ -121,9 +121,9 @@ def compiled(user, build):
 
 
 def test_an_integer_filter_is_refused_not_frozen(trail, owner, member):
-    rows = compiled(owner, lambda caller: AuditEntry.objects.visible_to(caller).filter(seq__gt=3).order_by("-id"))
+    rows = compiled(owner, lambda caller: AuditEntry.objects.visible_to(caller).filter(id__gt=3).order_by("-id"))
     assert rows is None and list(list_sql._plans.values()) == [list_sql._REFUSED]
-    assert compiled(member, lambda caller: AuditEntry.objects.visible_to(caller).filter(seq__gt=5)) is None
+    assert compiled(member, lambda caller: AuditEntry.objects.visible_to(caller).filter(id__gt=5)) is None
 
 
 def test_strings_dates_and_foreign_keys_are_refused(trail, owner):
@@ -180,22 +180,22 @@ def test_a_plan_for_another_ordering_says_so(trail, owner):
 
 # Views whose default list depends on more than the caller's key, through the real stack.
 
-AFTER_SEQ = {}  # a per-caller threshold, as a view could read it from a profile or a setting
+AFTER_ID = {}  # a per-caller threshold, as a view could read it from a profile or a setting
 
 
 class EventsAfterCallersMark(EventViewSet):
     def get_queryset(self):
-        return super().get_queryset().filter(seq__gt=AFTER_SEQ.get(self.request.user.email, 0))
+        return super().get_queryset().filter(id__gt=AFTER_ID.get(self.request.user.email, 0))
 
 
 class EventsAfterHeader(EventViewSet):
     def get_queryset(self):  # request state outside the query string: the same for the probe
-        return super().get_queryset().filter(seq__gt=int(self.request.headers.get("X-After", 0)))
+        return super().get_queryset().filter(id__gt=int(self.request.headers.get("X-After", 0)))
 
 
 class EventsAfterKwarg(EventViewSet):
     def get_queryset(self):
-        return super().get_queryset().filter(seq__gt=self.kwargs["seq"])
+        return super().get_queryset().filter(id__gt=self.kwargs["after"])
 
 
 class EventsOfActor(EventViewSet):
@@ -211,7 +211,7 @@ class EventsNone(EventViewSet):
 urlpatterns = [
     path("t/after-mark/", EventsAfterCallersMark.as_view({"get": "list"})),
     path("t/after-header/", EventsAfterHeader.as_view({"get": "list"})),
-    path("t/after/<int:seq>/", EventsAfterKwarg.as_view({"get": "list"})),
+    path("t/after/<int:after>/", EventsAfterKwarg.as_view({"get": "list"})),
     path("t/by/<uuid:actor>/", EventsOfActor.as_view({"get": "list"})),
     path("t/none/", EventsNone.as_view({"get": "list"})),
     path("api/v1/", include("commandcentral.api.urls")),
@@ -238,33 +238,33 @@ def shared(project, owner, member, trail):
 
 @pytest.mark.urls(__name__)
 def test_a_per_caller_integer_filter_is_not_frozen(api_client, shared, owner, member, monkeypatch):
-    seqs = sorted(AuditEntry.objects.visible_to(member).values_list("seq", flat=True))
-    monkeypatch.setitem(AFTER_SEQ, owner.email, seqs[0])
-    monkeypatch.setitem(AFTER_SEQ, member.email, seqs[-2])
+    ids = sorted(AuditEntry.objects.visible_to(member).values_list("id", flat=True))
+    monkeypatch.setitem(AFTER_ID, owner.email, ids[0])
+    monkeypatch.setitem(AFTER_ID, member.email, ids[-2])
     api_client.force_authenticate(owner)
-    assert ids_of(api_client.get("/t/after-mark/")) == expected_ids(owner, seq__gt=seqs[0])
+    assert ids_of(api_client.get("/t/after-mark/")) == expected_ids(owner, id__gt=ids[0])
     api_client.force_authenticate(member)  # same shape, another threshold
-    assert ids_of(api_client.get("/t/after-mark/")) == expected_ids(member, seq__gt=seqs[-2])
-    assert len(expected_ids(member, seq__gt=seqs[-2])) == 1
+    assert ids_of(api_client.get("/t/after-mark/")) == expected_ids(member, id__gt=ids[-2])
+    assert len(expected_ids(member, id__gt=ids[-2])) == 1
     assert list(list_sql._plans.values()) == [list_sql._REFUSED]
 
 
 @pytest.mark.urls(__name__)
 def test_an_integer_from_the_request_is_not_frozen(api_client, shared, owner, member):
-    seqs = sorted(AuditEntry.objects.visible_to(member).values_list("seq", flat=True))
+    ids = sorted(AuditEntry.objects.visible_to(member).values_list("id", flat=True))
     api_client.force_authenticate(owner)
-    assert ids_of(api_client.get("/t/after-header/", HTTP_X_AFTER=str(seqs[0]))) == expected_ids(owner, seq__gt=seqs[0])
+    assert ids_of(api_client.get("/t/after-header/", HTTP_X_AFTER=str(ids[0]))) == expected_ids(owner, id__gt=ids[0])
     api_client.force_authenticate(member)
-    assert ids_of(api_client.get("/t/after-header/", HTTP_X_AFTER=str(seqs[-2]))) == expected_ids(member, seq__gt=seqs[-2])
+    assert ids_of(api_client.get("/t/after-header/", HTTP_X_AFTER=str(ids[-2]))) == expected_ids(member, id__gt=ids[-2])
     assert list(list_sql._plans.values()) == [list_sql._REFUSED]
 
 
 @pytest.mark.urls(__name__)
 def test_url_arguments_keep_the_orm_path(api_client, shared, owner, member):
-    seqs = sorted(AuditEntry.objects.visible_to(owner).values_list("seq", flat=True))
+    ids = sorted(AuditEntry.objects.visible_to(owner).values_list("id", flat=True))
     api_client.force_authenticate(owner)
-    for seq in (seqs[0], seqs[-3]):
-        assert ids_of(api_client.get(f"/t/after/{seq}/")) == expected_ids(owner, seq__gt=seq)
+    for seq in (ids[0], ids[-3]):
+        assert ids_of(api_client.get(f"/t/after/{seq}/")) == expected_ids(owner, id__gt=seq)
     # The caller's own key in the URL is not the caller's key: member asks for owner's events next.
     assert ids_of(api_client.get(f"/t/by/{owner.pk}/")) == expected_ids(owner, actor=owner)
     api_client.force_authenticate(member)

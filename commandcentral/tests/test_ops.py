@@ -35,7 +35,7 @@ def test_ready_checks_the_database_and_the_cache(client, db):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["checks"] == {"database": "ok", "cache": "ok"}
+    assert body["checks"] == {"database": "ok", "cache": "ok", "ledger": "ok"}
 
 
 def test_ready_is_503_naming_the_database_when_it_is_unreachable_while_health_stays_up(client, db, database_down):
@@ -45,8 +45,8 @@ def test_ready_is_503_naming_the_database_when_it_is_unreachable_while_health_st
     assert ready.status_code == 503
     body = ready.json()
     assert body["status"] == "unavailable"
-    assert body["failing"] == ["database"]
-    assert body["checks"] == {"database": "failed: OperationalError", "cache": "ok"}
+    assert body["failing"] == ["database", "ledger"]  # the ledger's lag is read from the database too
+    assert body["checks"] == {"database": "failed: OperationalError", "cache": "ok", "ledger": "failed: OperationalError"}
     assert "server closed" not in ready.content.decode()  # details go to the log, not to anonymous callers
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
@@ -66,7 +66,7 @@ def test_ready_is_503_when_the_cache_loses_what_was_written(client, db):
         response = client.get("/ready")
 
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "cache": "failed: CacheUnavailable"}
+    assert response.json()["checks"] == {"database": "ok", "cache": "failed: CacheUnavailable", "ledger": "ok"}
 
 
 @override_settings(SECURE_SSL_REDIRECT=True)

@@ -25,12 +25,12 @@ def test_create_generates_a_unique_slug_and_makes_the_caller_owner(owner):
     assert row.actor == owner and row.project_id == first.pk
     third = project_create(actor=owner, name="Data Platform")  # two taken: the first free suffix
     assert third.slug == "data-platform-3" and Project.objects.count() == 3
-    # The refused INSERT left nothing behind: one created row per project, the chain unbroken.
+    # The refused INSERT left nothing behind: one created row per project, the ledger intact.
     assert AuditEntry.objects.filter(event_name="project.created").count() == 3
     assert AuditEntry.objects.get(event_name="project.created", entity_id=str(third.pk)).changes["slug"][1] == third.slug
-    from audit.integrity import verify_chain
+    from audit.ledger.verification import verify_ledger
 
-    assert verify_chain().ok
+    assert verify_ledger().ok
 
 
 def test_a_deleted_projects_slug_is_free_again(owner):

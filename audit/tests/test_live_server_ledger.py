@@ -1,10 +1,11 @@
-"""Audit rows written by a real gunicorn server (2 workers) on PostgreSQL verify against the hash chain.
+"""Audit rows written by a real gunicorn server (2 workers) on PostgreSQL are sealed by the server
+itself after each commit, and an outsider checks them with the stand-alone verifier alone.
 
-Regression for issue 13 / PITFALLS §11: django-auditlog's request context filled `remote_addr` in a
-`pre_save` receiver *after* AuditEntry.save() had hashed the row, so every row written by a web
-request failed its own hash check. Rows written in-process (services, the test client's stack before
-the fix) never showed it; a live server does. The rows here come from another process, so the suite's
-chain guard (conftest.py, in-process rows only) does not see them: the test verifies explicitly.
+Regression for issue 13 / PITFALLS §11 too: every row a web request writes carries the caller's
+address. The rows here come from another process, so the suite's ledger guard (conftest.py,
+in-process rows only) does not see them: the test verifies explicitly, and fetches the key, the
+checkpoint and a proof over HTTP from the server, then runs audit/ledger/verifier.py from a
+directory holding nothing else.
 """
 
 import io
@@ -25,7 +26,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.management import call_command
 from django.db import connection
 
-from audit.models import AuditCheckpoint, AuditEntry, AuditEventType
+from audit.models import AuditEntry, AuditEventType, LedgerCheckpoint, LedgerLeaf, LedgerQueue
 from accounts.models import User
 from accounts.tests.factories import PASSWORD, UserFactory
 
@@ -40,7 +41,7 @@ pytestmark = [
 
 BASE_DIR = Path(django_settings.BASE_DIR)
 GUNICORN = Path(sys.executable).parent / "gunicorn"
-SIGNING_KEY = "live-server-chain-signing-key-0123456789"
+SIGNING_KEY = "PRIVATE+KEY+live.test/audit+446bcd85+AdPiowLR59AdV0pAjdJu6OkLX0cR6X4PeZmLYAOWa3xp"
 CORRELATION_ID = "live-chain-create-1"
 BOOT_TIMEOUT = 30  # seconds to wait for /health; bounds the wait, not a speed assertion
 
@@ -79,6 +80,7 @@ def _server_env() -> dict:
         "DATABASE_URL": _test_database_url(),
         "CONN_MAX_AGE": "0",  # no connection to the test database outlives a request
         "GUNICORN_WORKERS": "2",
+        "AUDIT_SIGNING_KEY": SIGNING_KEY,
         "LOG_LEVEL": "WARNING",
     }
 
@@ -128,7 +130,7 @@ def _stop(server: subprocess.Popen) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rows_written_by_a_live_gunicorn_server_verify_and_can_be_checkpointed(settings, tmp_path):
+def test_rows_written_by_a_live_gunicorn_server_are_sealed_and_verify_outside(settings, tmp_path):
     user = UserFactory(email="live-chain@example.com")
     # The server runs the production PASSWORD_HASHERS (the suite's MD5 is not among them): store a
     # hash it can check, at its default cost, so login does not rehash (and write) the password.
@@ -168,6 +170,20 @@ def test_rows_written_by_a_live_gunicorn_server_verify_and_can_be_checkpointed(s
 
         status, _, body = _call(base, "POST", "/api/v1/auth/login/", {"email": user.email, "password": "wrong-password"})
         assert status == 401, (body, log_path.read_text())
+
+        # Sealed by the server after each commit: nothing waits in the queue, no sweep ran.
+        served_ids = list(AuditEntry.objects.filter(id__gt=rows_before).values_list("id", flat=True))
+        assert not LedgerQueue.objects.exists()
+        assert LedgerLeaf.objects.filter(entry_id__in=served_ids).count() == len(served_ids)
+
+        # What an outsider fetches: the key (once), the latest checkpoint, a proof of the transition.
+        key_text = _text(base, "/api/v1/ledger/key/")
+        note = _text(base, "/api/v1/ledger/checkpoint/")
+        activated_id = AuditEntry.objects.get(id__in=served_ids, transition="activate", success=True).pk
+        status, _, proof = _call(base, "GET", f"/api/v1/events/{activated_id}/proof/", token=token)
+        assert status == 200, proof
+        status, _, anonymous = _call(base, "GET", f"/api/v1/events/{activated_id}/proof/")
+        assert status == 401, anonymous
     finally:
         _stop(server)
 
@@ -201,14 +217,38 @@ def test_rows_written_by_a_live_gunicorn_server_verify_and_can_be_checkpointed(s
     assert failed.success is False and failed.actor_id is None and failed.extra == {"email": user.email}
 
     total = AuditEntry.objects.count()
-    out = io.StringIO()
-    call_command("verify_audit", stdout=out, stderr=io.StringIO())
-    assert f"OK: {total} rows checked" in out.getvalue(), out.getvalue()
+    assert LedgerLeaf.objects.count() == total
+    stored = LedgerCheckpoint.objects.get()  # the checkpoint GET signed and stored the grown tree
+    assert stored.tree_size == total and stored.note == note
+    assert proof["tree_size"] == total and proof["checkpoint"] == note
+    assert proof["leaf_index"] == LedgerLeaf.objects.get(entry_id=activated_id).leaf_index
 
+    # The stand-alone verifier, alone in a directory, checks the checkpoint and the proof.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "verifier.py").write_bytes((BASE_DIR / "audit" / "ledger" / "verifier.py").read_bytes())
+    (outside / "key.txt").write_text(key_text)
+    (outside / "checkpoint.txt").write_text(note)
+    (outside / "proof.json").write_text(json.dumps(proof))
+
+    def verifier(*args):
+        return subprocess.run([sys.executable, "-I", "verifier.py", "key.txt", *args], cwd=outside,
+                              capture_output=True, text=True, timeout=60)
+
+    checked = verifier("checkpoint", "checkpoint.txt")
+    assert checked.returncode == 0 and f"tree size {total}" in checked.stdout, checked
+    checked = verifier("inclusion", "proof.json")
+    assert checked.returncode == 0 and f"leaf {proof['leaf_index']} is in tree size {total}" in checked.stdout, checked
+    (outside / "proof.json").write_text(json.dumps({**proof, "leaf_index": proof["leaf_index"] ^ 1}))
+    assert verifier("inclusion", "proof.json").returncode == 1
+
+    out = io.StringIO()
     settings.AUDIT_SIGNING_KEY = SIGNING_KEY
-    checkpoint_path = tmp_path / "checkpoint.json"
-    call_command("audit_checkpoint", "--full", "--output", str(checkpoint_path), stdout=io.StringIO())
-    stored = AuditCheckpoint.objects.get()
-    head = AuditEntry.objects.order_by("-id").first()
-    assert (stored.seq, stored.last_id, stored.head_hash) == (total, head.pk, head.entry_hash)
-    assert json.loads(checkpoint_path.read_text())["seq"] == total
+    call_command("verify_audit", stdout=out, stderr=io.StringIO())
+    assert f"OK: {total} leaves recomputed from their rows" in out.getvalue(), out.getvalue()
+
+
+def _text(base: str, path: str) -> str:
+    with urllib.request.urlopen(f"{base}{path}", timeout=10) as response:
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
+        return response.read().decode("utf-8")
