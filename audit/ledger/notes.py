@@ -69,7 +69,7 @@ def parse_signing_key(text: str) -> SigningKey:
     text = text.strip()
     if not text.startswith(PRIVATE_PREFIX):
         raise VerificationError("signing key must start with PRIVATE+KEY+")
-    parts = text[len(PRIVATE_PREFIX) :].split("+")
+    parts = text[len(PRIVATE_PREFIX) :].split("+", 2)  # the base64 seed may hold '+' itself
     if len(parts) != 3 or not valid_key_name(parts[0]):
         raise VerificationError("signing key must read PRIVATE+KEY+<name>+<8 hex>+<base64 seed>")
     name, hash_hex, encoded = parts

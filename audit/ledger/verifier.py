@@ -204,7 +204,7 @@ class VerifierKey:
 
 
 def parse_verifier_key(text: str) -> VerifierKey:
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)  # the base64 key may hold '+' itself
     if len(parts) != 3:
         raise VerificationError("verifier key must read <name>+<8 hex>+<base64 key>")
     name, hash_hex, encoded = parts

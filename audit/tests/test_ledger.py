@@ -179,10 +179,13 @@ def test_a_rolled_back_write_leaves_neither_row_nor_queue_entry(owner, signing_k
         ghost = record_event(event_type="auth_login", event_name="auth.login", actor=owner)
         raise RuntimeError("the change being audited failed")
     second = record_event(event_type="auth_logout", event_name="auth.logout", actor=owner)
-    assert AuditEntry.objects.count() == 2 and ghost.event_name == "auth.login"  # SQLite may reuse ghost's id
-    assert list(LedgerQueue.objects.order_by("entry_id").values_list("entry_id", flat=True)) == [first.pk, second.pk]
-    assert "OK: 2 leaves recomputed" in _verify()
-    assert [entry for _, entry, _ in _leaves()] == [first.pk, second.pk]
+    # SQLite may give ghost's id to `second`: count by content.
+    assert AuditEntry.objects.filter(event_name="auth.login").count() == 1 and ghost.event_name == "auth.login"
+    rows = list(AuditEntry.objects.order_by("id").values_list("id", flat=True))
+    assert list(LedgerQueue.objects.order_by("entry_id").values_list("entry_id", flat=True)) == rows
+    assert {first.pk, second.pk} <= set(rows)
+    assert f"OK: {len(rows)} leaves recomputed" in _verify()
+    assert [entry for _, entry, _ in _leaves()] == rows
 
 
 def test_leaves_nodes_and_checkpoints_are_append_only_in_the_orm(trail):
@@ -207,13 +210,10 @@ def test_the_database_refuses_changes_to_the_ledger_tables(trail):
     seal_pending()
     call_command_output("audit_checkpoint")
     for statement in ("UPDATE audit_ledgerleaf SET leaf_hash = leaf_hash", "DELETE FROM audit_ledgernode",
-                      "UPDATE audit_ledgercheckpoint SET note = ''", "TRUNCATE audit_auditentry CASCADE"):
+                      "UPDATE audit_ledgercheckpoint SET note = ''"):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
-            if statement.startswith("TRUNCATE"):
-                # The guard lets Django's test databases (test_…) flush; act as the production database would.
-                cursor.execute("CREATE OR REPLACE FUNCTION pg_temp.current_database() RETURNS name AS $$ SELECT 'prod'::name $$ LANGUAGE sql")
-                pytest.skip("TRUNCATE is allowed in test_ databases; its refusal is checked by test_truncate_is_refused_outside_test_databases")
             cursor.execute(statement)
+    # TRUNCATE: test_ledger_postgres.py::test_truncate_is_refused_outside_test_databases
 
 
 # --- verify_audit and each kind of break ---------------------------------------------------------
@@ -297,14 +297,20 @@ def test_a_row_taken_out_of_the_queue_is_an_unsealed_row(trail, settings):
     assert f"(unsealed_row) at row #{late.pk}" in message and "never sealed" in message
 
 
+class _Undo(Exception):
+    pass
+
+
 @pytest.mark.audit_tamper
-@pytest.mark.skipif(connection.vendor == "postgresql", reason="PostgreSQL's foreign key refuses to delete a sealed row; SQLite defers the check to a commit the test never makes")
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="PostgreSQL's foreign key refuses to delete a sealed row at once; SQLite defers the check to the commit")
 def test_a_leaf_whose_row_is_gone_is_a_leaf_without_row(trail):
     seal_pending()
     victim = trail[-1]
-    with as_database_admin() as cursor:
-        cursor.execute("DELETE FROM audit_auditentry WHERE id = %s", [victim.pk])
-    message, _ = _verify_fails()
+    with contextlib.suppress(_Undo), transaction.atomic():  # undone before the test's constraint check
+        with as_database_admin() as cursor:
+            cursor.execute("DELETE FROM audit_auditentry WHERE id = %s", [victim.pk])
+        message, _ = _verify_fails()
+        raise _Undo
     assert f"(leaf_without_row) at row #{victim.pk}" in message
 
 
@@ -431,6 +437,17 @@ def test_keygen_prints_a_pair_that_signs_and_verifies(db):
     assert verifier.verify_checkpoint(note, verifier.parse_verifier_key(public)).size == 0
     with pytest.raises(CommandError, match="--name"):
         call_command("audit_keygen", "--name", "has space", stdout=io.StringIO())
+
+
+def test_keys_whose_base64_holds_a_plus_sign_parse(db):
+    from audit.ledger.notes import SigningKey, parse_signing_key
+
+    key = SigningKey("plus.test/audit", bytes([0xFB] * 32))  # base64 of 0x01 ‖ 0xFB… is full of '+'
+    assert "+" in str(key).split("+", 4)[4]
+    assert parse_signing_key(str(key)) == key
+    key = next(k for k in (SigningKey("plus.test/audit", bytes([n]) * 32) for n in range(256)) if "+" in str(k.verifier).split("+", 2)[2])
+    assert parse_signing_key(str(key)) == key
+    assert verifier.parse_verifier_key(str(key.verifier)) == key.verifier
 
 
 def test_keygen_shows_the_configured_verifier_key(signing_key, db):
