@@ -1,19 +1,23 @@
-"""The audit log page and its CSV export. Rows start from AuditEntry.objects.visible_to(user)."""
+"""The audit log page, one entry's page with its ledger proof, and the CSV export. Rows start from
+AuditEntry.objects.visible_to(user)."""
 
 import csv
+import json
 from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import StreamingHttpResponse
-from django.shortcuts import render
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from commandcentral.core.access import visible_projects
 
 from .filters import AuditEntryFilter
-from .models import AuditEntry, AuditEventType
+from .ledger.proofs import ProofUnavailable, inclusion_proof
+from .ledger.sequencer import seal_pending, tree_size
+from .models import AuditEntry, AuditEventType, LedgerCheckpoint, LedgerLeaf
 
 PAGE_SIZE = 50
 CSV_COLUMNS = (
@@ -125,4 +129,38 @@ def audit_export(request):
     response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response
+
+
+def _visible_entry_or_404(request, pk: int) -> AuditEntry:
+    return get_object_or_404(AuditEntry.objects.visible_to(request.user).select_related("project", "actor"), pk=pk)
+
+
+@login_required
+def audit_entry(request, pk: int):
+    """One audit row with its place in the ledger: leaf index, the signed tree it is proven in, its proof."""
+    entry = _visible_entry_or_404(request, pk)
+    seal_pending()
+    leaf = LedgerLeaf.objects.filter(entry_id=entry.pk).values("leaf_index", "sealed_at").first()
+    checkpoint = LedgerCheckpoint.objects.order_by("-tree_size").values("tree_size", "created_at").first() if leaf else None
+    return render(request, "audit/audit_entry.html", {
+        "entry": entry,
+        "leaf": leaf,
+        "checkpoint": checkpoint if checkpoint and checkpoint["tree_size"] > leaf["leaf_index"] else None,
+        "tree_size": tree_size(),
+        "changes": json.dumps(entry.changes, indent=2, ensure_ascii=False) if entry.changes else "",
+        "extra": json.dumps(entry.extra, indent=2, ensure_ascii=False) if entry.extra else "",
+    })
+
+
+@login_required
+def audit_entry_proof(request, pk: int):
+    """The row's inclusion proof (the API's body) as a file, for the stand-alone verifier."""
+    entry = _visible_entry_or_404(request, pk)
+    try:
+        proof = inclusion_proof(entry.pk)
+    except ProofUnavailable as error:
+        return HttpResponse(f"{error}\n", status=409, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(json.dumps(proof, indent=2) + "\n", content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="audit-{entry.pk}-proof.json"'
     return response

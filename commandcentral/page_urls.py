@@ -29,4 +29,6 @@ urlpatterns = [
          name="decision_transition"),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/export.csv", audit_views.audit_export, name="audit_export"),
+    path("audit/<int:pk>/", audit_views.audit_entry, name="audit_entry"),
+    path("audit/<int:pk>/proof.json", audit_views.audit_entry_proof, name="audit_entry_proof"),
 ]

@@ -146,16 +146,16 @@ def _after_commit_callback(using: str):
 
 
 def seal_after_commit(using: str = "default") -> None:
-    """Seal once the current transaction commits (once per transaction, however many rows it wrote)."""
+    """Seal once the current transaction commits: one callback per atomic block, however many rows it wrote."""
     if not getattr(settings, "AUDIT_SEAL_ON_COMMIT", True):
         return
     connection = connections[using]
-    # Django's pending on-commit callbacks are (savepoint ids, func, robust) tuples; look for ours so
-    # a transaction of many rows registers one seal. Plain fallback: register anyway.
-    pending = getattr(connection, "run_on_commit", None) or []
-    for entry in pending:
-        func = entry[1] if isinstance(entry, tuple) and len(entry) > 1 else None
-        if getattr(func, "ledger_alias", None) == using:
+    # Django keeps pending on-commit callbacks as (savepoint ids, func, robust). One of ours registered
+    # under the same savepoints commits or rolls back exactly as a new one would: skip the duplicate.
+    # Plain fallback if that shape ever changes: register anyway (a second seal finds nothing to do).
+    current = set(getattr(connection, "savepoint_ids", ()))
+    for entry in getattr(connection, "run_on_commit", None) or []:
+        if isinstance(entry, tuple) and len(entry) == 3 and entry[0] == current and getattr(entry[1], "ledger_alias", None) == using:
             return
     transaction.on_commit(_after_commit_callback(using), using=using, robust=True)
 

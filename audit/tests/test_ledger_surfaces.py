@@ -1,0 +1,269 @@
+"""The ledger through the real stack: sealing after commit behind the API and pages, the ledger API,
+the entry page and its proof download, the admin status, /metrics and /ready."""
+
+import json
+
+import pytest
+from django.db import connection
+
+from audit.ledger import verifier
+from audit.ledger.checkpoints import signing_key as configured_key
+from audit.ledger.sequencer import seal_pending
+from audit.models import AuditEntry, AuditEventType, LedgerCheckpoint, LedgerLeaf, LedgerQueue
+from audit.tests.tampering import as_database_admin
+from commandcentral.core.recording import record_event
+from commandcentral.core.transitions import perform_transition
+from projects.models import Project
+
+KEY = "PRIVATE+KEY+ledger.test/audit+a0ca1b43+AVhLrkDgy2r7iipmhdJz5DCiZics3Cqzf/dvrvLVna/T"
+
+
+@pytest.fixture(autouse=True)
+def signing_key(settings):
+    settings.AUDIT_SIGNING_KEY = KEY
+
+
+def _key():
+    return configured_key().verifier
+
+
+# --- Sealing after commit, through the middleware ---------------------------------------------------
+
+
+def test_api_writes_are_sealed_right_after_they_commit(api_client, owner, django_capture_on_commit_callbacks):
+    api_client.force_authenticate(owner)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        created = api_client.post("/api/v1/projects/", {"name": "Sealed after commit"}, format="json")
+    assert created.status_code == 201
+    assert len(callbacks) == 1  # one seal for the request's transaction, however many rows it wrote
+    project_rows = list(AuditEntry.objects.filter(project_id=created.data["id"]).values_list("id", "event_type"))
+    assert [kind for _, kind in project_rows] == [AuditEventType.ENTITY_CREATED] * len(project_rows) and project_rows
+    assert not LedgerQueue.objects.exists()  # every row of the change was sealed, none left behind
+    assert set(LedgerLeaf.objects.values_list("entry_id", flat=True)) == set(AuditEntry.objects.values_list("id", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = api_client.post(f"/api/v1/projects/{created.data['id']}/activate/", {"rationale": "Go"}, format="json")
+    assert moved.status_code == 200 and moved.data["project"]["state"] == "active"
+    transition = AuditEntry.objects.get(event_type=AuditEventType.TRANSITION_SUCCESS, project_id=created.data["id"])
+    assert (transition.from_state, transition.to_state, transition.rationale) == ("proposed", "active", "Go")
+    assert LedgerLeaf.objects.filter(entry=transition).exists() and not LedgerQueue.objects.exists()
+
+
+def test_a_refused_transition_row_is_sealed_when_its_transaction_commits(api_client, project, viewer):
+    api_client.force_authenticate(viewer)
+    refused = api_client.post(f"/api/v1/projects/{project.pk}/activate/", {"rationale": "Mine now"}, format="json")
+    assert refused.status_code == 403
+    row = AuditEntry.objects.get(success=False, project=project)
+    assert row.event_type == AuditEventType.PERMISSION_DENIED and not LedgerLeaf.objects.filter(entry=row).exists()
+    # The refusal row is written outside the refused change, in the test's own transaction here: its
+    # seal waits for that transaction's commit, which the test plays by running the pending callbacks.
+    pending = [func for _, func, _ in connection.run_on_commit if getattr(func, "ledger_alias", None)]
+    assert pending
+    for func in pending:
+        func()
+    assert LedgerLeaf.objects.filter(entry=row).exists() and not LedgerQueue.objects.exists()
+    assert Project.objects.get(pk=project.pk).state == "proposed"
+
+
+def test_page_transitions_are_sealed_after_commit(client, owner, project, django_capture_on_commit_callbacks):
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/projects/{project.pk}/transitions/activate/", {"rationale": "From the page"})
+    assert response.status_code in (200, 302)
+    row = AuditEntry.objects.get(event_type=AuditEventType.TRANSITION_SUCCESS, project=project)
+    assert row.rationale == "From the page" and LedgerLeaf.objects.filter(entry=row).exists()
+
+
+def test_with_sealing_on_commit_off_rows_wait_for_the_sweep(api_client, owner, settings, django_capture_on_commit_callbacks):
+    settings.AUDIT_SEAL_ON_COMMIT = False
+    api_client.force_authenticate(owner)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert api_client.post("/api/v1/projects/", {"name": "Left to the sweep"}, format="json").status_code == 201
+    assert callbacks == [] and LedgerQueue.objects.exists() and not LedgerLeaf.objects.exists()
+    seal_pending()
+    assert not LedgerQueue.objects.exists() and LedgerLeaf.objects.count() == AuditEntry.objects.count()
+
+
+# --- The ledger API ----------------------------------------------------------------------------------
+
+
+def test_key_and_checkpoint_are_public_text_and_verify(api_client, project):
+    key = api_client.get("/api/v1/ledger/key/")
+    assert key.status_code == 200 and key["Content-Type"] == "text/plain; charset=utf-8"
+    parsed = verifier.parse_verifier_key(key.content.decode())
+    assert parsed == _key() and str(parsed) == key.content.decode().strip()
+
+    note = api_client.get("/api/v1/ledger/checkpoint/")
+    assert note.status_code == 200 and note["Content-Type"].startswith("text/plain")
+    checkpoint = verifier.verify_checkpoint(note.content.decode(), parsed)
+    assert checkpoint.size == AuditEntry.objects.count() == LedgerLeaf.objects.count()
+    assert LedgerCheckpoint.objects.get().note == note.content.decode()  # signed and stored once
+    assert api_client.get("/api/v1/ledger/checkpoint/").content == note.content
+    assert LedgerCheckpoint.objects.count() == 1
+
+
+def test_an_inclusion_proof_verifies_and_a_tampered_one_does_not(api_client, owner, project):
+    perform_transition(project, "activate", actor=owner, rationale="Go")
+    row = AuditEntry.objects.get(event_type=AuditEventType.TRANSITION_SUCCESS)
+    api_client.force_authenticate(owner)
+    response = api_client.get(f"/api/v1/events/{row.pk}/proof/")
+    assert response.status_code == 200
+    proof = response.json()
+    assert set(proof) == {"leaf_index", "tree_size", "leaf_hash", "inclusion_path", "canonical", "checkpoint"}
+    assert proof["leaf_index"] == LedgerLeaf.objects.get(entry=row).leaf_index
+    assert json.loads(verifier.b64decode(proof["canonical"], "canonical"))["id"] == row.pk
+    assert verifier.verify_inclusion_document(proof, _key()).size == proof["tree_size"] == AuditEntry.objects.count()
+    for tampered in ({"leaf_index": proof["leaf_index"] + 1}, {"canonical": verifier.b64encode(b'{"id":1}')},
+                     {"inclusion_path": proof["inclusion_path"][::-1]} if len(proof["inclusion_path"]) > 1 else {"tree_size": 1}):
+        with pytest.raises(verifier.VerificationError):
+            verifier.verify_inclusion_document({**proof, **tampered}, _key())
+
+
+def test_a_proof_in_an_older_tree_is_signed_for_that_size(api_client, owner, project):
+    seal_pending()
+    older = AuditEntry.objects.count()
+    for n in range(5):
+        record_event(event_type="auth_login", event_name="auth.login", actor=owner, extra={"n": n})
+    first = AuditEntry.objects.order_by("id").filter(project=project).first()
+    api_client.force_authenticate(owner)
+    proof = api_client.get(f"/api/v1/events/{first.pk}/proof/?tree_size={older}").json()
+    assert proof["tree_size"] == older
+    assert verifier.verify_inclusion_document(proof, _key()).size == older
+
+
+def test_proofs_follow_the_events_visibility_and_refuse_what_cannot_be_proven(api_client, owner, outsider, project):
+    row = AuditEntry.objects.filter(project=project).first()
+    assert api_client.get(f"/api/v1/events/{row.pk}/proof/").status_code == 401
+    api_client.force_authenticate(outsider)
+    assert api_client.get(f"/api/v1/events/{row.pk}/proof/").status_code == 404  # as events/{id}/
+    assert api_client.get(f"/api/v1/events/{row.pk}/").status_code == 404
+    api_client.force_authenticate(owner)
+    assert api_client.get("/api/v1/events/not-a-number/proof/").status_code == 404
+    assert api_client.get("/api/v1/events/99999999/proof/").status_code == 404
+    seal_pending()
+    size = LedgerLeaf.objects.count()
+    index = LedgerLeaf.objects.get(entry=row).leaf_index
+    beyond = api_client.get(f"/api/v1/events/{row.pk}/proof/?tree_size={size + 1}")
+    assert beyond.status_code == 409 and "beyond the ledger" in beyond.json()["detail"]
+    before = api_client.get(f"/api/v1/events/{row.pk}/proof/?tree_size={index}") if index else None
+    assert before is None or (before.status_code == 409 and "does not hold it yet" in before.json()["detail"])
+    for bad in ("abc", "0", "-3", "1e3"):
+        response = api_client.get(f"/api/v1/events/{row.pk}/proof/?tree_size={bad}")
+        assert response.status_code == 400 and "tree_size" in response.json(), bad
+
+
+def test_a_consistency_proof_between_checkpoints_verifies(api_client, owner):
+    for n in range(3):
+        record_event(event_type="auth_login", event_name="auth.login", actor=owner, extra={"n": n})
+    old_note = api_client.get("/api/v1/ledger/checkpoint/").content.decode()
+    for n in range(7):
+        record_event(event_type="auth_logout", event_name="auth.logout", actor=owner, extra={"n": n})
+    new_note = api_client.get("/api/v1/ledger/checkpoint/").content.decode()
+    old, new = verifier.verify_checkpoint(old_note, _key()), verifier.verify_checkpoint(new_note, _key())
+    response = api_client.get(f"/api/v1/ledger/consistency/?first={old.size}&second={new.size}")
+    assert response.status_code == 200 and response.json()["first"] == old.size
+    verifier.verify_consistency_document(response.json(), old, new)
+    with pytest.raises(verifier.VerificationError):
+        verifier.verify_consistency_document(response.json(), new, old)
+
+
+def test_consistency_refuses_bad_and_impossible_sizes(api_client, owner):
+    record_event(event_type="auth_login", event_name="auth.login", actor=owner)
+    seal_pending()
+    size = LedgerLeaf.objects.count()
+    for query in ("", "?first=1", "?first=a&second=2", "?first=-1&second=1", f"?first={size}&second={size - 1}"):
+        assert api_client.get(f"/api/v1/ledger/consistency/{query}").status_code == 400, query
+    beyond = api_client.get(f"/api/v1/ledger/consistency/?first=0&second={size + 1}")
+    assert beyond.status_code == 409
+    assert api_client.get(f"/api/v1/ledger/consistency/?first={size}&second={size}").json()["consistency_path"] == []
+
+
+def test_status_is_for_operators(api_client, operator, member, project):
+    assert api_client.get("/api/v1/ledger/status/").status_code == 401
+    api_client.force_authenticate(member)
+    assert api_client.get("/api/v1/ledger/status/").status_code == 403
+    api_client.force_authenticate(operator)
+    body = api_client.get("/api/v1/ledger/status/").json()
+    assert body["unsealed_rows"] == AuditEntry.objects.count() > 0 and body["tree_size"] == 0
+    assert body["key_source"] == "environment" and body["verifier_key"] == str(_key()) and body["last_checkpoint"] is None
+    api_client.get("/api/v1/ledger/checkpoint/")
+    body = api_client.get("/api/v1/ledger/status/").json()
+    assert body["unsealed_rows"] == 0 and body["tree_size"] == AuditEntry.objects.count()
+    assert body["last_checkpoint"]["tree_size"] == body["tree_size"]
+
+
+@pytest.mark.audit_tamper
+def test_the_verify_endpoint_reports_an_intact_ledger_and_a_break(api_client, operator, member, project):
+    api_client.force_authenticate(member)
+    assert api_client.get("/api/v1/events/verify/").status_code == 403
+    api_client.force_authenticate(operator)
+    body = api_client.get("/api/v1/events/verify/").json()
+    assert body["ok"] is True and body["leaves_checked"] == AuditEntry.objects.count() and body["break"] is None
+    victim = AuditEntry.objects.order_by("id").first()
+    with as_database_admin() as cursor:
+        cursor.execute("UPDATE audit_auditentry SET object_repr = 'rewritten' WHERE id = %s", [victim.pk])
+    body = api_client.get("/api/v1/events/verify/").json()
+    assert body["ok"] is False and body["break"]["kind"] == "changed_content" and body["break"]["row_id"] == victim.pk
+
+
+# --- The entry page, the admin, /metrics and /ready ------------------------------------------------
+
+
+def test_the_entry_page_shows_the_leaf_and_offers_the_proof(client, owner, outsider, project):
+    row = AuditEntry.objects.filter(project=project).first()
+    client.force_login(owner)
+    listing = client.get("/audit/")
+    assert f'href="/audit/{row.pk}/"' in listing.content.decode()
+    page = client.get(f"/audit/{row.pk}/")
+    assert page.status_code == 200
+    leaf = LedgerLeaf.objects.get(entry=row)  # opening the page sealed what was pending
+    html = page.content.decode()
+    assert f"Sealed at <strong>leaf #{leaf.leaf_index}</strong>" in html
+    assert f'href="/audit/{row.pk}/proof.json"' in html
+    download = client.get(f"/audit/{row.pk}/proof.json")
+    assert download.status_code == 200 and download["Content-Disposition"] == f'attachment; filename="audit-{row.pk}-proof.json"'
+    proof = json.loads(download.content)
+    assert verifier.verify_inclusion_document(proof, _key()).size == proof["tree_size"]
+    page = client.get(f"/audit/{row.pk}/")  # the download signed and stored a checkpoint covering it
+    assert f"in the signed checkpoint of tree size <strong>{proof['tree_size']}</strong>" in page.content.decode()
+    client.force_login(outsider)
+    assert client.get(f"/audit/{row.pk}/").status_code == 404
+    assert client.get(f"/audit/{row.pk}/proof.json").status_code == 404
+
+
+@pytest.mark.audit_tamper
+def test_the_admin_ledger_status_verifies_on_request_and_shows_a_break(client, operator, member, project):
+    client.force_login(member)
+    assert client.get("/admin/audit/auditentry/ledger-status/").status_code in (302, 403)
+    client.force_login(operator)
+    page = client.get("/admin/audit/auditentry/ledger-status/").content.decode()
+    assert "Verify every leaf against its row" in page and str(_key()) in page
+    page = client.get("/admin/audit/auditentry/ledger-status/?verify=1").content.decode()
+    assert f"Intact: {AuditEntry.objects.count()} leaves recomputed" in page
+    victim = AuditEntry.objects.order_by("id").first()
+    with as_database_admin() as cursor:
+        cursor.execute("UPDATE audit_auditentry SET rationale = 'admin lie' WHERE id = %s", [victim.pk])
+    page = client.get("/admin/audit/auditentry/ledger-status/?verify=1").content.decode()
+    assert f"Broken (changed_content) at row #{victim.pk}" in page
+    assert 'href="/admin/audit/auditentry/ledger-status/"' in client.get("/admin/audit/auditentry/").content.decode()
+
+
+def test_metrics_export_the_unsealed_rows_and_the_lag(client, project):
+    body = client.get("/metrics").content.decode()
+    unsealed = AuditEntry.objects.count()
+    assert f"commandcentral_audit_unsealed_rows {float(unsealed)}" in body
+    assert "commandcentral_audit_seal_lag_seconds" in body and "commandcentral_audit_ledger_tree_size 0.0" in body
+    seal_pending()
+    body = client.get("/metrics").content.decode()
+    assert "commandcentral_audit_unsealed_rows 0.0" in body and f"commandcentral_audit_ledger_tree_size {float(unsealed)}" in body
+
+
+def test_ready_reports_a_seal_lag_over_the_bound(client, project, settings):
+    settings.AUDIT_SEAL_LAG_BOUND = 30
+    assert client.get("/ready").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_ledgerqueue SET enqueued_at = %s", [AuditEntry.objects.first().timestamp.replace(year=2020)])
+    response = client.get("/ready")
+    assert response.status_code == 503 and response.json()["checks"]["ledger"] == "failed: LedgerLagging"
+    seal_pending()
+    assert client.get("/ready").status_code == 200
