@@ -4,6 +4,7 @@ Skips when Chromium is absent (`apt-get install chromium`, as .ci/run does). Scr
 artifacts/browser/ (git-ignored) so a reviewer can look at what the test saw.
 """
 
+import json
 import os
 import re
 from pathlib import Path
@@ -266,3 +267,86 @@ def test_phone_width_renders_every_page_without_horizontal_scrolling(open_page, 
     # The 404 page's own document load is the one expected console error; nothing else.
     watched.errors = [error for error in watched.errors if "404" not in error]
     watched.assert_clean()
+
+
+PHONE_NARROW = {"width": 375, "height": 812}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audit_row_page_shows_its_ledger_leaf_and_its_downloaded_proof_verifies(open_page, base_url):
+    from audit.ledger.verifier import parse_verifier_key, verify_inclusion_document
+    from audit.models import LedgerLeaf
+
+    owner = UserFactory(email="lead@example.com")
+    UserFactory(email="outsider@example.com")
+    project = ProjectFactory(owner=owner, name="Ledger rollout")
+    watched = open_page()
+    page = watched.page
+    expect = sync_api.expect
+
+    # The audited action, done by the owner in the page; live_server commits it, so the app seals it.
+    log_in(watched, base_url, owner.email, next_path=project.get_absolute_url())
+    run_transition(page, "activate", "Ledger kick-off.")
+    expect(page.locator("#state-panel .badge")).to_have_text("active")
+    entry = AuditEntry.objects.get(event_name="project.activate", project=project)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
+    row = page.locator('#audit-rows .entry[data-event="project.activate"]')
+    expect(row).to_contain_text("Ledger kick-off.")
+    row.get_by_role("link", name=f"#{entry.pk}", exact=True).click()
+    entry_path = f"/audit/{entry.pk}/"
+    expect(page).to_have_url(f"{base_url}{entry_path}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Audit row #{entry.pk}")
+
+    # No checkpoint is stored yet in a fresh ledger: the page names the leaf and the tree it is in.
+    ledger = page.get_by_role("region", name="In the ledger")
+    sealed = ledger.locator("p", has_text="Sealed at leaf #")
+    expect(sealed).to_contain_text(re.compile(r"Sealed at leaf #\d+"))
+    match = re.search(r"Sealed at leaf #(\d+) (?:in the signed checkpoint of tree size|of a tree of) (\d+)", " ".join(sealed.inner_text().split()))
+    assert match, sealed.inner_text()
+    shown_index, shown_size = int(match[1]), int(match[2])
+    assert shown_index == LedgerLeaf.objects.get(entry_id=entry.pk).leaf_index
+    assert shown_size > shown_index
+    watched.shot("08-audit-entry")
+
+    with page.expect_download() as download_info:
+        ledger.get_by_role("link", name="Download its proof").click()
+    download = download_info.value
+    assert download.failure() is None
+    assert download.suggested_filename == f"audit-{entry.pk}-proof.json"
+    document = json.loads(Path(download.path()).read_text(encoding="utf-8"))
+    key_response = page.request.get(f"{base_url}/api/v1/ledger/key/")
+    assert key_response.ok
+    checkpoint = verify_inclusion_document(document, parse_verifier_key(key_response.text()))
+    assert document["leaf_index"] == shown_index
+    assert checkpoint.size == document["tree_size"] == shown_size
+
+    # Accessibility basics: one h1, the landmarks are there and named, every section has a heading.
+    expect(page.locator("h1")).to_have_count(1)
+    expect(page.get_by_role("main")).to_have_count(1)
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    unnamed = page.evaluate("""[...document.querySelectorAll('main section')]
+        .filter(s => !(s.getAttribute('aria-labelledby') && document.getElementById(s.getAttribute('aria-labelledby'))))
+        .length""")
+    assert unnamed == 0
+
+    # Phone width: nothing scrolls sideways.
+    page.set_viewport_size(PHONE_NARROW)
+    page.reload()
+    # Signing the proof stored its checkpoint: the page now names that signed tree.
+    expect(sealed).to_contain_text(re.compile(rf"Sealed at leaf #{shown_index}\s+in the signed checkpoint of tree size {checkpoint.size}\b"))
+    width = page.evaluate("document.documentElement.scrollWidth")
+    watched.shot("phone-audit-entry")
+    assert width <= PHONE_NARROW["width"], f"the audit row page is {width}px wide at a 375px viewport"
+    watched.assert_clean()
+
+    # Someone without access to the project gets the 404 page for the row and its proof alike.
+    stranger = open_page()
+    log_in(stranger, base_url, "outsider@example.com", next_path=entry_path)
+    expect(stranger.page.get_by_role("heading", level=1)).to_have_text("Not found")
+    expect(stranger.page.locator("#ledger")).to_have_count(0)
+    assert stranger.page.reload().status == 404
+    assert stranger.page.request.get(f"{base_url}{entry_path}proof.json").status == 404
+    stranger.errors = [error for error in stranger.errors if "404" not in error]
+    stranger.assert_clean()
