@@ -257,12 +257,13 @@ def split_note(note: str) -> tuple[str, list[NoteSignature]]:
 def verify_note(note: str, key: VerifierKey) -> str:
     """The note's text when `key` signed it; raises otherwise. Signatures by other keys are ignored."""
     text, signatures = split_note(note)
-    if any(ch != "\n" and not ch.isprintable() for ch in text):
+    if any(ch != "\n" and (ord(ch) < 0x20 or ch == "\x7f") for ch in text):  # C2SP: no ASCII control characters
         raise VerificationError("note text holds control characters")
     mine = [s for s in signatures if s.name == key.name and s.key_hash == key.key_hash]
     if not mine:
         raise VerificationError(f"note carries no signature by {key.name}+{key.key_hash.hex()}")
-    if not any(key.verify(text.encode("utf-8"), s.signature) for s in mine):
+    # C2SP: a signature by a known key that fails rejects the note, even beside one that verifies.
+    if not all(key.verify(text.encode("utf-8"), s.signature) for s in mine):
         raise VerificationError(f"the signature by {key.name} does not verify: the note was changed or signed by another key")
     return text
 
@@ -285,7 +286,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     origin, size_text, root_text, *extensions = lines
     if not origin:
         raise VerificationError("checkpoint origin is empty")
-    if not size_text.isdigit() or (len(size_text) > 1 and size_text[0] == "0"):
+    if not (size_text.isascii() and size_text.isdigit()) or (len(size_text) > 1 and size_text[0] == "0"):
         raise VerificationError("checkpoint tree size is not a decimal number without leading zeros")
     root = b64decode(root_text, "checkpoint root hash")
     if len(root) != 32:
