@@ -800,3 +800,24 @@ def test_verifier_runs_alone_as_a_script(ledger_files, tmp_path):
     assert bad.returncode == 1 and bad.stderr.startswith("FAILED: ")
     usage = run("verifier.py", f["key"])
     assert usage.returncode == 2 and usage.stderr.startswith("usage:")
+
+
+def test_a_failing_signature_by_the_known_key_rejects_the_note_even_beside_a_good_one():
+    """C2SP signed-note: a signature from a known key that fails to verify SHOULD reject the note."""
+    key = notes.parse_signing_key(GO_SKEY)
+    text = "Two signatures by one key\n"
+    good = key.sign(text)
+    signature_line = good.split("\n\n", 1)[1]
+    raw = bytearray(base64.b64decode(signature_line.split(" ")[2]))
+    raw[-1] ^= 1
+    bad_line = f"\u2014 PeterNeumann {base64.b64encode(bytes(raw)).decode()}\n"
+    assert verifier.verify_note(good, key.verifier) == text
+    with pytest.raises(VerificationError, match="does not verify"):
+        verifier.verify_note(good + bad_line, key.verifier)
+
+
+def test_printable_unicode_is_allowed_in_a_note_but_ascii_controls_are_not():
+    key = notes.parse_signing_key(GO_SKEY)
+    assert verifier.verify_note(key.sign("caf\u00e9\u00a0bar \u2014 ok\n"), key.verifier) == "caf\u00e9\u00a0bar \u2014 ok\n"
+    with pytest.raises(VerificationError, match="control characters"):
+        verifier.verify_note(key.sign("bell\x07\n"), key.verifier)
