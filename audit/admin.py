@@ -35,10 +35,12 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [status, *super().get_urls()]
 
     def ledger_status_view(self, request):
-        """Tree size, unsealed rows and the last checkpoint; ?verify=1 recomputes every leaf."""
+        """Tree size, unsealed rows and the last checkpoint; ?verify=1 checks the leaves after the last
+        stored checkpoint, ?verify=full every leaf."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        report = verify_ledger() if request.GET.get("verify") == "1" else None
+        verify = request.GET.get("verify")
+        report = verify_ledger(since_checkpoint=verify != "full") if verify in ("1", "full") else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

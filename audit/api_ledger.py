@@ -167,8 +167,20 @@ class LedgerBreakSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class LedgerVerifyQuerySerializer(serializers.Serializer):
+    full = serializers.BooleanField(
+        default=False, help_text="Recompute every leaf (slow on large trails) instead of those after the last stored checkpoint.",
+    )
+
+
 class LedgerReportSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
+    scope = serializers.ChoiceField(
+        choices=["full", "since_checkpoint"],
+        help_text="since_checkpoint: the leaves after the newest stored checkpoint whose signature holds (its frontier "
+        "checked against its signed root); full: every leaf.",
+    )
+    anchor_size = serializers.IntegerField(help_text="the tree size the walk started after (0 = every leaf)")
     tree_size = serializers.IntegerField()
     leaves_checked = serializers.IntegerField()
     root_hash = serializers.CharField(help_text="base64 root recomputed from the rows")
@@ -191,10 +203,13 @@ class LedgerVerifyView(APIView):
 
     @extend_schema(
         operation_id="events_verify", tags=["events"], summary="Verify the audit ledger against the rows (operators)",
-        responses={200: LedgerReportSerializer, **errors(403)},
+        parameters=[OpenApiParameter("full", bool, description=LedgerVerifyQuerySerializer().fields["full"].help_text)],
+        responses={200: LedgerReportSerializer, **errors(400, 403)},
     )
     def get(self, request):
-        report = verify_ledger()
+        query = LedgerVerifyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        report = verify_ledger(since_checkpoint=not query.validated_data["full"])
         return Response(LedgerReportSerializer({**report.as_dict(), "checked_at": timezone.now()}).data)
 
 

@@ -238,12 +238,12 @@ def test_the_admin_ledger_status_verifies_on_request_and_shows_a_break(client, o
     client.force_login(operator)
     page = client.get("/admin/audit/auditentry/ledger-status/").content.decode()
     assert "Verify every leaf against its row" in page and str(_key()) in page
-    page = client.get("/admin/audit/auditentry/ledger-status/?verify=1").content.decode()
+    page = client.get("/admin/audit/auditentry/ledger-status/?verify=full").content.decode()
     assert f"Intact: {AuditEntry.objects.count()} leaves recomputed" in page
     victim = AuditEntry.objects.order_by("id").first()
     with as_database_admin() as cursor:
         cursor.execute("UPDATE audit_auditentry SET rationale = 'admin lie' WHERE id = %s", [victim.pk])
-    page = client.get("/admin/audit/auditentry/ledger-status/?verify=1").content.decode()
+    page = client.get("/admin/audit/auditentry/ledger-status/?verify=1").content.decode()  # no checkpoint: every leaf
     assert f"Broken (changed_content) at row #{victim.pk}" in page
     assert 'href="/admin/audit/auditentry/ledger-status/"' in client.get("/admin/audit/auditentry/").content.decode()
 
@@ -267,3 +267,29 @@ def test_ready_reports_a_seal_lag_over_the_bound(client, project, settings):
     assert response.status_code == 503 and response.json()["checks"]["ledger"] == "failed: LedgerLagging"
     seal_pending()
     assert client.get("/ready").status_code == 200
+
+
+@pytest.mark.audit_tamper
+def test_the_verify_endpoint_checks_only_the_leaves_after_the_last_checkpoint_unless_full(api_client, operator, owner, project):
+    api_client.force_authenticate(operator)
+    api_client.get("/api/v1/ledger/checkpoint/")
+    signed = LedgerCheckpoint.objects.get().tree_size
+    for n in range(3):
+        record_event(event_type="auth_login", event_name="auth.login", actor=owner, extra={"n": n})
+    body = api_client.get("/api/v1/events/verify/").json()
+    assert (body["ok"], body["scope"], body["anchor_size"], body["leaves_checked"]) == (True, "since_checkpoint", signed, 3)
+    early, late = AuditEntry.objects.order_by("id")[0], AuditEntry.objects.order_by("-id")[0]
+    with as_database_admin() as cursor:
+        cursor.execute("UPDATE audit_auditentry SET object_repr = 'before the checkpoint' WHERE id = %s", [early.pk])
+    assert api_client.get("/api/v1/events/verify/").json()["ok"] is True  # bounded: the command and ?full see it
+    full = api_client.get("/api/v1/events/verify/?full=true").json()
+    assert full["scope"] == "full" and full["break"]["kind"] == "changed_content" and full["break"]["row_id"] == early.pk
+    with as_database_admin() as cursor:
+        cursor.execute("UPDATE audit_auditentry SET object_repr = 'after the checkpoint' WHERE id = %s", [late.pk])
+    body = api_client.get("/api/v1/events/verify/").json()
+    assert body["break"]["kind"] == "changed_content" and body["break"]["row_id"] == late.pk
+    with as_database_admin() as cursor:  # the stored frontier no longer gives the signed root
+        cursor.execute("UPDATE audit_ledgerleaf SET leaf_hash = %s WHERE leaf_index = %s", [b"\x01" * 32, signed - 1])
+    body = api_client.get("/api/v1/events/verify/").json()
+    assert body["break"]["kind"] == "checkpoint_mismatch" and "stored subtrees no longer give the signed root" in body["break"]["message"]
+    assert api_client.get("/api/v1/events/verify/?full=maybe").status_code == 400
