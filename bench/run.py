@@ -17,6 +17,9 @@ Prints one throughput table (SQLite and PostgreSQL side by side) and one audit-a
 writes everything as JSON to bench-results/ (git-ignored). Environment equivalents of the options:
 BENCH_BACKENDS, BENCH_DURATION, BENCH_AUDIT_SCALE, BENCH_CONCURRENCY, BENCH_FILTER_DURATION,
 BENCH_POSTGRES_URL (admin connection used to create/drop the throwaway database).
+
+With postgres among the backends (and BENCH_LEDGER not 0), it then runs bench.ledger, the audit
+ledger under load on its own throwaway database, and prints its tables last.
 """
 
 import argparse
@@ -601,6 +604,8 @@ def parse_args(argv):
                         help="comma-separated totals of audit rows, e.g. 10000,100000,1000000")
     parser.add_argument("--postgres-url", default=env("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--label", default=env("BENCH_LABEL", ""), help="added to the result file name")
+    parser.add_argument("--ledger", type=int, default=int(env("BENCH_LEDGER", "1")),
+                        help="1: with postgres among the backends, also run bench.ledger (options: BENCH_LEDGER_*)")
     options = parser.parse_args(argv)
     options.backends = [b.strip() for b in options.backends.split(",") if b.strip()]
     options.audit_scale = [int(s.replace("_", "")) for s in options.audit_scale.split(",") if s.strip()]
@@ -612,6 +617,7 @@ def main(argv=None) -> int:
     if not shutil.which("wrk"):
         raise SystemExit("bench: wrk not found. Install it: apt-get install -y wrk")
     started = time.monotonic()
+    all_cpus = os.sched_getaffinity(0)
     server_prefix, load_prefix, pin_note = pinning()
     log(pin_note)
     results = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
@@ -635,6 +641,14 @@ def main(argv=None) -> int:
                 raise SystemExit(f"bench: unknown backend {name!r} (sqlite, postgres)")
             results["backends"][name] = bench_backend(database, options=options, server_prefix=server_prefix,
                                                       load_prefix=load_prefix, workdir=workdir)
+    if options.ledger and "postgres" in options.backends:
+        from . import ledger
+
+        # The ledger benchmark spreads gunicorn workers over every CPU: undo this driver's pinning.
+        os.sched_setaffinity(0, all_cpus)
+        ledger_options = ledger.parse_args([])
+        ledger_options.postgres_url, ledger_options.label = options.postgres_url, options.label
+        results["ledger"] = ledger.bench(ledger_options)
     results["seconds"] = round(time.monotonic() - started, 1)
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -663,6 +677,11 @@ def main(argv=None) -> int:
         if backend.get("server_log_problems"):
             print(f"\n{backend['database']} server log problems (first lines):")
             print("\n".join("  " + line for line in backend["server_log_problems"]))
+    if "ledger" in results:
+        from . import ledger
+
+        print()
+        print(ledger.report(results["ledger"]))
     print(f"\nResults: {out.relative_to(ROOT)}   total time {results['seconds']:.0f} s")
     return 0
 

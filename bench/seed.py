@@ -7,14 +7,18 @@
 bench user, nine other actors and `--projects` projects owned by the bench user, half of them
 activated with perform_transition. It writes STATE.json (credentials, project ids) for bench.run.
 
-`audit` tops the audit trail up to `--rows` rows in total. THIS IS THE ONLY PLACE IN THE PROJECT THAT
-WRITES AUDIT ROWS WITHOUT AuditEntry.save(): 1,000,000 rows one by one through save() (auditlog diff,
-chain head read, one fsync per row on SQLite) would take hours. The rows are still real chain links:
-each gets the next `seq`, the previous row's hash as `prev_hash` and `entry_hash` computed by
-audit.integrity.entry_hash_of, under the same chain lock (audit.integrity.lock_chain) inside one
-transaction per batch, so `manage.py verify_audit` accepts the seeded trail. It is a plain
-executemany INSERT with each value prepared by the model field itself: AuditEntryQuerySet.bulk_create keeps
-refusing everyone else, and nothing here is imported by the application.
+`audit` tops the audit trail up to `--rows` rows in total and seals them into the ledger. THIS IS THE
+ONLY PLACE IN THE PROJECT THAT WRITES AUDIT ROWS WITHOUT AuditEntry.save(): 1,000,000 rows one by one
+through save() (auditlog diff, one transaction and one fsync per row, a seal after each commit) would
+take hours. What save() guarantees still holds for every seeded row: it is inserted together with its
+`audit_ledgerqueue` row (entry_id, enqueued_at) in the same transaction, as save() does, and the rows
+are then sealed by the real sequencer (audit.ledger.sequencer.seal_pending, the code `manage.py
+audit_seal` runs), which reads them back, hashes their canonical bytes and appends leaves and subtree
+hashes; so `manage.py verify_audit` accepts the seeded trail. The rows go in with INSERT ... RETURNING
+id (values prepared by the model fields themselves; psycopg's pipelined executemany on PostgreSQL,
+multi-row statements on SQLite), the queue rows with executemany: AuditEntryQuerySet.bulk_create
+keeps refusing everyone else, and nothing here is imported by the application. The JSON result
+reports the insert and the sealing rates (rows/s) apart.
 """
 
 import argparse
@@ -29,7 +33,8 @@ from datetime import timedelta
 BENCH_EMAIL = "bench@example.com"
 BENCH_PASSWORD = "bench-password-Xq7!v2"
 OTHER_ACTORS = 9
-BATCH_ROWS = 5000
+BATCH_ROWS = 5000  # rows (and queue rows) per transaction
+INSERT_ROWS = 500  # rows per INSERT statement
 
 # The mix of seeded rows: what a busy trail of project activity looks like.
 ROW_KINDS = (
@@ -138,23 +143,29 @@ def _preparer(field, connection):
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-def seed_audit(*, rows: int, state_path: str) -> dict:
-    """Append chained rows until the trail holds `rows` rows. Seeding only: see the module docstring."""
+def _insert_sql(connection, table: str, columns, rows: int) -> str:
+    names = ", ".join(connection.ops.quote_name(field.column) for field in columns)
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * rows)} RETURNING {connection.ops.quote_name('id')}"
+
+
+def seed_audit(*, rows: int, state_path: str, seal_batch: int | None = None) -> dict:
+    """Insert rows (with their queue rows) until the trail holds `rows`, then seal them with the real
+    sequencer. Seeding only: see the module docstring."""
     from django.contrib.contenttypes.models import ContentType
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from audit import integrity
-    from audit.models import AuditEntry
     from accounts.models import User
+    from audit.ledger import sequencer
+    from audit.models import AuditEntry, LedgerQueue
     from projects.models import Project
 
+    seal_batch = seal_batch or sequencer.DEFAULT_BATCH
     with open(state_path, encoding="utf-8") as handle:
         state = json.load(handle)
     existing = AuditEntry._base_manager.count()
-    wanted = rows - existing
-    if wanted <= 0:
-        return {"rows": existing, "added": 0, "seconds": 0.0}
+    wanted = max(rows - existing, 0)
     rng = random.Random(existing)
     projects = [uuid.UUID(pk) for pk in state["projects"]]
     actors = [uuid.UUID(pk) for pk in state["actors"]]
@@ -168,43 +179,75 @@ def seed_audit(*, rows: int, state_path: str) -> dict:
     columns = [f for f in AuditEntry._meta.concrete_fields if f.name != "id"]
     prepare = [_preparer(field, connection) for field in columns]
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
-    insert = (f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(f.column) for f in columns)}) "
-              f"VALUES ({', '.join(['%s'] * len(columns))})")
+    # Rows per INSERT statement: within SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+    per_statement = max(1, min(INSERT_ROWS, 30_000 // len(columns)))
+    enqueued_field = LedgerQueue._meta.get_field("enqueued_at")
+    queue_insert = (f"INSERT INTO {connection.ops.quote_name(LedgerQueue._meta.db_table)} "
+                    f"({connection.ops.quote_name('entry_id')}, {connection.ops.quote_name(enqueued_field.column)}) "
+                    "VALUES (%s, %s)")
     started = time.perf_counter()
     added = 0
     while added < wanted:
         size = min(BATCH_ROWS, wanted - added)
-        with transaction.atomic():
-            integrity.lock_chain()
-            seq, prev_hash = integrity.chain_head()
-            batch = []
-            for n in range(size):
-                values = _row_values(rng, kinds=kinds, weights=weights, projects=projects, actors=actors,
-                                     emails=emails, content_type_id=content_type_id,
-                                     when=start + timedelta(seconds=added + n))
-                seq += 1
-                values["seq"], values["prev_hash"] = seq, prev_hash
-                values["entry_hash"] = prev_hash = integrity.entry_hash_of(values, seq=seq, prev_hash=prev_hash)
-                batch.append([prep(values[field.attname]) for field, prep in zip(columns, prepare)])
-            # Rows go in seq order, so ids increase with seq as the verifier requires.
-            with connection.cursor() as cursor:
-                cursor.executemany(insert, batch)
+        batch = [[prep(values[field.attname]) for field, prep in zip(columns, prepare)]
+                 for values in (_row_values(rng, kinds=kinds, weights=weights, projects=projects, actors=actors,
+                                            emails=emails, content_type_id=content_type_id,
+                                            when=start + timedelta(seconds=added + n)) for n in range(size))]
+        with transaction.atomic(), connection.cursor() as cursor:
+            ids = []
+            if connection.vendor == "postgresql":
+                # psycopg's pipelined executemany, with each row's id back: twice the rows/s of
+                # multi-row statements, whose ~15,000 placeholders psycopg splits in Python.
+                raw = cursor.cursor
+                raw.executemany(_insert_sql(connection, table, columns, 1), batch, returning=True)
+                while True:
+                    ids += [row[0] for row in raw.fetchall()]
+                    if not raw.nextset():
+                        break
+            else:
+                for first in range(0, size, per_statement):
+                    chunk = batch[first:first + per_statement]
+                    cursor.execute(_insert_sql(connection, table, columns, len(chunk)), [value for row in chunk for value in row])
+                    ids += [row[0] for row in cursor.fetchall()]
+            if len(ids) != size:
+                raise RuntimeError(f"seeding: {size} rows inserted, {len(ids)} ids returned")
+            # The queue rows commit with the audit rows, exactly as AuditEntry.save() writes them.
+            enqueued = enqueued_field.get_db_prep_save(timezone.now(), connection)
+            cursor.executemany(queue_insert, [(entry_id, enqueued) for entry_id in sorted(ids)])
         added += size
-    return {"rows": existing + added, "added": added, "seconds": round(time.perf_counter() - started, 1)}
+    inserted = time.perf_counter()
+    sealed = sequencer.seal_pending(batch_size=seal_batch)
+    sealed_at = time.perf_counter()
+    insert_seconds, seal_seconds = inserted - started, sealed_at - inserted
+    return {
+        "rows": existing + added,
+        "added": added,
+        "seconds": round(sealed_at - started, 1),
+        "insert_seconds": round(insert_seconds, 1),
+        "insert_rows_per_s": round(added / insert_seconds) if added and insert_seconds else None,
+        "sealed": sealed,
+        "seal_batch": seal_batch,
+        "seal_seconds": round(seal_seconds, 2),
+        "seal_rows_per_s": round(sealed / seal_seconds) if sealed and seal_seconds else None,
+        "tree_size": sequencer.tree_size(),
+    }
 
 
 def analyze() -> None:
-    """PostgreSQL: refresh the planner statistics, as autovacuum would within a minute of a bulk load.
+    """PostgreSQL: what autovacuum would do within a minute of a bulk load (VACUUM the ledger queue, ANALYZE).
 
     Measured right after seeding, the planner still believes the tables are empty (1 visible project)
     and walks every audit row of every project for a filtered page: 0.9 s instead of 0.6 ms at 100,000
-    rows. SQLite gathers no statistics unless asked (ANALYZE / PRAGMA optimize), so it is measured as
-    a deployment would run it: without.
+    rows. The ledger queue is a work list (every seeded row was inserted into it and deleted by the
+    sequencer): until it is vacuumed, the sequencer's "anything pending?" and "oldest first" index
+    scans step over every dead entry (a million after a 1M-row seed). SQLite gathers no statistics
+    unless asked (ANALYZE / PRAGMA optimize), so it is measured as a deployment would run it: without.
     """
     from django.db import connection
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            cursor.execute("VACUUM audit_ledgerqueue")
             cursor.execute("ANALYZE")
 
 
@@ -214,6 +257,8 @@ def main(argv=None) -> int:
     parser.add_argument("--state", required=True, help="JSON file shared with bench.run")
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=10_000, help="audit rows in total after seeding")
+    parser.add_argument("--seal-batch", type=int, default=None,
+                        help="rows per sealing transaction (default: the sequencer's, as audit_seal uses)")
     args = parser.parse_args(argv)
     _django()
     if args.step == "base":
@@ -221,7 +266,7 @@ def main(argv=None) -> int:
         result = {"projects": len(state["projects"]), "active": len(state["active_projects"]),
                   "seconds": state["seed_seconds"]}
     else:
-        result = seed_audit(rows=args.rows, state_path=args.state)
+        result = seed_audit(rows=args.rows, state_path=args.state, seal_batch=args.seal_batch)
     analyze()
     print(json.dumps(result))
     return 0
