@@ -3,7 +3,9 @@
 Writers never wait for it. AuditEntry.save() inserts the row and a LedgerQueue row in the writer's
 transaction and, when that commits, calls `seal_after_commit`: whoever takes the sequencer seals
 every pending row ("group sealing"); a writer that finds it busy leaves its row to the holder or
-to the next run. `manage.py audit_seal` (cron, systemd or `--loop`) sweeps what is left, and
+to the next run. With AUDIT_SEAL_MIN_INTERVAL > 0 (production, beside the sweep) a process seals
+after a commit at most that often, so under load one seal covers many requests' rows instead of
+every request paying for its own (bench/README.md, "Ledger"). `manage.py audit_seal` (cron, systemd or `--loop`) sweeps what is left, and
 verify_audit, proofs and checkpoints seal what is pending first, waiting for the sequencer.
 
 The sequencer lock is held for one batch only: on PostgreSQL a transaction-level advisory lock
@@ -94,9 +96,9 @@ def _seal_batch(using: str, batch_size: int) -> int:
     queued = list(LedgerQueue.objects.using(using).order_by("entry_id").values_list("entry_id", flat=True)[:batch_size])
     if not queued:
         return 0
-    rows = list(AuditEntry._base_manager.using(using).filter(id__in=queued).order_by("id").values("id", *HASHED_FIELDS))
-    already = set(LedgerLeaf.objects.using(using).filter(entry_id__in=[row["id"] for row in rows]).values_list("entry_id", flat=True))
-    rows = [row for row in rows if row["id"] not in already]  # only a hand-made queue row can point at a sealed one
+    # Sealed rows are left out: only a hand-made queue row can point at one.
+    rows = list(AuditEntry._base_manager.using(using).filter(id__in=queued, ledger_leaf__isnull=True)
+                .order_by("id").values("id", *HASHED_FIELDS))
     size = tree_size(using)
     hashes = [leaf_hash(canonical_bytes(row)) for row in rows]
     frontier = fetch_nodes(merkle.frontier_of(size), using) if size else {}
@@ -134,8 +136,17 @@ def seal_pending(using: str = "default", *, wait: bool = True, batch_size: int =
     return total
 
 
+# When this process last sealed after a commit, per database alias (time.monotonic()).
+_last_after_commit_seal: dict[str, float] = {}
+
+
 def _after_commit_callback(using: str):
     def seal() -> None:
+        interval = getattr(settings, "AUDIT_SEAL_MIN_INTERVAL", 0) or 0
+        now = time.monotonic()
+        if interval and now - _last_after_commit_seal.get(using, float("-inf")) < interval:
+            return  # sealed moments ago: the next seal, in any process, or the sweep takes these rows
+        _last_after_commit_seal[using] = now
         started = time.perf_counter()
         sealed = seal_pending(using, wait=False)
         if sealed:

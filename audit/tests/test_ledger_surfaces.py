@@ -293,3 +293,25 @@ def test_the_verify_endpoint_checks_only_the_leaves_after_the_last_checkpoint_un
     body = api_client.get("/api/v1/events/verify/").json()
     assert body["break"]["kind"] == "checkpoint_mismatch" and "stored subtrees no longer give the signed root" in body["break"]["message"]
     assert api_client.get("/api/v1/events/verify/?full=maybe").status_code == 400
+
+
+def test_a_minimum_interval_lets_one_seal_cover_many_commits(api_client, owner, settings, monkeypatch,
+                                                              django_capture_on_commit_callbacks):
+    from audit.ledger import sequencer
+
+    monkeypatch.setattr(sequencer, "_last_after_commit_seal", {})
+    settings.AUDIT_SEAL_MIN_INTERVAL = 60
+    api_client.force_authenticate(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api_client.post("/api/v1/projects/", {"name": "Sealed at once"}, format="json")
+    assert first.status_code == 201 and not LedgerQueue.objects.exists()  # the first commit seals
+    with django_capture_on_commit_callbacks(execute=True):
+        second = api_client.post("/api/v1/projects/", {"name": "Left to the next seal"}, format="json")
+    assert second.status_code == 201
+    waiting = set(LedgerQueue.objects.values_list("entry_id", flat=True))
+    assert waiting == set(AuditEntry.objects.filter(project_id=second.data["id"]).values_list("id", flat=True)) != set()
+    assert call_seal() == len(waiting) and not LedgerQueue.objects.exists()  # the sweep takes them
+
+
+def call_seal() -> int:
+    return seal_pending()
