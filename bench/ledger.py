@@ -307,7 +307,7 @@ def child(env: dict, *args) -> dict:
 
 
 MODES = {
-    "on": "sealing after commit (the default)",
+    "on": "sealing after every commit (AUDIT_SEAL_MIN_INTERVAL=0)",
     "off": "AUDIT_SEAL_ON_COMMIT=false, nothing seals during the run",
     "sweep": "AUDIT_SEAL_ON_COMMIT=false + manage.py audit_seal --loop SECONDS beside the server",
     "grouped": "the production setting: sealing after commit at most every SECONDS per process "

@@ -20,3 +20,7 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 # Serve static files from the finders: the suite never runs collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# Seal after every commit, so a test sees its rows sealed as soon as its transaction commits (the
+# grouped default is tested on its own, audit/tests/test_ledger_surfaces.py).
+AUDIT_SEAL_MIN_INTERVAL = 0

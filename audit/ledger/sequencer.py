@@ -3,9 +3,11 @@
 Writers never wait for it. AuditEntry.save() inserts the row and a LedgerQueue row in the writer's
 transaction and, when that commits, calls `seal_after_commit`: whoever takes the sequencer seals
 every pending row ("group sealing"); a writer that finds it busy leaves its row to the holder or
-to the next run. With AUDIT_SEAL_MIN_INTERVAL > 0 (production, beside the sweep) a process seals
-after a commit at most that often, so under load one seal covers many requests' rows instead of
-every request paying for its own (bench/README.md, "Ledger"). `manage.py audit_seal` (cron, systemd or `--loop`) sweeps what is left, and
+to the next run. A process seals after a commit at most every AUDIT_SEAL_MIN_INTERVAL seconds
+(default 1; 0 = after every commit): rows a commit leaves for later are sealed at the end of a
+request once the interval has passed (after the response), by the next due seal in any process, or
+by the sweep. Under load one seal then covers many requests' rows instead of every request paying
+for a transaction of its own (bench/README.md, "Ledger"). `manage.py audit_seal` (cron, systemd or `--loop`) sweeps what is left, and
 verify_audit, proofs and checkpoints seal what is pending first, waiting for the sequencer.
 
 The sequencer lock is held for one batch only: on PostgreSQL a transaction-level advisory lock
@@ -20,7 +22,7 @@ import time
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from . import merkle
@@ -136,24 +138,47 @@ def seal_pending(using: str = "default", *, wait: bool = True, batch_size: int =
     return total
 
 
-# When this process last sealed after a commit, per database alias (time.monotonic()).
+# When this process last sealed after a commit, per database alias (time.monotonic()), and the aliases
+# whose rows it left for later because it had sealed moments before.
 _last_after_commit_seal: dict[str, float] = {}
+_left_for_later: set[str] = set()
+
+
+def _seal_now(using: str) -> None:
+    _last_after_commit_seal[using] = time.monotonic()
+    _left_for_later.discard(using)
+    started = time.perf_counter()
+    sealed = seal_pending(using, wait=False)
+    if sealed:
+        logger.debug("sealed %d audit rows in %.1f ms", sealed, (time.perf_counter() - started) * 1000)
+
+
+def _due(using: str) -> bool:
+    interval = getattr(settings, "AUDIT_SEAL_MIN_INTERVAL", 0) or 0
+    return not interval or time.monotonic() - _last_after_commit_seal.get(using, float("-inf")) >= interval
 
 
 def _after_commit_callback(using: str):
     def seal() -> None:
-        interval = getattr(settings, "AUDIT_SEAL_MIN_INTERVAL", 0) or 0
-        now = time.monotonic()
-        if interval and now - _last_after_commit_seal.get(using, float("-inf")) < interval:
-            return  # sealed moments ago: the next seal, in any process, or the sweep takes these rows
-        _last_after_commit_seal[using] = now
-        started = time.perf_counter()
-        sealed = seal_pending(using, wait=False)
-        if sealed:
-            logger.debug("sealed %d audit rows in %.1f ms", sealed, (time.perf_counter() - started) * 1000)
+        if not _due(using):
+            _left_for_later.add(using)  # sealed moments ago: the next seal, the request's end or the sweep takes them
+            return
+        _seal_now(using)
 
     seal.ledger_alias = using
     return seal
+
+
+def seal_left_for_later(**kwargs) -> None:
+    """At the end of every request (request_finished, after the response was sent): seal the rows an
+    after-commit seal left for later, once the interval has passed. So a burst's last rows do not wait
+    for the next write, and the client never waits for the seal."""
+    for using in list(_left_for_later):
+        if _due(using):
+            try:
+                _seal_now(using)
+            except DatabaseError:
+                logger.exception("sealing at the end of a request failed; the next seal or the sweep retries")
 
 
 def seal_after_commit(using: str = "default") -> None:

@@ -81,6 +81,7 @@ def _server_env() -> dict:
         "CONN_MAX_AGE": "0",  # no connection to the test database outlives a request
         "GUNICORN_WORKERS": "2",
         "AUDIT_SIGNING_KEY": SIGNING_KEY,
+        "AUDIT_SEAL_MIN_INTERVAL": "0",  # seal after every commit, so the test can see each one sealed
         "LOG_LEVEL": "WARNING",
     }
 
