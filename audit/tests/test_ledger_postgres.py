@@ -165,3 +165,22 @@ def test_truncate_is_refused_outside_test_databases():
     finally:
         with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.mark.django_db
+def test_the_fast_append_and_the_orm_fallback_build_the_same_tree(settings):
+    for n in range(5):
+        record_event(event_type="auth_login", event_name="auth.login", extra={"n": n})
+    settings.AUDIT_LEDGER_FAST_APPEND = False
+    assert seal_pending(batch_size=2) == 5  # the plain ORM path, in three batches
+    plain = list(LedgerLeaf.objects.order_by("leaf_index").values_list("leaf_index", "entry_id", "leaf_hash"))
+    for n in range(6):
+        record_event(event_type="auth_logout", event_name="auth.logout", extra={"n": n})
+    settings.AUDIT_LEDGER_FAST_APPEND = True
+    assert seal_pending(batch_size=4) == 6  # DELETE … RETURNING and unnest, in two batches
+    leaves = list(LedgerLeaf.objects.order_by("leaf_index").values_list("leaf_index", "entry_id", "leaf_hash"))
+    assert leaves[:5] == plain and [index for index, _, _ in leaves] == list(range(11))
+    assert [entry for _, entry, _ in leaves] == sorted(AuditEntry.objects.values_list("id", flat=True))
+    assert not LedgerQueue.objects.exists()
+    report = verify_ledger()
+    assert report.ok and report.leaves_checked == 11
