@@ -17,6 +17,7 @@ another), on SQLite the database's write lock (every transaction is BEGIN IMMEDI
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 
@@ -204,12 +205,25 @@ def _due(using: str) -> bool:
 def _after_commit_callback(using: str):
     def seal() -> None:
         if not _due(using):
-            _left_for_later.add(using)  # sealed moments ago: the next seal, the request's end or the sweep takes them
+            # Sealed moments ago: the next due seal, the end of a request or the sweep takes them, and
+            # a process that ends first (a management command) seals them on its way out.
+            if not _left_for_later:
+                atexit.register(_seal_at_exit)
+            _left_for_later.add(using)
             return
         _seal_now(using)
 
     seal.ledger_alias = using
     return seal
+
+
+def _seal_at_exit() -> None:
+    for using in list(_left_for_later):
+        try:
+            seal_pending(using)
+        except DatabaseError:
+            logger.exception("sealing at exit failed; the next seal or the sweep takes the rows")
+    _left_for_later.clear()
 
 
 def seal_left_for_later(**kwargs) -> None:

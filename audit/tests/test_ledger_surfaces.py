@@ -300,6 +300,8 @@ def test_a_minimum_interval_lets_one_seal_cover_many_commits(api_client, owner, 
     from audit.ledger import sequencer
 
     monkeypatch.setattr(sequencer, "_last_after_commit_seal", {})
+    monkeypatch.setattr(sequencer, "_left_for_later", set())
+    monkeypatch.setattr(sequencer.atexit, "register", lambda func: None)  # nothing of the test's outlives it
     settings.AUDIT_SEAL_MIN_INTERVAL = 60
     api_client.force_authenticate(owner)
     with django_capture_on_commit_callbacks(execute=True):
