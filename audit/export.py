@@ -75,13 +75,14 @@ def audit_records(queryset, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator
 
 
 def audit_rows_csv(
-    queryset, *, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress | None = None, spreadsheet_safe: bool = False
+    queryset, *, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress | None = None, spreadsheet_safe: bool = True
 ) -> Iterator[str]:
     """CSV text: a header line with EXPORT_COLUMNS, then one line per row (RFC 4180 quoting, CRLF).
 
     Empty cells are None; booleans are `true`/`false`; `changes`/`extra` hold compact JSON.
-    `spreadsheet_safe=True` prefixes cells starting with = + - @ (tab, CR) with a quote so a
-    spreadsheet never runs them as formulas; leave it off when the file must match the DB byte for byte.
+    Cells starting with = + - @ (tab, CR) get a leading quote (`formula_safe`) so a spreadsheet never
+    runs them as formulas (CSV injection); `spreadsheet_safe=False` is for callers that must match the
+    database byte for byte — JSON Lines is the raw machine format.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -139,7 +140,13 @@ def _json_ready(value):
     return str(value)  # UUIDs of the foreign keys
 
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection, OWASP).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(text: str) -> str:
+    """The cell as a spreadsheet shows it as text: a leading quote when it would start a formula."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def _csv_cell(value, column: str, spreadsheet_safe: bool) -> str:
@@ -150,9 +157,7 @@ def _csv_cell(value, column: str, spreadsheet_safe: bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)
-    if spreadsheet_safe and text.startswith(_FORMULA_PREFIXES):
-        return "'" + text
-    return text
+    return formula_safe(text) if spreadsheet_safe else text
 
 
 def _drain(buffer: io.StringIO) -> str:

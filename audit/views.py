@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from commandcentral.core.access import visible_projects
 
+from .export import formula_safe
 from .filters import AuditEntryFilter
 from .ledger.proofs import ProofUnavailable, inclusion_proof
 from .ledger.sequencer import seal_pending, tree_size
@@ -25,8 +26,6 @@ CSV_COLUMNS = (
     "entity_id", "project_id", "transition", "from_state", "to_state", "rationale", "failure_reason", "cid",
     "remote_addr",
 )
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _filter_params(query):
@@ -108,8 +107,7 @@ class _Echo:
 
 
 def _safe_cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return formula_safe("" if value is None else str(value))
 
 
 def _csv_rows(queryset):

@@ -165,12 +165,34 @@ def test_generators_are_lazy_and_yield_text_chunks(trail, django_assert_num_quer
     assert all(isinstance(json.loads(line), dict) for line in text.splitlines())
 
 
-def test_spreadsheet_safe_csv_defuses_formulas_only_when_asked(db):
-    record_event(event_type=AuditEventType.AUTH_FAILED, event_name="auth.failed", success=False, rationale="=1+1")
-    rows = AuditEntry.objects.filter(rationale="=1+1")
+FORMULAS = {"rationale": "=cmd|' /C calc'!A0", "failure_reason": '=HYPERLINK("http://evil.example","x")',
+            "actor_email": "=1+1@example.com", "object_repr": "@SUM(A1:A9)"}
 
-    plain = parse_csv("".join(audit_rows_csv(rows)))[1]
-    safe = parse_csv("".join(audit_rows_csv(rows, spreadsheet_safe=True)))[1]
 
-    assert plain[0]["rationale"] == "=1+1"
-    assert safe[0]["rationale"] == "'=1+1"
+@pytest.fixture
+def formula_row(db):
+    from accounts.tests.factories import UserFactory
+
+    actor = UserFactory(email=FORMULAS["actor_email"])  # a self-registered address can start with '='
+    fields = {column: value for column, value in FORMULAS.items() if column != "actor_email"}
+    return record_event(event_type=AuditEventType.AUTH_FAILED, event_name="auth.failed", success=False, actor=actor, **fields)
+
+
+def test_every_csv_export_defuses_formula_cells_by_default_and_jsonl_stays_raw(formula_row, api_client, operator, tmp_path):
+    """Issue 16 (6): the API export, `manage.py export_audit` and the generator all escape; JSONL is raw."""
+    api_client.force_authenticate(operator)
+    response = api_client.get("/api/v1/events/export/?format=csv")
+    assert response.status_code == 200
+    api_rows = [row for row in parse_csv(b"".join(response.streaming_content).decode())[1] if row["id"] == str(formula_row.pk)]
+    command_csv, _ = run_export("--format", "csv")
+    command_rows = [row for row in parse_csv(command_csv)[1] if row["id"] == str(formula_row.pk)]
+    generator_rows = parse_csv("".join(audit_rows_csv(AuditEntry.objects.filter(pk=formula_row.pk))))[1]
+    for rows in (api_rows, command_rows, generator_rows):
+        assert len(rows) == 1
+        assert {column: rows[0][column] for column in FORMULAS} == {column: "'" + value for column, value in FORMULAS.items()}
+
+    jsonl = b"".join(api_client.get("/api/v1/events/export/?format=jsonl").streaming_content).decode()
+    raw = [json.loads(line) for line in jsonl.splitlines() if json.loads(line)["id"] == formula_row.pk]
+    assert {column: raw[0][column] for column in FORMULAS} == FORMULAS
+    exact = parse_csv("".join(audit_rows_csv(AuditEntry.objects.filter(pk=formula_row.pk), spreadsheet_safe=False)))[1]
+    assert exact[0]["rationale"] == FORMULAS["rationale"]  # the explicit opt-out, for byte-for-byte comparisons
