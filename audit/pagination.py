@@ -2,6 +2,7 @@
 (projects/{id}/audit/, decisions/{id}/audit/) without importing this app's API module."""
 
 from rest_framework import pagination
+from rest_framework.exceptions import NotFound
 
 from .serializers import AuditEntrySerializer
 
@@ -14,6 +15,16 @@ class AuditCursorPagination(pagination.CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 100
 
+    def decode_cursor(self, request):
+        """DRF's cursor, whose position must be an id here: a forged `p=abc` is an invalid cursor (404),
+        not a ValueError in the query (500)."""
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                int(cursor.position)
+            except (TypeError, ValueError):
+                raise NotFound(self.invalid_cursor_message) from None
+        return cursor
 
 
 def paginated_events(request, queryset):
