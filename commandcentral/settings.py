@@ -185,7 +185,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON in; the browsable API's "Raw data" form sends JSON too. Form encodings cannot carry
     # the typed JSON fields (options, settings, metadata) faithfully.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["commandcentral.api.parsers.JSONParser"],  # + depth and surrogate checks
     "DEFAULT_PAGINATION_CLASS": "commandcentral.api.support.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
