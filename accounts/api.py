@@ -1,9 +1,10 @@
 """Auth endpoints: register, login, refresh, logout, me (simplejwt underneath)."""
 
 from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
+from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
@@ -66,8 +67,13 @@ class RegisterView(AuthView):
         payload = RegisterSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        with audited_write(None):
-            user = User.objects.create_user(data["email"], data["password"], name=data.get("name", ""))
+        try:
+            with audited_write(None):
+                user = User.objects.create_user(data["email"], data["password"], name=data.get("name", ""))
+        except IntegrityError:
+            # Another registration of this email committed between the check and the INSERT (the
+            # unique index decides): the same answer the check gives, and nothing of this one is kept.
+            raise ValidationError({"email": ["A user with this email already exists."]}) from None
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
