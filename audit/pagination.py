@@ -2,7 +2,7 @@
 (projects/{id}/audit/, decisions/{id}/audit/) without importing this app's API module."""
 
 from rest_framework import pagination
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 
 from .serializers import AuditEntrySerializer
 
@@ -16,14 +16,18 @@ class AuditCursorPagination(pagination.CursorPagination):
     max_page_size = 100
 
     def decode_cursor(self, request):
-        """DRF's cursor, whose position must be an id here: a forged `p=abc` is an invalid cursor (404),
-        not a ValueError in the query (500)."""
-        cursor = super().decode_cursor(request)
+        """DRF's cursor, whose position must be an id here. A cursor that does not decode, or whose
+        position is not an integer (`p=abc`, which reached the query as a ValueError: a 500), is a 400
+        naming the parameter."""
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from None
         if cursor is not None and cursor.position is not None:
             try:
                 int(cursor.position)
             except (TypeError, ValueError):
-                raise NotFound(self.invalid_cursor_message) from None
+                raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from None
         return cursor
 
 
