@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -15,6 +15,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from commandcentral.core.recording import audited_write
 from commandcentral.api.schema import errors
 
+from .throttles import LoginThrottle
 from .serializers import (
     LoginSerializer,
     MessageSerializer,
@@ -53,8 +54,7 @@ def _load_refresh(raw: str) -> RefreshToken:
 class AuthView(APIView):
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [AnonRateThrottle, ScopedRateThrottle]
-    throttle_scope = "login"
+    throttle_classes = [AnonRateThrottle, LoginThrottle]
 
     def get_authenticate_header(self, request):
         # No authenticator runs here, but a refused login or token is still a 401 with a challenge.

@@ -2,14 +2,15 @@
 
 from django import forms
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
-from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.throttles import LoginThrottle
 
 from . import selectors
 from .web.diagrams import activity_chart_svg
@@ -22,27 +23,38 @@ class EmailAuthenticationForm(AuthenticationForm):
     )
 
 
-class LoginPageThrottle(SimpleRateThrottle):
-    """The API's strict `login` rate applies to the page too: it must not be a way around it."""
-
-    scope = "login"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": "login_page", "ident": request.client_ip or "unknown"}
-
-
 class PageLoginView(LoginView):
     template_name = "registration/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        throttle = LoginPageThrottle()
+        throttle = LoginThrottle()
         if not throttle.allow_request(request, self):
             response = self.render_to_response(self.get_context_data(throttled=True), status=429)
             response["Retry-After"] = str(int(throttle.wait() or 60))
             return response
         return super().post(request, *args, **kwargs)
+
+
+def admin_login(request, extra_context=None):
+    """The admin's login behind the same login throttle as the API and the page (429 with Retry-After)."""
+    if request.method == "POST":
+        throttle = LoginThrottle()
+        if not throttle.allow_request(request, None):
+            wait = int(throttle.wait() or 60)
+            messages.error(request, f"Too many login attempts. Try again in {wait} seconds.")
+            response = admin.site.login(_as_get(request), extra_context)
+            response.status_code = 429
+            response["Retry-After"] = str(wait)
+            return response
+    return admin.site.login(request, extra_context)
+
+
+def _as_get(request):
+    """The same request, shown the empty login form instead of checking the posted password."""
+    request.method = "GET"
+    return request
 
 
 @require_http_methods(["GET", "POST"])

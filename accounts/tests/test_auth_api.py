@@ -124,9 +124,9 @@ def test_deleted_users_refresh_is_401_not_500(api_client, db):
 
 
 def test_login_throttle_gives_429_with_retry_after(api_client, member, monkeypatch):
-    from rest_framework.throttling import ScopedRateThrottle
+    from accounts.throttles import LoginThrottle
 
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "login": "3/min"})
+    monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {**LoginThrottle.THROTTLE_RATES, "login": "3/min"})
     statuses = [login(api_client, member.email, "wrong").status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
     response = login(api_client, member.email)
@@ -135,9 +135,9 @@ def test_login_throttle_gives_429_with_retry_after(api_client, member, monkeypat
 
 
 def test_forwarded_for_cannot_dodge_the_login_throttle(api_client, member, monkeypatch):
-    from rest_framework.throttling import ScopedRateThrottle
+    from accounts.throttles import LoginThrottle
 
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "login": "2/min"})
+    monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {**LoginThrottle.THROTTLE_RATES, "login": "2/min"})
     statuses = [
         api_client.post(reverse("api:auth-login"), {"email": member.email, "password": "x"}, format="json",
                         HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code

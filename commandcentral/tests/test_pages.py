@@ -12,7 +12,7 @@ from django.views.defaults import server_error
 from audit.models import AuditEntry, AuditEventType
 from commandcentral.core.recording import record_event
 from accounts.tests.factories import PASSWORD
-from commandcentral.pages import LoginPageThrottle
+from accounts.throttles import LoginThrottle
 from commandcentral.core.transitions import TransitionForbidden, perform_transition
 from decisions.models import DecisionState
 from decisions.tests.factories import DecisionFactory
@@ -68,7 +68,7 @@ def test_wrong_password_shows_an_error_and_records_auth_failed(client, member):
 
 
 def test_login_page_is_throttled_like_the_api(client, member, monkeypatch):
-    monkeypatch.setattr(LoginPageThrottle, "THROTTLE_RATES", {"login": "2/min"})
+    monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {"login": "2/min"})
     for _ in range(2):
         assert client.post("/login", {"username": member.email, "password": "wrong"}).status_code == 200
     response = client.post("/login", {"username": member.email, "password": PASSWORD})
@@ -227,3 +227,24 @@ def test_audit_rows_of_other_projects_never_reach_the_dashboard(client, outsider
     client.force_login(outsider)
     response = client.get(reverse("dashboard"))
     assert response.context["activity"] == []
+
+
+def test_one_login_budget_for_the_api_the_page_and_the_admin(client, api_client, operator, monkeypatch):
+    """Issue 16 (4): wrong passwords on any of the three surfaces spend the same budget; the admin
+    answers 429 with Retry-After like the others, and its failed logins are audited."""
+    monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {"login": "4/min"})
+    assert api_client.post("/api/v1/auth/login/", {"email": operator.email, "password": "wrong"}, format="json").status_code == 401
+    assert client.post("/login", {"username": operator.email, "password": "wrong"}).status_code == 200
+    failed_before = AuditEntry.objects.filter(event_type=AuditEventType.AUTH_FAILED).count()
+    for _ in range(2):
+        assert client.post("/admin/login/", {"username": operator.email, "password": "wrong"}).status_code == 200
+    assert AuditEntry.objects.filter(event_type=AuditEventType.AUTH_FAILED).count() == failed_before + 2
+    assert AuditEntry.objects.filter(event_type=AuditEventType.AUTH_FAILED).first().extra == {"email": operator.email}
+    # The budget (4) is spent: the right password is refused on every surface, and nothing logs in.
+    response = client.post("/admin/login/?next=/admin/", {"username": operator.email, "password": PASSWORD})
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert "Too many login attempts" in response.content.decode()
+    assert client.post("/login", {"username": operator.email, "password": PASSWORD}).status_code == 429
+    assert api_client.post("/api/v1/auth/login/", {"email": operator.email, "password": PASSWORD}, format="json").status_code == 429
+    assert not AuditEntry.objects.filter(event_type=AuditEventType.AUTH_LOGIN).exists()
+    assert client.get("/admin/").status_code == 302  # still not logged in

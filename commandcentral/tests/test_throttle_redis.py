@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 from django.urls import reverse
-from rest_framework.throttling import ScopedRateThrottle
+from accounts.throttles import LoginThrottle
 
 REDIS = "redis://127.0.0.1:6379/15"
 
@@ -28,7 +28,7 @@ pytestmark = [
 @override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS}})
 def test_eleventh_login_in_a_minute_is_429_with_retry_after(api_client, member, monkeypatch):
     # Rates are bound on the class at import (DRF #6030): patch the class, not the settings.
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "login": "10/min"})
+    monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {**LoginThrottle.THROTTLE_RATES, "login": "10/min"})
     caches["default"].clear()
     statuses = [
         api_client.post(reverse("api:auth-login"), {"email": member.email, "password": "wrong"}, format="json").status_code
