@@ -6,7 +6,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -15,7 +14,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from commandcentral.core.recording import audited_write
 from commandcentral.api.schema import errors
 
-from .throttles import LoginThrottle
+from .throttles import AnonRateThrottle, LoginThrottle, UserRateThrottle
 from .serializers import (
     LoginSerializer,
     MessageSerializer,

@@ -1,9 +1,28 @@
-"""One login budget per client address, shared by the API, the login page and the admin login."""
+"""Throttles keyed on the request's one client address (commandcentral.request_context.client_ip: a
+forwarded address is believed only from a proxy in TRUSTED_PROXIES), and one login budget shared by
+the API, the login page and the admin login."""
 
+from rest_framework import throttling
 from rest_framework.throttling import SimpleRateThrottle
 
 
-class LoginThrottle(SimpleRateThrottle):
+class ClientAddressMixin:
+    """DRF's own `get_ident` trusts X-Forwarded-For from *any* peer once NUM_PROXIES is set (issue 16):
+    use the address the middleware decided instead, the one the audit rows and the logs carry."""
+
+    def get_ident(self, request):
+        return getattr(request, "client_ip", None) or "unknown"
+
+
+class AnonRateThrottle(ClientAddressMixin, throttling.AnonRateThrottle):
+    pass
+
+
+class UserRateThrottle(ClientAddressMixin, throttling.UserRateThrottle):
+    pass
+
+
+class LoginThrottle(ClientAddressMixin, SimpleRateThrottle):
     """`THROTTLE_LOGIN` (default 10/min) per client address, on the shared cache: the same cache key for
     `POST /api/v1/auth/login/` (and refresh, register), `POST /login` and `POST /admin/login/`, so no
     surface is a way around another. The address is the request's one client address
@@ -13,4 +32,4 @@ class LoginThrottle(SimpleRateThrottle):
     scope = "login"
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": getattr(request, "client_ip", None) or "unknown"}
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

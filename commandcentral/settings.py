@@ -195,16 +195,16 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "commandcentral.api.support.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "accounts.throttles.AnonRateThrottle",  # keyed on request.client_ip (TRUSTED_PROXIES), not DRF's NUM_PROXIES
+        "accounts.throttles.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
     },
-    # Throttles key anonymous callers on REMOTE_ADDR unless a trusted proxy sits in front.
-    "NUM_PROXIES": 1 if TRUSTED_PROXIES else 0,
+    # No NUM_PROXIES: throttles key on request.client_ip, which believes X-Forwarded-For only from a
+    # proxy in TRUSTED_PROXIES (accounts/throttles.py); DRF's NUM_PROXIES believed it from anyone.
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

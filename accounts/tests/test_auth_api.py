@@ -144,3 +144,24 @@ def test_forwarded_for_cannot_dodge_the_login_throttle(api_client, member, monke
         for n in range(3)
     ]
     assert statuses[-1] == 429
+
+
+def test_a_forwarded_address_is_believed_only_from_a_listed_proxy(api_client, member, settings, monkeypatch):
+    """Issue 16 (5): with TRUSTED_PROXIES set, a client that is not the proxy cannot rotate
+    X-Forwarded-For to dodge the login throttle; requests through the listed proxy are keyed on the
+    forwarded client address (each client its own budget), and the audit row names that address."""
+    from accounts.throttles import LoginThrottle
+    from audit.models import AuditEntry, AuditEventType
+
+    settings.TRUSTED_PROXIES = ["10.9.9.9"]
+    monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {**LoginThrottle.THROTTLE_RATES, "login": "3/min"})
+
+    def attempt(remote, forwarded):
+        return api_client.post(reverse("api:auth-login"), {"email": member.email, "password": "wrong"}, format="json",
+                               REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    assert [attempt("127.0.0.1", f"203.0.113.{n}") for n in range(4)] == [401, 401, 401, 429]
+    assert [attempt("10.9.9.9", "198.51.100.7") for _ in range(4)] == [401, 401, 401, 429]
+    assert attempt("10.9.9.9", "198.51.100.8") == 401  # another client behind the proxy: its own budget
+    addresses = list(AuditEntry.objects.filter(event_type=AuditEventType.AUTH_FAILED).values_list("remote_addr", flat=True))
+    assert addresses.count("127.0.0.1") == 3 and addresses.count("198.51.100.7") == 3 and "203.0.113.1" not in addresses
