@@ -24,3 +24,38 @@ def signing_key_not_derived(app_configs=None, **kwargs):
         "AUDIT_SIGNING_KEY_FILE) and publish the verifier key.",
         id="audit.W001",
     )]
+
+
+AUDIT_TABLES = ("audit_auditentry", "audit_ledgerleaf", "audit_ledgernode", "audit_ledgercheckpoint")
+
+
+@checks.register("audit", checks.Tags.database, deploy=True)
+def database_role_cannot_bypass_the_triggers(app_configs=None, databases=None, **kwargs):
+    """PostgreSQL: the append-only triggers bind every role except those that may drop or disable them,
+    i.e. a superuser or the tables' owner. Warn when the application connects as either (issue 16)."""
+    from django.db import DatabaseError, connections
+
+    warnings = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                superuser = bool((cursor.fetchone() or (False,))[0])
+                cursor.execute("SELECT tablename FROM pg_tables WHERE tablename = ANY(%s) AND tableowner = current_user",
+                               [list(AUDIT_TABLES)])
+                owned = sorted(name for (name,) in cursor.fetchall())
+        except DatabaseError as error:
+            warnings.append(checks.Warning(f"Could not check the database role of {alias!r}: {error}", id="audit.W003"))
+            continue
+        if superuser or owned:
+            what = "is a superuser" if superuser else f"owns {', '.join(owned)}"
+            warnings.append(checks.Warning(
+                f"The database role of {alias!r} {what}: it can disable the audit tables' append-only triggers.",
+                hint="Run migrations as the owner, and the application as a role with INSERT/SELECT only on the "
+                "audit tables (README, 'The audit ledger').",
+                id="audit.W002",
+            ))
+    return warnings

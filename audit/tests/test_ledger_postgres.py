@@ -184,3 +184,17 @@ def test_the_fast_append_and_the_orm_fallback_build_the_same_tree(settings):
     assert not LedgerQueue.objects.exists()
     report = verify_ledger()
     assert report.ok and report.leaves_checked == 11
+
+
+@pytest.mark.django_db
+def test_the_deploy_check_warns_when_the_app_can_disable_the_audit_triggers():
+    """Issue 16 (8, part): the suite connects as the superuser that owns the tables, which the check names."""
+    from audit.checks import database_role_cannot_bypass_the_triggers
+
+    warnings = database_role_cannot_bypass_the_triggers(databases=["default"])
+    assert [warning.id for warning in warnings] == ["audit.W002"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        superuser = cursor.fetchone()[0]
+    assert ("is a superuser" in warnings[0].msg) == superuser
+    assert database_role_cannot_bypass_the_triggers(databases=[]) == []
