@@ -318,3 +318,33 @@ def test_a_minimum_interval_lets_one_seal_cover_many_commits(api_client, owner, 
     assert api_client.get("/api/v1/auth/me/").status_code == 200
     assert not LedgerQueue.objects.exists()  # sealed at the end of that request, after its response
     assert LedgerLeaf.objects.count() == AuditEntry.objects.count()
+
+
+@pytest.mark.audit_tamper
+def test_a_consistency_proof_across_a_thousand_rows_verifies_and_fails_after_a_row_is_edited(api_client, owner):
+    """Issue 15: two checkpoints 1,000 rows apart; after an edit (and the tree rebuilt from the edited
+    rows, as someone hiding it would) the new head no longer extends the old checkpoint."""
+    from django.core.management import CommandError, call_command
+
+    from audit.tests.test_ledger import _rebuild_tree_from_rows
+
+    record_event(event_type="auth_login", event_name="auth.login", actor=owner)
+    old = verifier.verify_checkpoint(api_client.get("/api/v1/ledger/checkpoint/").content.decode(), _key())
+    for n in range(1000):
+        record_event(event_type="auth_login", event_name="auth.login", actor=owner, extra={"n": n})
+    new = verifier.verify_checkpoint(api_client.get("/api/v1/ledger/checkpoint/").content.decode(), _key())
+    assert new.size - old.size == 1000
+    proof = api_client.get(f"/api/v1/ledger/consistency/?first={old.size}&second={new.size}").json()
+    verifier.verify_consistency_document(proof, old, new)
+
+    victim = AuditEntry.objects.order_by("id").first()  # inside the old checkpoint
+    with as_database_admin() as cursor:
+        cursor.execute("UPDATE audit_auditentry SET object_repr = 'edited' WHERE id = %s", [victim.pk])
+    with pytest.raises(CommandError, match="changed_content"):
+        call_command("verify_audit", stdout=__import__("io").StringIO())
+    _rebuild_tree_from_rows()  # also drops the stored checkpoints, as a thorough rewrite would
+    rewritten = verifier.verify_checkpoint(api_client.get("/api/v1/ledger/checkpoint/").content.decode(), _key())
+    assert rewritten.size == new.size and rewritten.root_hash != new.root_hash
+    proof = api_client.get(f"/api/v1/ledger/consistency/?first={old.size}&second={rewritten.size}").json()
+    with pytest.raises(verifier.VerificationError):
+        verifier.verify_consistency_document(proof, old, rewritten)
