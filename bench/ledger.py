@@ -92,8 +92,8 @@ end
 
 
 def transition_script(token: str, projects: list[tuple[str, str]]) -> str:
-    values = {"token": lua._lua_string(token), "ids": lua._lua_list([pk for pk, _ in projects]),
-              "tag": lua._lua_string("ledger"), "path": lua._lua_string(""),
+    values = {"token": lua.lua_string(token), "ids": lua.lua_list([pk for pk, _ in projects]),
+              "tag": lua.lua_string("ledger"), "path": lua.lua_string(""),
               "offsets": "{" + ",".join("0" if state == "active" else "1" for _, state in projects) + "}"}
     return lua.COMMON % values + TRANSITION % values
 

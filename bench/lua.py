@@ -84,16 +84,16 @@ end
 """
 
 
-def _lua_string(value: str) -> str:
+def lua_string(value: str) -> str:
     # JSON string syntax is valid Lua for the ASCII we put in (ids, tokens, paths).
     return json.dumps(value)
 
 
-def _lua_list(values) -> str:
-    return "{" + ",".join(_lua_string(v) for v in values) + "}"
+def lua_list(values) -> str:
+    return "{" + ",".join(lua_string(v) for v in values) + "}"
 
 
 def script(kind: str, *, token: str, ids=(), path: str = "", tag: str = "") -> str:
     body = {"get": FIXED_GET, "get_by_id": GET_BY_ID, "create": CREATE, "transition": TRANSITION}[kind]
-    values = {"token": _lua_string(token), "ids": _lua_list(ids), "tag": _lua_string(tag), "path": _lua_string(path)}
+    values = {"token": lua_string(token), "ids": lua_list(ids), "tag": lua_string(tag), "path": lua_string(path)}
     return COMMON % values + body % values

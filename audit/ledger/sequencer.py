@@ -239,18 +239,12 @@ def seal_left_for_later(**kwargs) -> None:
 
 
 def seal_after_commit(using: str = "default") -> None:
-    """Seal once the current transaction commits: one callback per atomic block, however many rows it wrote."""
-    if not getattr(settings, "AUDIT_SEAL_ON_COMMIT", True):
-        return
-    connection = connections[using]
-    # Django keeps pending on-commit callbacks as (savepoint ids, func, robust). One of ours registered
-    # under the same savepoints commits or rolls back exactly as a new one would: skip the duplicate.
-    # Plain fallback if that shape ever changes: register anyway (a second seal finds nothing to do).
-    current = set(getattr(connection, "savepoint_ids", ()))
-    for entry in getattr(connection, "run_on_commit", None) or []:
-        if isinstance(entry, tuple) and len(entry) == 3 and entry[0] == current and getattr(entry[1], "ledger_alias", None) == using:
-            return
-    transaction.on_commit(_after_commit_callback(using), using=using, robust=True)
+    """Seal once the current transaction commits. Each audited row registers a callback (public
+    `transaction.on_commit` only): the first that runs seals every pending row, the others find nothing
+    to do — under the grouped default they return without a query. The hot writes (a create, a
+    transition) write one audit row per transaction, so one callback."""
+    if getattr(settings, "AUDIT_SEAL_ON_COMMIT", True):
+        transaction.on_commit(_after_commit_callback(using), using=using, robust=True)
 
 
 # --- Status ---------------------------------------------------------------------------------------------
