@@ -26,15 +26,18 @@ def signing_key_not_derived(app_configs=None, **kwargs):
     )]
 
 
-AUDIT_TABLES = ("audit_auditentry", "audit_ledgerleaf", "audit_ledgernode", "audit_ledgercheckpoint")
+# The append-only tables (migrations 0002 and 0010); the queue is the sequencer's work list.
+APPEND_ONLY_MODELS = ("AuditEntry", "LedgerLeaf", "LedgerNode", "LedgerCheckpoint")
 
 
 @checks.register("audit", checks.Tags.database, deploy=True)
 def database_role_cannot_bypass_the_triggers(app_configs=None, databases=None, **kwargs):
     """PostgreSQL: the append-only triggers bind every role except those that may drop or disable them,
     i.e. a superuser or the tables' owner. Warn when the application connects as either (issue 16)."""
+    from django.apps import apps
     from django.db import DatabaseError, connections
 
+    tables = [apps.get_model("audit", name)._meta.db_table for name in APPEND_ONLY_MODELS]
     warnings = []
     for alias in databases or ():
         connection = connections[alias]
@@ -45,7 +48,7 @@ def database_role_cannot_bypass_the_triggers(app_configs=None, databases=None, *
                 cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
                 superuser = bool((cursor.fetchone() or (False,))[0])
                 cursor.execute("SELECT tablename FROM pg_tables WHERE tablename = ANY(%s) AND tableowner = current_user",
-                               [list(AUDIT_TABLES)])
+                               [tables])
                 owned = sorted(name for (name,) in cursor.fetchall())
         except DatabaseError as error:
             warnings.append(checks.Warning(f"Could not check the database role of {alias!r}: {error}", id="audit.W003"))
