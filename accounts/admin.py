@@ -1,8 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from .models import User
+from .tokens import end_sessions
 
 
 class UserChangeAdminForm(UserChangeForm):
@@ -33,3 +34,12 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
+    actions = ["end_every_session"]
+
+    @admin.action(description="End every session and API token of the selected users")
+    def end_every_session(self, request, queryset):
+        users = list(queryset)
+        for user in users:
+            end_sessions(user, event_name="auth.sessions_ended", actor=request.user, browsers=True,
+                         reason="Ended by an operator.", via="admin")
+        self.message_user(request, f"Ended every session and API token of {len(users)} user(s).", messages.SUCCESS)

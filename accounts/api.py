@@ -1,6 +1,6 @@
 """Auth endpoints: register, login, refresh, logout, me (simplejwt underneath)."""
 
-from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
+from django.contrib.auth import authenticate, get_user_model, user_logged_in
 from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
@@ -9,11 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.tokens import RefreshToken
-
-from commandcentral.core.recording import audited_write
+from commandcentral.core.recording import AuditEventType, audited_write
 from commandcentral.api.schema import errors
 
+from .tokens import SessionRefreshToken, end_sessions, is_current
 from .throttles import AnonRateThrottle, LoginThrottle, UserRateThrottle
 from .serializers import (
     LoginSerializer,
@@ -27,7 +26,7 @@ from .serializers import (
 User = get_user_model()
 
 
-def _token_pair(refresh: RefreshToken) -> dict:
+def _token_pair(refresh: SessionRefreshToken) -> dict:
     return {
         "access_token": str(refresh.access_token),
         "refresh_token": str(refresh),
@@ -36,10 +35,13 @@ def _token_pair(refresh: RefreshToken) -> dict:
     }
 
 
-def _load_refresh(raw: str) -> RefreshToken:
-    """A valid, un-blacklisted refresh token of an active user, or 401."""
+def _load_refresh(raw: str) -> SessionRefreshToken:
+    """A refresh token with a valid signature, of an active user (its `user`), or 401.
+
+    Whether it was spent or revoked is the caller's to check (refresh and logout differ there).
+    """
     try:
-        refresh = RefreshToken(raw)
+        refresh = SessionRefreshToken(raw)
     except TokenError as error:
         raise AuthenticationFailed(str(error), code="token_not_valid")
     user = User.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM)).first()
@@ -48,6 +50,10 @@ def _load_refresh(raw: str) -> RefreshToken:
         raise AuthenticationFailed("No active account found for this token.", code="user_inactive")
     refresh.user = user
     return refresh
+
+
+def _revoked() -> AuthenticationFailed:
+    return AuthenticationFailed("Token has been revoked.", code="token_revoked")
 
 
 class AuthView(APIView):
@@ -88,18 +94,25 @@ class LoginView(AuthView):
             raise AuthenticationFailed("Invalid email or password.")
         request._request.auth_via = "jwt"
         user_logged_in.send(sender=type(user), request=request._request, user=user)
-        return Response(_token_pair(RefreshToken.for_user(user)))
+        return Response(_token_pair(SessionRefreshToken.for_user(user)))
 
 
 class RefreshView(AuthView):
     @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer, **errors(400)}, tags=["auth"])
     def post(self, request):
+        """Rotation: the refresh token is spent and a new pair is issued. A refresh token works once;
+        presenting a spent one again revokes every token of its user (RFC 9700 §4.14.2) and is audited."""
         payload = RefreshSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         old = _load_refresh(payload.validated_data["refresh_token"])
-        # Rotation: the old refresh token is spent (blacklisted) and a new pair is issued.
-        old.blacklist()
-        return Response(_token_pair(RefreshToken.for_user(old.user)))
+        if not is_current(old, old.user):
+            raise _revoked()  # ended by logout, a password change...; spending it would change nothing
+        if not old.spend():
+            # Spent by an earlier or a concurrent request: a replay, from a thief or from the user.
+            end_sessions(old.user, event_name="auth.refresh_reuse", event_type=AuditEventType.AUTH_FAILED,
+                         success=False, reason="A refresh token was presented again after it was rotated; every token of this user is revoked.")
+            raise _revoked()
+        return Response(_token_pair(SessionRefreshToken.for_user(old.user)))
 
 
 class LogoutView(APIView):
@@ -107,16 +120,29 @@ class LogoutView(APIView):
 
     @extend_schema(request=RefreshSerializer, responses={200: MessageSerializer, **errors(400, 403)}, tags=["auth"])
     def post(self, request):
-        """Blacklists the refresh token. The access token stays valid until it expires (JWT_ACCESS_MINUTES)."""
+        """Ends every API token of the caller at once: access and refresh tokens, on every device.
+        Browser sessions stay (see `auth/logout/everywhere/`)."""
         payload = RefreshSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         refresh = _load_refresh(payload.validated_data["refresh_token"])
         if refresh.user.pk != request.user.pk:
             raise AuthenticationFailed("This refresh token belongs to another user.")
-        refresh.blacklist()
+        refresh.spend()  # already spent or revoked is fine: logging out twice ends nothing new
         request._request.auth_via = "jwt"
-        user_logged_out.send(sender=type(request.user), request=request._request, user=request.user)
-        return Response({"message": "Logged out; the refresh token is revoked."})
+        end_sessions(request.user, event_name="auth.logout", actor=request.user, reason="Logged out.", via="jwt")
+        return Response({"message": "Logged out; every API token of this account is revoked."})
+
+
+class LogoutEverywhereView(APIView):
+    throttle_classes = [UserRateThrottle]
+
+    @extend_schema(request=None, responses={200: MessageSerializer, **errors(403)}, tags=["auth"])
+    def post(self, request):
+        """Ends every API token and every browser session of the caller."""
+        via = "jwt" if request.auth is not None else "session"
+        end_sessions(request.user, event_name="auth.logout_everywhere", actor=request.user, browsers=True,
+                     reason="Logged out everywhere.", via=via)
+        return Response({"message": "Logged out everywhere; every token and browser session of this account has ended."})
 
 
 class MeView(APIView):

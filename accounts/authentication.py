@@ -2,15 +2,19 @@
 
 The user read is the one query every authenticated API request makes; `get_by_key` runs the SQL
 Django would run, compiled once (commandcentral/by_key.py). The checks after the read are
-simplejwt's own: its `get_user` runs on a manager-less shim of the user model.
+simplejwt's own: its `get_user` runs on a manager-less shim of the user model. Then the token's
+generation must be the user's (accounts/tokens.py): that is how every token of a user ends at once.
 """
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 from commandcentral.core.by_key import get_by_key
+
+from .tokens import is_current
 
 
 class _ByKeyManager:
@@ -39,6 +43,13 @@ class JWTAuthentication(authentication.JWTAuthentication):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.user_model = _UserModel()
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        # Logout, a password change, a deactivation... bumped the user's generation (accounts/tokens.py).
+        if not is_current(validated_token, user):
+            raise AuthenticationFailed("Token has been revoked.", code="token_revoked")
+        return user
 
 
 class JWTScheme(SimpleJWTScheme):

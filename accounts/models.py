@@ -1,8 +1,11 @@
 """The custom user: email is the login."""
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import PermissionsMixin
+from django.conf import settings
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 from commandcentral.core.base_models import UUIDModel
 
@@ -39,6 +42,11 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
     name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
+    # Bumped to end every API token of the user at once (accounts/tokens.py), and every browser
+    # session (part of the session hash below): logout, log out everywhere, password change,
+    # deactivation, an operator ending the user's sessions, a replayed refresh token.
+    token_generation = models.PositiveIntegerField(default=0, editable=False)
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -59,6 +67,48 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
 
     def has_module_perms(self, app_label) -> bool:
         return (self.is_active and self.is_staff) or super().has_module_perms(app_label)
+
+    def set_password(self, raw_password) -> None:
+        self._replaced_password = self.password
+        super().set_password(raw_password)
+
+    def save(self, *args, **kwargs):
+        ended = False
+        if not self._state.adding:
+            # A new password (not the first one, not a hash upgrade at login: Django clears
+            # `_password` before that save) ends the old one's API tokens; the session hash covers
+            # the sessions.
+            replaced = getattr(self, "_replaced_password", "")
+            if self._password is not None and replaced and is_password_usable(replaced):
+                self.token_generation += 1
+                ended = True
+            # Deactivated: its tokens are refused now (is_active is checked per request) and stay
+            # dead if the account is reactivated later.
+            if not self.is_active and type(self)._base_manager.filter(pk=self.pk, is_active=True).exists():
+                self.token_generation += 1
+                self.session_generation += 1
+                ended = True
+        update_fields = kwargs.get("update_fields")
+        if ended and update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "token_generation", "session_generation"}
+        self._replaced_password = ""
+        super().save(*args, **kwargs)
+
+    # Django's session hash is an HMAC of the password hash; a session generation above 0 joins it,
+    # so bumping it ends every browser session of the user (unchanged hashes while it is 0).
+    def _session_secret_material(self) -> str:
+        return self.password if not self.session_generation else f"{self.password}\x00{self.session_generation}"
+
+    def get_session_auth_hash(self) -> str:
+        return self._session_hash()
+
+    def get_session_auth_fallback_hash(self):
+        for fallback_secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret=fallback_secret)
+
+    def _session_hash(self, secret=None) -> str:
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        return salted_hmac(key_salt, self._session_secret_material(), secret=secret, algorithm="sha256").hexdigest()
 
     def get_full_name(self) -> str:
         return self.name or self.email

@@ -11,6 +11,7 @@ from . import pages
 urlpatterns = [
     path("login", pages.PageLoginView.as_view(), name="login"),
     path("logout", pages.logout_view, name="logout"),
+    path("logout/everywhere", pages.logout_everywhere, name="logout_everywhere"),
     path("", pages.dashboard, name="dashboard"),
     path("projects/", project_views.project_list, name="project_list"),
     path("projects/new/", project_views.project_create, name="project_create"),

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.throttles import LoginThrottle
+from accounts.tokens import end_sessions
 
 from . import selectors
 from .web.diagrams import activity_chart_svg
@@ -67,6 +68,17 @@ def logout_view(request):
     if not request.user.is_authenticated:
         return redirect(settings.LOGIN_URL)
     return render(request, "registration/logout.html")
+
+
+@login_required
+@require_http_methods(["POST"])
+def logout_everywhere(request):
+    """Ends every browser session and API token of the user, this session included."""
+    end_sessions(request.user, event_name="auth.logout_everywhere", actor=request.user, browsers=True,
+                 reason="Logged out everywhere.", via="session")
+    auth_logout(request)
+    messages.info(request, "You have been logged out everywhere: every browser session and API token has ended.")
+    return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
 @login_required
