@@ -1,7 +1,12 @@
 """Site-wide error handlers: JSON under /api/, our own templates everywhere else. Never a traceback."""
 
+import sys
+
+from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views import defaults
+
+from .database_outage import database_unavailable_response, database_unreachable
 
 
 def _is_api(request) -> bool:
@@ -15,6 +20,17 @@ def bad_request(request, exception=None):
 
 
 def permission_denied(request, exception=None):
+    # A refusal a service made (ActionForbidden) is recorded already; any other 403 is recorded here.
+    if not getattr(exception, "audit_row", None):
+        from commandcentral.core.recording import AuditEventType, record_event
+
+        try:
+            record_event(event_type=AuditEventType.PERMISSION_DENIED, event_name=f"page.{request.method.lower()}",
+                         actor=getattr(request, "user", None), success=False,
+                         failure_reason=str(exception or "Permission denied.")[:2000],
+                         extra={"path": request.path[:500], "method": request.method})
+        except DatabaseError:  # the 403 is still answered; the outage has its own log lines
+            pass
     if _is_api(request):
         return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
     return defaults.permission_denied(request, exception)
@@ -27,6 +43,11 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this inside its `except`. A database error that a middleware raised outside any view
+    # ends up here, e.g. from django_structlog reading the session's user. It answers 503 too.
+    error = sys.exc_info()[1]
+    if error is not None and database_unreachable(error):
+        return database_unavailable_response(request)
     if _is_api(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)
     return defaults.server_error(request)

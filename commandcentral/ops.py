@@ -24,6 +24,10 @@ class CacheUnavailable(Exception):
     """The cache answered but did not give back what was written."""
 
 
+class CacheDegraded(Exception):
+    """Redis is unreachable: the cache answers from this process's memory (commandcentral.cache)."""
+
+
 class LedgerLagging(Exception):
     """An audit row has waited longer than AUDIT_SEAL_LAG_BOUND to be sealed (is the sweep running?)."""
 
@@ -44,7 +48,8 @@ def check_database() -> None:
 
 
 def check_cache() -> None:
-    """Write, read back and delete a unique key; raises when the cache loses or garbles it."""
+    """Write, read back and delete a unique key; raises when the cache loses or garbles it, and
+    CacheDegraded when the round trip went to process memory because Redis is unreachable."""
     key = f"commandcentral:ready:{uuid.uuid4().hex}"
     token = uuid.uuid4().hex
     cache.set(key, token, timeout=10)
@@ -53,6 +58,9 @@ def check_cache() -> None:
             raise CacheUnavailable("value written was not read back")
     finally:
         cache.delete(key)
+    # Only commandcentral.cache.FallbackRedisCache can degrade. Every other backend raises instead.
+    if getattr(cache, "degraded", False):
+        raise CacheDegraded("Redis is unreachable; the cache answers from process memory")
 
 
 def check_ledger() -> None:
@@ -63,6 +71,7 @@ def check_ledger() -> None:
 
 
 # What each check may raise when its backend is down; anything else is a bug and should be a 500.
+# CacheDegraded is not among them: ready() reports it without taking the instance out of rotation.
 READINESS_CHECKS = {
     "database": (check_database, (DatabaseError,)),
     "cache": (check_cache, (CacheUnavailable, RedisError, OSError)),
@@ -73,11 +82,20 @@ READINESS_CHECKS = {
 @never_cache
 @require_GET
 def ready(request):
-    """Readiness: 200 when the database and the cache both answer, else 503 naming the failing checks."""
-    checks, failing = {}, []
+    """Readiness: 200 when the database and the cache both answer, else 503 naming the failing checks.
+
+    A cache that has fallen back to process memory is "degraded", and the answer is still 200. The
+    instance serves every request without Redis, so taking it out of rotation would turn a Redis
+    outage into a total outage again. The cache logged the outage once and set
+    commandcentral_cache_degraded, so nothing is logged here on every probe.
+    """
+    checks, failing, degraded = {}, [], []
     for name, (run, expected_errors) in READINESS_CHECKS.items():
         try:
             run()
+        except CacheDegraded:
+            checks[name] = "degraded"
+            degraded.append(name)
         except expected_errors as error:
             # The body names the check and the error class only; details (hosts, users) go to the log.
             logger.warning("readiness_check_failed", check=name, error=repr(error))
@@ -86,13 +104,15 @@ def ready(request):
         else:
             checks[name] = "ok"
     body = {
-        "status": "unavailable" if failing else "ok",
+        "status": "unavailable" if failing else "degraded" if degraded else "ok",
         "service": settings.SERVICE_NAME,
         "version": settings.VERSION,
         "checks": checks,
     }
     if failing:
         body["failing"] = failing
+    if degraded:
+        body["degraded"] = degraded
     return JsonResponse(body, status=503 if failing else 200)
 
 

@@ -1,14 +1,17 @@
 from django.contrib import admin, messages
 
-from commandcentral.web.admin import AuditedTransitionsMixin, SoftDeletedFilter
+from commandcentral.web.admin import AuditedTransitionsMixin, ServiceAdminMixin, SoftDeletedFilter
 from commandcentral.web.forms import DecideForm, RationaleForm
 
 from .models import Decision
-from .services import decision_restore
+from .services import EDITABLE_FIELDS, decision_create, decision_restore, decision_update
 
 
 @admin.register(Decision)
-class DecisionAdmin(AuditedTransitionsMixin, admin.ModelAdmin):
+class DecisionAdmin(ServiceAdminMixin, AuditedTransitionsMixin, admin.ModelAdmin):
+    """Edits go through decision_create / decision_update: a decided decision refuses them, options
+    and tags keep their one shape, links stay within the project. A decision never moves project."""
+
     list_display = ("title", "project", "state", "selected_option", "decided_by", "review_by", "created_at", "deleted_at")
     list_filter = ("state", SoftDeletedFilter, "review_by", "project")
     search_fields = ("title", "question", "context", "rationale", "project__name")
@@ -26,6 +29,26 @@ class DecisionAdmin(AuditedTransitionsMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "project") if obj is not None else fields
+
+    def save_model(self, request, obj, form, change):
+        changes = self.changed_values(form, (*EDITABLE_FIELDS, "related_decisions"))
+        related = changes.pop("related_decisions", None)
+        if not change:
+            created = decision_create(actor=request.user, project=form.cleaned_data["project"],
+                                      related_decisions=related or (), **changes)
+            obj.pk, obj._state = created.pk, created._state
+        elif changes or related is not None:
+            decision_update(decision=Decision._base_manager.select_related("project").get(pk=obj.pk),
+                            actor=request.user, related_decisions=related, **changes)
+
+    def save_related(self, request, form, formsets, change):
+        # Not form.save_m2m(): related_decisions went through the service with the other fields.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     @admin.action(description="Restore selected deleted decisions")
     def restore_selected(self, request, queryset):

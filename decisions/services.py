@@ -1,15 +1,27 @@
 """Every write to decisions outside their transitions, and the supersession that follows a decide."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
 from commandcentral.core.access import can_edit_decisions
-from commandcentral.core.errors import Conflict, InvalidInput, require
+from commandcentral.core.errors import InvalidInput, refuse, require
 from commandcentral.core.recording import audited_write
 from commandcentral.core.transitions import on_success, perform_transition
 
 from .models import Decision, DecisionState
+from .options import clean_options, clean_tags
 
 EDITABLE_FIELDS = ("title", "question", "context", "options", "tags", "review_by", "supersedes")
+
+
+def _clean_shapes(fields: dict) -> None:
+    """Options and tags in their one shape, whatever surface sent them (the admin's JSON fields too)."""
+    for name, clean in (("options", clean_options), ("tags", clean_tags)):
+        if name in fields:
+            try:
+                fields[name] = clean(fields[name])
+            except DjangoValidationError as error:
+                raise InvalidInput(" ".join(error.messages), field=name) from None
 
 
 def _check_links(*, project, decision=None, related=None, supersedes=None) -> None:
@@ -32,10 +44,12 @@ def decision_create(*, actor, project, title: str, related_decisions=(), **field
     require(can_edit_decisions(draft, actor), actor=actor, obj=project, action="decision_create",
             message="Only the owner, members or an operator can create decisions in this project.")
     if project.is_closed:
-        raise Conflict(f"This project is {project.state}; it takes no new decisions.")
+        raise refuse(actor=actor, obj=project, action="decision_create",
+                     message=f"This project is {project.state}; it takes no new decisions.")
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"decision_create got unexpected fields {sorted(unknown)}")
+    _clean_shapes(fields)
     _check_links(project=project, related=related_decisions, supersedes=fields.get("supersedes"))
     with audited_write(actor):
         decision = Decision(project=project, title=title, created_by=actor, **fields)
@@ -49,11 +63,13 @@ def decision_update(*, decision: Decision, actor, related_decisions=None, **chan
     require(can_edit_decisions(decision, actor), actor=actor, obj=decision, action="update",
             message="Only the owner, members or an operator can edit decisions.")
     if not decision.is_editable:
-        raise Conflict(f"This decision is {decision.state}; it can no longer be edited." if decision.state not in (
-            DecisionState.DRAFT, DecisionState.ACTIVE) else "Decisions of a closed project can no longer change.")
+        raise refuse(actor=actor, obj=decision, action="update", message=(
+            f"This decision is {decision.state}; it can no longer be edited." if decision.state not in (
+                DecisionState.DRAFT, DecisionState.ACTIVE) else "Decisions of a closed project can no longer change."))
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"decision_update got unexpected fields {sorted(unknown)}")
+    _clean_shapes(changes)
     _check_links(project=decision.project, decision=decision, related=related_decisions,
                  supersedes=changes.get("supersedes"))
     with audited_write(actor):
@@ -70,9 +86,10 @@ def decision_soft_delete(*, decision: Decision, actor) -> Decision:
     require(can_edit_decisions(decision, actor), actor=actor, obj=decision, action="delete",
             message="Only the owner, members or an operator can delete decisions.")
     if decision.state != DecisionState.DRAFT:
-        raise Conflict(f"This decision is {decision.state}; only drafts can be deleted.")
+        raise refuse(actor=actor, obj=decision, action="delete",
+                     message=f"This decision is {decision.state}; only drafts can be deleted.")
     if decision.project.is_closed:
-        raise Conflict("Decisions of a closed project can no longer change.")
+        raise refuse(actor=actor, obj=decision, action="delete", message="Decisions of a closed project can no longer change.")
     with audited_write(actor):
         decision.deleted_at = timezone.now()
         decision.save(update_fields=["deleted_at", "updated_at"])

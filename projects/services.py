@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from commandcentral.core.recording import audited_write
-from commandcentral.core.errors import Conflict, InvalidInput, require
+from commandcentral.core.errors import InvalidInput, refuse, require
 
 from commandcentral.core.access import can_steer
 
@@ -12,6 +12,12 @@ from .models import Membership, MembershipRole, Project, ProjectState
 from .slugs import base_slug, unique_live_slug
 
 EDITABLE_FIELDS = ("name", "slug", "description", "settings", "metadata", "repo_path", "repo_url")
+
+
+def _check_objects(fields: dict) -> None:
+    for name in ("settings", "metadata"):
+        if name in fields and not isinstance(fields[name], dict):
+            raise InvalidInput(f"{name.capitalize()} must be a JSON object.", field=name)
 
 
 def _slug_taken(slug: str, exclude_pk=None) -> bool:
@@ -33,6 +39,7 @@ def project_create(*, actor, name: str, **fields) -> Project:
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"project_create got unexpected fields {sorted(unknown)}")
+    _check_objects(fields)
     with audited_write(actor):
         project = Project(name=name, slug=chosen or base_slug(name), owner=actor, **fields)
         try:
@@ -52,10 +59,11 @@ def project_update(*, project: Project, actor, **changes) -> Project:
     require(can_steer(project, actor), actor=actor, obj=project, action="update",
             message="Only the owner or an operator can edit this project.")
     if project.is_closed:
-        raise Conflict(f"This project is {project.state}; it can no longer be edited.")
+        raise refuse(actor=actor, obj=project, action="update", message=f"This project is {project.state}; it can no longer be edited.")
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"project_update got unexpected fields {sorted(unknown)}")
+    _check_objects(changes)
     if "slug" in changes and changes["slug"] != project.slug and _slug_taken(changes["slug"], project.pk):
         raise InvalidInput(f"A project with slug '{changes['slug']}' already exists.", field="slug")
     with audited_write(actor):
@@ -69,7 +77,8 @@ def project_soft_delete(*, project: Project, actor) -> Project:
     require(can_steer(project, actor), actor=actor, obj=project, action="delete",
             message="Only the owner or an operator can delete this project.")
     if project.state != ProjectState.PROPOSED:
-        raise Conflict(f"This project is {project.state}; only proposed projects can be deleted.")
+        raise refuse(actor=actor, obj=project, action="delete",
+                     message=f"This project is {project.state}; only proposed projects can be deleted.")
     with audited_write(actor):
         project.deleted_at = timezone.now()
         project.save(update_fields=["deleted_at", "updated_at"])
@@ -83,7 +92,8 @@ def project_restore(*, project: Project, actor) -> Project:
     if project.deleted_at is None:
         return project
     if _slug_taken(project.slug, project.pk):
-        raise Conflict(f"Another live project already uses the slug '{project.slug}'.")
+        raise refuse(actor=actor, obj=project, action="restore",
+                     message=f"Another live project already uses the slug '{project.slug}'.")
     with audited_write(actor):
         project.deleted_at = None
         project.save(update_fields=["deleted_at", "updated_at"])

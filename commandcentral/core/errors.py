@@ -37,16 +37,45 @@ class InvalidInput(Exception):
 
 
 def require(allowed: bool, *, actor, obj, action: str, message: str) -> None:
-    """Raise ActionForbidden (after recording the refusal) unless `allowed`.
+    """Raise ActionForbidden (after recording the refusal as permission_denied) unless `allowed`.
 
     Call it before opening the service's atomic block: a row written inside it would roll back.
     """
     if allowed:
         return
-    from commandcentral.core.recording import entity_type_of, record_permission_denied
+    raise _recorded(ActionForbidden(message), event_type=AuditEventType.PERMISSION_DENIED, actor=actor, obj=obj,
+                    action=action)
 
-    record_permission_denied(actor=actor, obj=obj, event_name=f"{entity_type_of(obj)}.{action}", reason=message)
-    raise ActionForbidden(message)
+
+def refuse(*, actor, obj, action: str, message: str) -> "Conflict":
+    """A Conflict (409) for a change the object's state does not allow, recorded as change_denied.
+
+    `raise refuse(...)`, before the service's atomic block, like `require`.
+    """
+    return _recorded(Conflict(message), event_type=AuditEventType.CHANGE_DENIED, actor=actor, obj=obj, action=action)
+
+
+def _recorded(refusal, *, event_type: str, actor, obj, action: str):
+    from commandcentral.core.recording import entity_type_of, record_event
+
+    row = dict(event_type=event_type, event_name=f"{entity_type_of(obj)}.{action}", actor=actor, obj=obj,
+               success=False, failure_reason=refusal.message)
+    refusal.audit_row = row
+    refusal.audit_entry = record_event(**row)
+    return refusal
+
+
+def record_if_rolled_back(refusal) -> None:
+    """After a refusal left an atomic block the caller opened (the admin's change form): the row it
+    wrote inside is gone with the rollback, so it is written again, now outside. Otherwise nothing."""
+    entry = getattr(refusal, "audit_entry", None)
+    if entry is None:
+        return
+    still_there = type(entry)._base_manager.filter(pk=entry.pk, timestamp=entry.timestamp, event_name=entry.event_name).exists()
+    if not still_there:
+        from commandcentral.core.recording import record_event
+
+        refusal.audit_entry = record_event(**refusal.audit_row)
 
 
 # --- Transition refusals (raised by the one engine in core.transitions) ------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ class AuditEventType(models.TextChoices):
     TRANSITION_SUCCESS = "transition_success"
     TRANSITION_DENIED = "transition_denied"
     PERMISSION_DENIED = "permission_denied"
+    CHANGE_DENIED = "change_denied"  # an edit or delete the object's state refuses (409)
     AUTH_LOGIN = "auth_login"
     AUTH_LOGOUT = "auth_logout"
     AUTH_FAILED = "auth_failed"

@@ -1,9 +1,69 @@
 """Admin pieces the apps share."""
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django_fsm.admin import FSMAdminMixin
 
+from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, record_if_rolled_back
 from commandcentral.core.transitions import TransitionRefused, perform_transition
+
+SERVICE_REFUSALS = (ActionForbidden, Conflict, InvalidInput)
+
+
+class ServiceAdminMixin:
+    """Admin writes that go through the services (issue 16, item 1).
+
+    The model admin says how in `save_model` / `delete_model` (a service call each); this mixin makes a
+    refusal behave as in the other surfaces. Django runs the change form, the delete page and the bulk
+    actions in one atomic block, so a refusal rolls back everything that save did; its audit row is then
+    written again outside (`record_if_rolled_back`), and the change form is shown again with the user's
+    input and the refusal as a form error (on its field when the form has one). The delete page and
+    the actions answer with an error message.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except SERVICE_REFUSALS as refusal:
+            record_if_rolled_back(refusal)
+            request._service_refusal = refusal  # the second pass shows it on the bound form, saves nothing
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, "_service_refusal", None)
+        if refusal is None:
+            return form
+
+        class RefusedForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                field = getattr(refusal, "field", None)
+                self.add_error(field if field in self.fields else None, refusal.message)
+                return cleaned
+
+        return RefusedForm
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except SERVICE_REFUSALS as refusal:
+            record_if_rolled_back(refusal)
+            self.message_user(request, refusal.message, messages.ERROR)
+            return HttpResponseRedirect(request.path)
+
+    def changelist_view(self, request, extra_context=None):
+        try:
+            return super().changelist_view(request, extra_context)
+        except SERVICE_REFUSALS as refusal:
+            record_if_rolled_back(refusal)
+            self.message_user(request, refusal.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    @staticmethod
+    def changed_values(form, fields) -> dict:
+        """The service's editable fields the admin form changed, with their cleaned values."""
+        return {name: form.cleaned_data[name] for name in form.changed_data if name in fields}
 
 
 class ReadOnlyAdminMixin:

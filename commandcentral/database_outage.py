@@ -1,0 +1,67 @@
+"""A database that does not answer gets a 503 with Retry-After, on the API and the pages, not a 500.
+
+The middleware catches the errors that views raise, DRF views included. DRF's exception handler
+(commandcentral.api.support) leaves these errors alone, and DRF re-raises them. The middleware
+logs one warning line per request. A middleware can raise one outside any view: django_structlog
+reads the session's user before the view for every request with a session cookie. Such an error
+reaches handler500 (commandcentral.error_views.server_error), which answers the same 503. Django
+logs that one as an error, with its traceback.
+"""
+
+import structlog
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+from .ops import check_database
+
+logger = structlog.get_logger(__name__)
+
+RETRY_AFTER_SECONDS = 10
+
+
+def database_unreachable(error: Exception) -> bool:
+    """True when `error` came from a database that does not answer, false when it came from the query.
+
+    OperationalError also covers SQLite's "no such table". InterfaceError also covers a parameter
+    that SQLite cannot bind. Both are bugs and must stay 500s, so the database is asked once more,
+    with /ready's round trip. An error from a database that answers that round trip was the query's
+    own. ProgrammingError, IntegrityError and DataError are never outages.
+    """
+    if not isinstance(error, (OperationalError, InterfaceError)):
+        return False
+    if connection.connection is None:
+        return True  # it could not even connect; a second try would only wait out connect_timeout again
+    try:
+        check_database()
+    except DatabaseError:
+        return True
+    return False
+
+
+def database_unavailable_response(request) -> HttpResponse:
+    """503 with Retry-After: JSON under /api/, a stand-alone page elsewhere. The error is never shown."""
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": "The database is unavailable; retry later."}, status=503)
+    else:
+        # Stand-alone template with no request context: the user and the session are in the database.
+        response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Answers 503 + Retry-After when a view fails because the database does not answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not database_unreachable(exception):
+            return None
+        # A warning with the error, not a traceback: during an outage every request ends here.
+        logger.warning("database_unavailable", error=repr(exception), path=request.path)
+        return database_unavailable_response(request)
