@@ -31,9 +31,9 @@ def project_create(*, actor, name: str, **fields) -> Project:
     """Any active user may create a project; they become its owner. State starts at proposed.
 
     A slug is unique among live projects by the database's constraint, so the INSERT is simply tried
-    (in a savepoint): a slug the caller chose and another live project holds is a 400, a generated
-    one moves on to the first free `-2`, `-3`... The usual create then costs no look-up query
-    (bench/README.md).
+    (in a savepoint); a taken slug, chosen or generated, moves on to the first free `-2`, `-3`... (never
+    "already exists": that would tell anyone which slugs hidden projects use). The usual create then
+    costs no look-up query (bench/README.md).
     """
     chosen = fields.pop("slug", "")
     unknown = set(fields) - set(EDITABLE_FIELDS)
@@ -48,9 +48,7 @@ def project_create(*, actor, name: str, **fields) -> Project:
         except IntegrityError:
             if not _slug_taken(project.slug):
                 raise
-            if chosen:
-                raise InvalidInput(f"A project with slug '{chosen}' already exists.", field="slug") from None
-            project.slug = unique_live_slug(name, taken=_slug_taken)
+            project.slug = unique_live_slug(chosen or name, taken=_slug_taken)
             project.save()
     return project
 
@@ -65,7 +63,8 @@ def project_update(*, project: Project, actor, **changes) -> Project:
         raise TypeError(f"project_update got unexpected fields {sorted(unknown)}")
     _check_objects(changes)
     if "slug" in changes and changes["slug"] != project.slug and _slug_taken(changes["slug"], project.pk):
-        raise InvalidInput(f"A project with slug '{changes['slug']}' already exists.", field="slug")
+        # Suffixed like a new project's, not refused: a refusal would reveal a hidden project's slug.
+        changes["slug"] = unique_live_slug(changes["slug"], taken=lambda slug: _slug_taken(slug, project.pk))
     with audited_write(actor):
         for name, value in changes.items():
             setattr(project, name, value)

@@ -1,11 +1,12 @@
 """/api/v1/state-machines/ and /api/v1/entity-states/: parse → service or queryset → serialize."""
 
-from django.shortcuts import get_object_or_404
+import uuid
+
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from commandcentral.api.schema import ERRORS, ErrorSerializer
@@ -41,6 +42,9 @@ KEY_PARAMETERS = [
                      description="e.g. task, hypothesis, evidence."),
     OpenApiParameter("entity_id", str, OpenApiParameter.PATH, pattern=f"^{ENTITY_ID_PATTERN}$",
                      description="The entity's id in its own service."),
+    OpenApiParameter("project", str, OpenApiParameter.QUERY, required=False,
+                     description="Id or slug of the entity's project. Keys are unique per project: needed only "
+                     "when several projects you can see track the same key (400 otherwise)."),
 ]
 
 
@@ -85,6 +89,17 @@ class StateMachineViewSet(viewsets.GenericViewSet):
         return Response(permission_matrix())
 
 
+def _visible_project_by_id_or_slug(user, value: str):
+    try:
+        key = uuid.UUID(value)
+    except ValueError:
+        key = Project.objects.live().filter(slug=value).values_list("pk", flat=True).first()
+    try:
+        return visible_project(user, key)
+    except Project.DoesNotExist:
+        raise NotFound({"project": ["Project not found."]}) from None
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List tracked entities you can see",
@@ -103,7 +118,17 @@ class EntityStateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return EntityState.objects.visible_to(self.request.user)
 
     def _entity(self, service, entity_type, entity_id) -> EntityState:
-        return get_object_or_404(self.get_queryset(), service=service, entity_type=entity_type, entity_id=entity_id)
+        """The entity with this key you can see; `?project=` (id or slug) picks one when projects share a key."""
+        matches = self.get_queryset().filter(service=service, entity_type=entity_type, entity_id=entity_id)
+        project = self.request.query_params.get("project")
+        if project:
+            matches = matches.filter(project=_visible_project_by_id_or_slug(self.request.user, project))
+        found = list(matches[:2])
+        if not found:
+            raise NotFound("No such tracked entity.")
+        if len(found) > 1:
+            raise ValidationError({"project": ["Several projects you can see track this key; give ?project=<id or slug>."]})
+        return found[0]
 
     @extend_schema(
         summary="Register an entity",

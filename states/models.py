@@ -69,7 +69,12 @@ class EntityState(UUIDModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["service", "entity_type", "entity_id"], name="entity_state_unique_key")
+            # A key is unique within its project, so no one can take (or find out about) another
+            # project's keys; entities without a project (operators' only) are unique among themselves.
+            models.UniqueConstraint(fields=["project", "service", "entity_type", "entity_id"],
+                                    condition=models.Q(project__isnull=False), name="entity_state_unique_key_in_project"),
+            models.UniqueConstraint(fields=["service", "entity_type", "entity_id"],
+                                    condition=models.Q(project__isnull=True), name="entity_state_unique_key_unassigned"),
         ]
         indexes = [models.Index(fields=["project", "entity_type"], name="entity_state_project_type_idx")]
 

@@ -144,10 +144,15 @@ def entity_register(
     """Start tracking an entity of another service; its state is `initial_state` or its machine's initial one.
 
     400 for an entity type governed by its own model, an unknown type without `initial_state`, or a
-    state its machine does not have; 403 (recorded) for a viewer of `project`; 409 (recorded) when the
-    key is tracked already. The caller resolves `project` through `Project.objects.visible_to(actor)`.
+    state its machine does not have, or no `project` from anyone but an operator; 403 (recorded) for a
+    viewer of `project`; 409 (recorded) when the key is tracked already *in that project*: keys are
+    unique per project, so nobody can take or probe another project's keys. The caller resolves
+    `project` through `Project.objects.visible_to(actor)`.
     """
     _validate_registration(service, entity_type, entity_id, metadata)
+    if project is None and not getattr(actor, "is_staff", False):
+        raise InvalidInput("Give the project this entity belongs to (one you may contribute to); only "
+                           "operators register entities without a project.", field="project")
     initial_state = _initial_state(entity_type, initial_state)
     entity = EntityState(
         service=service,
@@ -171,7 +176,8 @@ def entity_register(
             entity.save()  # django-auditlog writes the entity_created row, with the correlation id
     except IntegrityError:
         # The unique constraint is the one arbiter, also between two concurrent registrations.
-        existing = EntityState.objects.filter(service=service, entity_type=entity_type, entity_id=entity_id).first()
+        existing = EntityState.objects.filter(
+            project=project, service=service, entity_type=entity_type, entity_id=entity_id).first()
         if existing is None:
             raise
         _refuse_duplicate(existing, actor=actor, to_state=initial_state, project=project)

@@ -40,12 +40,15 @@ def test_a_deleted_projects_slug_is_free_again(owner):
     assert project_create(actor=owner, name="Other", slug="reused-2").slug == "reused-2"
 
 
-def test_explicit_duplicate_slug_is_invalid(owner):
-    project_create(actor=owner, name="A", slug="taken")
-    with pytest.raises(InvalidInput):
-        project_create(actor=owner, name="B", slug="taken")
-    assert Project.objects.count() == 1
-    assert AuditEntry.objects.filter(event_name="project.created").count() == 1
+def test_a_taken_slug_gets_a_suffix_not_an_existence_answer(owner, outsider):
+    hidden = project_create(actor=outsider, name="Hidden", slug="taken")
+    second = project_create(actor=owner, name="B", slug="taken")
+    third = project_create(actor=owner, name="C", slug="taken")
+    assert (hidden.slug, second.slug, third.slug) == ("taken", "taken-2", "taken-3")
+    assert AuditEntry.objects.filter(event_name="project.created").count() == 3
+    # Renaming onto a taken slug is suffixed the same way.
+    renamed = project_update(project=third, actor=owner, slug="taken-2")
+    assert Project.objects.get(pk=renamed.pk).slug == "taken-2-2"
 
 
 def test_member_cannot_edit_and_the_attempt_is_recorded(project, member):

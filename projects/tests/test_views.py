@@ -84,11 +84,14 @@ def test_create_form_shows_validation_errors(client, owner):
     assert not Project.objects.exists()
 
 
-def test_create_with_a_taken_slug_shows_the_service_error_on_the_field(client, owner):
-    ProjectFactory(slug="taken")
+def test_create_with_a_taken_slug_gets_a_suffix_and_says_nothing_of_the_other_project(client, owner):
+    ProjectFactory(slug="taken")  # someone else's, hidden from owner
     client.force_login(owner)
     response = client.post(reverse("project_create"), {"name": "Other", "slug": "taken"})
-    assert response.context["form"].errors["slug"] == ["A project with slug 'taken' already exists."]
+    assert response.status_code == 302
+    created = Project.objects.get(name="Other")
+    assert created.slug == "taken-2" and created.owner == owner
+    assert b"already exists" not in client.get(response["Location"]).content
 
 
 def test_owner_edits_the_project(client, owner, project):

@@ -86,9 +86,13 @@ def test_viewer_cannot_register_and_the_refusal_is_recorded(project, viewer):
         "task.register", project.pk, viewer, False)
 
 
-def test_anyone_may_register_an_entity_without_a_project(outsider):
-    entity = _register(outsider)
-    assert (entity.project, entity.registered_by) == (None, outsider)
+def test_only_operators_register_an_entity_without_a_project(outsider, operator):
+    with pytest.raises(InvalidInput) as refused:
+        _register(outsider)
+    assert refused.value.field == "project"
+    assert not EntityState.objects.exists()
+    entity = _register(operator)
+    assert (entity.project, entity.registered_by) == (None, operator)
 
 
 def test_viewer_cannot_transition_and_leaves_one_permission_denied_row(task, viewer):
