@@ -12,15 +12,15 @@ after it was spent is a replay (RFC 9700 §4.14.2): every token of the user is r
 is written to the audit trail.
 """
 
+from auditlog.context import disable_auditlog
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from commandcentral.core.recording import AuditEventType, record_event
+from commandcentral.core.recording import AuditEventType, audited_write, record_event
 
 GENERATION_CLAIM = "gen"
 
@@ -67,28 +67,29 @@ def end_sessions(user, *, event_name: str, actor=None, reason: str, browsers: bo
                  success: bool = True, event_type: str = AuditEventType.AUTH_LOGOUT, **extra) -> None:
     """End every API token of `user` (and with `browsers`, every browser session), with one audit row.
 
-    The generations are bumped in the database (F() + 1), so two concurrent calls both count and a
-    token issued before either is refused by both.
+    The user row is locked while its generations move, so two concurrent calls both count. The row
+    written is this one (with the generations before and after), not also django-auditlog's diff.
     """
-    updates = {"token_generation": F("token_generation") + 1}
-    if browsers:
-        updates["session_generation"] = F("session_generation") + 1
     User = get_user_model()
-    with transaction.atomic():
-        User._base_manager.filter(pk=user.pk).update(**updates)
+    with audited_write(actor):
+        locked = User._base_manager.select_for_update().get(pk=user.pk)
+        before = (locked.token_generation, locked.session_generation)
+        locked.token_generation += 1
+        if browsers:
+            locked.session_generation += 1
+        with disable_auditlog():
+            locked.save(update_fields=["token_generation", "session_generation"])
         record_event(
             event_type=event_type,
             event_name=event_name,
             actor=actor,
-            obj=user,
+            obj=locked,
             success=success,
             failure_reason="" if success else reason,
+            changes={"token_generation": [before[0], locked.token_generation],
+                     "session_generation": [before[1], locked.session_generation]},
             extra={"reason": reason, "browser_sessions_ended": browsers, **extra},
         )
-    fresh = User._base_manager.filter(pk=user.pk).values("token_generation", "session_generation").get()
-    user.token_generation = fresh["token_generation"]
-    user.session_generation = fresh["session_generation"]
+    user.token_generation, user.session_generation = locked.token_generation, locked.session_generation
 
 
-def user_id_of(token):
-    return token.get(api_settings.USER_ID_CLAIM)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_structlog",
     "django_prometheus",
+    "csp",  # its system checks catch a django-csp 3 style CSP_* setting, which 4.x would silently ignore
     "django_fsm",
     "auditlog",
     "accounts",
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # early: every response, errors included, carries the policy
     "commandcentral.request_context.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "commandcentral.database_outage.DatabaseUnavailableMiddleware",  # 503 + Retry-After, not 500
     "django_structlog.middlewares.RequestMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -126,9 +129,12 @@ _REDIS_URL = env.str("REDIS_URL", default="") or env.str("CACHE_URL", default=""
 if _REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     CACHES = {
         "default": {
-            "BACKEND": "commandcentral.metrics.InstrumentedRedisCache",
+            # While Redis is unreachable, calls are answered from process memory (per-worker throttles),
+            # and /ready says "degraded". Then Redis is left alone for RETRY_SECONDS between two tries.
+            "BACKEND": "commandcentral.cache.FallbackRedisCache",
             "LOCATION": _REDIS_URL,
-            # Fail fast when Redis hangs: /ready reports it and throttles do not stall requests.
+            "RETRY_SECONDS": env.float("REDIS_RETRY_SECONDS", default=5),
+            # Fail fast when Redis hangs: then one call per RETRY_SECONDS waits these 2 s, not every call.
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
@@ -268,6 +274,27 @@ if TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /health must answer plain HTTP probes from the load balancer.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+from csp.constants import NONE, SELF  # noqa: E402
+
+# One policy for every response: pages, admin, browsable API and the API docs (README "Content-Security-
+# Policy"). Nothing inline runs and no inline <style> or style="" applies: every script and stylesheet is
+# a file under /static/ (Swagger UI's init script is a URL of its own), so no nonce is needed. The API
+# docs widen it on their own pages only, for data: icons and ReDoc's styles and worker (api/urls.py,
+# DOCS_CSP). commandcentral/tests/test_csp.py and test_browser.py pin the policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],  # spelled out although default-src says it: the docs' csp_update adds to it
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],  # as X_FRAME_OPTIONS = "DENY", for browsers that only read CSP
+    },
+}
 
 # --- Logging (django-structlog) --------------------------------------------------------------
 import structlog  # noqa: E402

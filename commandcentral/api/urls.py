@@ -4,7 +4,8 @@ from django.urls import include, path
 from rest_framework.renderers import JSONRenderer
 from rest_framework.routers import DefaultRouter
 
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from csp.decorators import csp_update
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from audit.api import EventViewSet
 from audit.api_ledger import (
@@ -14,10 +15,29 @@ from audit.api_ledger import (
     LedgerStatusView,
     LedgerVerifyView,
 )
-from accounts.api import LoginView, LogoutView, MeView, RefreshView, RegisterView
+from accounts.api import LoginView, LogoutEverywhereView, LogoutView, MeView, RefreshView, RegisterView
 from states.api import EntityStateViewSet, StateMachineViewSet
 from decisions.api import DecisionViewSet, MarkdownRenderer
 from projects.api import ProjectViewSet
+
+# What the API docs add to our Content-Security-Policy (settings), on their own pages only:
+# - data: images: Swagger UI's and ReDoc's icons are data: SVGs in their stylesheet and bundles.
+# - ReDoc: two inline <style>s, by hash rather than 'unsafe-inline': its bundle adds one with
+#   perfect-scrollbar's CSS as it loads, and styled-components adds empty ones that it fills through the
+#   CSSOM (which CSP does not govern). Both belong to the pinned drf-spectacular-sidecar; after an upgrade
+#   the browser test fails and Chromium's message names the hash of any new one.
+# - ReDoc: its search index runs in a worker made from a blob: URL, which only a script already running
+#   in the page can create.
+# ReDoc's sidebar logo stays refused (img-src): an image from cdn.redoc.ly, which ReDoc drops on error.
+DOCS_CSP = {"img-src": ["data:"]}
+REDOC_CSP = {
+    **DOCS_CSP,
+    "style-src": [
+        "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",  # perfect-scrollbar's CSS
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # the empty string
+    ],
+    "worker-src": ["blob:"],
+}
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
@@ -32,10 +52,23 @@ urlpatterns = [
     path("auth/login/", LoginView.as_view(), name="auth-login"),
     path("auth/refresh/", RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
+    path("auth/logout/everywhere/", LogoutEverywhereView.as_view(), name="auth-logout-everywhere"),
     path("auth/me/", MeView.as_view(), name="auth-me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # The docs under our Content-Security-Policy (DOCS_CSP above, templates/api/): Swagger UI's init script
+    # is served by the same URL with ?script instead of inline; both pages take their styles from files.
+    path(
+        "docs/",
+        csp_update(DOCS_CSP)(
+            SpectacularSwaggerSplitView.as_view(url_name="api:schema", template_name="api/swagger_ui.html")
+        ),
+        name="docs",
+    ),
+    path(
+        "redoc/",
+        csp_update(REDOC_CSP)(SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html")),
+        name="redoc",
+    ),
     # SPEC §6 names it without a trailing slash: it is a file.
     path(
         "decisions/<uuid:pk>/record.md",
