@@ -97,7 +97,11 @@ def _visible_project_by_id_or_slug(user, value: str):
     try:
         return visible_project(user, key)
     except Project.DoesNotExist:
-        raise NotFound({"project": ["Project not found."]}) from None
+        raise NotFound("Project not found.") from None
+
+
+AMBIGUOUS_KEY = OpenApiResponse(FIELD_ERRORS, description='{"project": ["..."]}: several projects you can see '
+                                "track this key; give ?project=.")
 
 
 @extend_schema_view(
@@ -172,7 +176,8 @@ class EntityStateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="One tracked entity",
         parameters=KEY_PARAMETERS,
-        responses={200: EntityStateSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND, 429: THROTTLED},
+        responses={200: EntityStateSerializer, 400: AMBIGUOUS_KEY, 401: UNAUTHENTICATED, 404: NOT_FOUND,
+                   429: THROTTLED},
     )
     @action(detail=False, methods=["get"], url_path=KEY_PATH, url_name="detail", filter_backends=[],
             pagination_class=None)
@@ -188,8 +193,9 @@ class EntityStateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         request=EntityTransitionSerializer,
         responses={
             200: EntityTransitionResultSerializer,
-            400: OpenApiResponse(FIELD_ERRORS, description='Invalid input {"to_state": ["..."]}, or a to_state '
-                                 "the machine does not have: {detail, current_state, allowed_transitions}."),
+            400: OpenApiResponse(FIELD_ERRORS, description='Invalid input {"to_state": ["..."]}, a to_state '
+                                 "the machine does not have: {detail, current_state, allowed_transitions}, or "
+                                 '{"project": ["..."]} when several projects you can see track this key.'),
             401: UNAUTHENTICATED,
             429: THROTTLED,
             403: OpenApiResponse(ErrorSerializer, description="You can see the entity but may not "
