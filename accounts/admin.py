@@ -1,8 +1,17 @@
+from django import forms
 from django.contrib import admin, messages
+
+from commandcentral.web.admin import ServiceAdminMixin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from .models import User
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
+
+from commandcentral.core.recording import audited_write
+
+from .models import ServiceAccount, ServiceKey, User
+from .service_accounts import service_account_get_or_create, service_key_create, service_key_revoke
 from .tokens import end_sessions
 
 
@@ -43,3 +52,97 @@ class UserAdmin(DjangoUserAdmin):
             end_sessions(user, event_name="auth.sessions_ended", actor=request.user, browsers=True,
                          reason="Ended by an operator.", via="admin")
         self.message_user(request, f"Ended every session and API token of {len(users)} user(s).", messages.SUCCESS)
+
+
+# djangorestframework-api-key's own key model is unused: our keys belong to a service account.
+admin.site.unregister(APIKey)
+
+
+class ServiceKeyInline(admin.TabularInline):
+    model = ServiceKey
+    fk_name = "service"
+    extra = 0
+    fields = readonly_fields = ("prefix", "name", "created", "expiry_date", "revoked", "revoked_at")
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ServiceAccountForm(forms.ModelForm):
+    service = forms.RegexField(regex=r"^[a-z0-9][a-z0-9._-]{0,62}$", required=False,
+                               help_text="Lowercase letters, digits, '.', '_' or '-', e.g. ci-bot.")
+
+    class Meta:
+        model = ServiceAccount
+        fields = ("name", "is_active")
+
+
+@admin.register(ServiceAccount)
+class ServiceAccountAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Service accounts: their projects are memberships (Projects → Memberships), their keys below."""
+
+    form = ServiceAccountForm
+    list_display = ("email", "name", "is_active", "created_at")
+    search_fields = ("email", "name")
+    readonly_fields = ("email", "created_at")
+    inlines = [ServiceKeyInline]
+
+    def get_fields(self, request, obj=None):
+        return ("service", "name") if obj is None else ("email", "name", "is_active", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created, _ = service_account_get_or_create(name=form.cleaned_data["service"], actor=request.user,
+                                                       description=form.cleaned_data.get("name") or "")
+            obj.pk, obj._state = created.pk, created._state
+            return
+        # Saved as a User, not through the proxy: django-auditlog watches User (and a deactivation
+        # ends the account's tokens, accounts.models.User.save).
+        user = User._base_manager.get(pk=obj.pk)
+        user.name, user.is_active = obj.name, obj.is_active
+        with audited_write(request.user):
+            user.save()
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: the audit trail refers to it
+
+
+@admin.register(ServiceKey)
+class ServiceKeyAdmin(ServiceAdminMixin, APIKeyModelAdmin):
+    """Keys are made here or with `manage.py service_key create`, shown once, and revoked, never deleted."""
+
+    list_display = ("prefix", "service", "name", "created", "expiry_date", "_has_expired", "revoked")
+    list_filter = ("revoked", "created")
+    search_fields = ("prefix", "name", "service__email")
+    list_select_related = ("service",)
+    actions = ["revoke_selected"]
+
+    def get_fields(self, request, obj=None):
+        return ("service", "name", "expiry_date") if obj is None else (
+            "prefix", "service", "name", "created", "expiry_date", "revoked", "revoked_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("prefix", "service", "name", "created", "expiry_date", "revoked", "revoked_at")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing is editable on an existing key
+        key, raw = service_key_create(service=obj.service, name=obj.name, expires_at=obj.expiry_date,
+                                      actor=request.user)
+        obj.pk, obj.prefix, obj._state = key.pk, key.prefix, key._state
+        self.message_user(request, f"The key for {key.service.email} is: {raw} — store it now: it is not shown "
+                          "again. Send it as: Authorization: Api-Key <key>.", messages.WARNING)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke the selected keys (for good)")
+    def revoke_selected(self, request, queryset):
+        keys = list(queryset.select_related("service").filter(revoked=False))
+        for key in keys:
+            service_key_revoke(key=key, actor=request.user, reason="Revoked in the admin.")
+        self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)

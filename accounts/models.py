@@ -6,6 +6,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.conf import settings
 from django.db import models
 from django.utils.crypto import salted_hmac
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 from commandcentral.core.base_models import UUIDModel
 
@@ -42,6 +43,9 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
     name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
+    # A service account (another service calling the API with an Api-Key): never an operator, never
+    # signs in with a password; its projects and roles are its memberships, like anyone's.
+    is_service = models.BooleanField(default=False, editable=False)
     # Bumped to end every API token of the user at once (accounts/tokens.py), and every browser
     # session (part of the session hash below): logout, log out everywhere, password change,
     # deactivation, an operator ending the user's sessions, a replayed refresh token.
@@ -115,3 +119,33 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
 
     def get_short_name(self) -> str:
         return self.name or self.email
+
+
+class ServiceAccountManager(UserManager):
+    def get_queryset(self):
+        return super().get_queryset().filter(is_service=True)
+
+
+class ServiceAccount(User):
+    """The service accounts among the users (admin: Service accounts)."""
+
+    objects = ServiceAccountManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["name"]
+
+
+class ServiceKey(AbstractAPIKey):
+    """An API key of a service account: shown once, stored hashed (SHA-512 of a 32-character random
+    secret), found by its 8-character prefix, with an optional expiry, revocable (never un-revoked).
+    A service may hold several valid keys at once: that is how a key is rotated."""
+
+    objects = BaseAPIKeyManager()
+    service = models.ForeignKey(User, on_delete=models.PROTECT, related_name="service_keys",
+                                limit_choices_to={"is_service": True})
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "service API key"
+        verbose_name_plural = "service API keys"

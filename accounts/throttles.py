@@ -18,8 +18,33 @@ class AnonRateThrottle(ClientAddressMixin, throttling.AnonRateThrottle):
     pass
 
 
+def _service_key(request):
+    from .models import ServiceKey
+
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, ServiceKey) else None
+
+
 class UserRateThrottle(ClientAddressMixin, throttling.UserRateThrottle):
-    pass
+    """`THROTTLE_USER` per signed-in person; a service's calls count per key instead (below)."""
+
+    def get_cache_key(self, request, view):
+        if _service_key(request) is not None:
+            return None
+        return super().get_cache_key(request, view)
+
+
+class ServiceKeyRateThrottle(SimpleRateThrottle):
+    """`THROTTLE_SERVICE` (default 1200/min) per API key: one busy key does not starve the service's
+    other keys, and a rotated-in key starts with its own budget."""
+
+    scope = "service"
+
+    def get_cache_key(self, request, view):
+        key = _service_key(request)
+        if key is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": key.prefix}
 
 
 class LoginThrottle(ClientAddressMixin, SimpleRateThrottle):

@@ -131,9 +131,10 @@ class AuditEntry(AbstractLogEntry):
             self.entity_id = str(self.object_pk)
         if self.project_id is None and isinstance(self.additional_data, dict):
             self.project_id = self.additional_data.get("project_id")
-        from commandcentral.core.recording import user_or_none, current_actor, current_context
+        from commandcentral.core.recording import actor_type_of, user_or_none, current_actor, current_context
 
         context = current_context()
+        actor = None
         if self.actor_id is None:
             # The actor a service declared for this write, else the caller of the request or command.
             actor = current_actor() or (user_or_none(context.actor) if context is not None else None)
@@ -143,7 +144,7 @@ class AuditEntry(AbstractLogEntry):
         if self.remote_addr is None and context is not None:
             self.remote_addr = context.remote_addr
         if self.actor_id and self.actor_type == ActorType.SYSTEM:
-            self.actor_type = ActorType.USER
+            self.actor_type = actor_type_of(actor if actor is not None else self.actor)
         if self.actor_id and not self.actor_email:
             self.actor_email = self.actor.email
 

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "rest_framework_api_key",  # its abstract key model; our keys are accounts.ServiceKey
+    "corsheaders",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -61,6 +63,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # early: every response, errors included, carries the policy
+    "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware: preflights answered, redirects too
     "commandcentral.request_context.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -186,6 +189,7 @@ REST_FRAMEWORK = {
     # JWT first: its WWW-Authenticate header turns missing credentials into 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
+        "accounts.authentication.APIKeyAuthentication",  # services: Authorization: Api-Key <key>
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -203,11 +207,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "accounts.throttles.AnonRateThrottle",  # keyed on request.client_ip (TRUSTED_PROXIES), not DRF's NUM_PROXIES
         "accounts.throttles.UserRateThrottle",
+        "accounts.throttles.ServiceKeyRateThrottle",  # per API key, instead of the user rate
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        "service": env.str("THROTTLE_SERVICE", default="1200/min"),
     },
     # No NUM_PROXIES: throttles key on request.client_ip, which believes X-Forwarded-For only from a
     # proxy in TRUSTED_PROXIES (accounts/throttles.py); DRF's NUM_PROXIES believed it from anyone.
@@ -274,6 +280,18 @@ if TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /health must answer plain HTTP probes from the load balancer.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+
+# --- CORS (django-cors-headers) --------------------------------------------------------------
+from corsheaders.defaults import default_headers as cors_default_headers  # noqa: E402
+
+# Browser apps on these origins may call the API (e.g. https://app.example.com); none by default.
+# Only the API: pages, admin and docs stay same-origin. Credentials (cookies) only for listed origins,
+# which is all django-cors-headers ever answers for.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = True
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Correlation-ID", "Location"]
+CORS_ALLOW_HEADERS = (*cors_default_headers, "x-correlation-id")
 
 # --- Content-Security-Policy (django-csp) ----------------------------------------------------
 from csp.constants import NONE, SELF  # noqa: E402

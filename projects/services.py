@@ -6,7 +6,7 @@ from django.utils import timezone
 from commandcentral.core.recording import audited_write
 from commandcentral.core.errors import InvalidInput, refuse, require
 
-from commandcentral.core.access import can_steer
+from commandcentral.core.access import can_create_projects, can_steer
 
 from .models import Membership, MembershipRole, Project, ProjectState
 from .slugs import base_slug, unique_live_slug
@@ -28,13 +28,16 @@ def _slug_taken(slug: str, exclude_pk=None) -> bool:
 
 
 def project_create(*, actor, name: str, **fields) -> Project:
-    """Any active user may create a project; they become its owner. State starts at proposed.
+    """Any active person may create a project (not a service account); they become its owner. State
+    starts at proposed.
 
     A slug is unique among live projects by the database's constraint, so the INSERT is simply tried
     (in a savepoint); a taken slug, chosen or generated, moves on to the first free `-2`, `-3`... (never
     "already exists": that would tell anyone which slugs hidden projects use). The usual create then
     costs no look-up query (bench/README.md).
     """
+    require(can_create_projects(actor), actor=actor, obj=None, action="project.create",
+            message="A service account works only in the projects it was given; it cannot create projects.")
     chosen = fields.pop("slug", "")
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
@@ -99,10 +102,16 @@ def project_restore(*, project: Project, actor) -> Project:
     return project
 
 
-def membership_add(*, project: Project, actor, user, role: str = MembershipRole.MEMBER) -> Membership:
-    """Add `user` to the team, or change their role if they are already on it."""
-    require(can_steer(project, actor), actor=actor, obj=project, action="team_add",
-            message="Only the owner or an operator can manage the team.")
+def membership_add(*, project: Project, actor, user, role: str = MembershipRole.MEMBER,
+                   from_shell: bool = False) -> Membership:
+    """Add `user` to the team, or change their role if they are already on it.
+
+    `from_shell`: an operator's management command (no signed-in actor; the rows say actor_type=system),
+    e.g. `service_key create` giving a service account its project.
+    """
+    if not from_shell:
+        require(can_steer(project, actor), actor=actor, obj=project, action="team_add",
+                message="Only the owner or an operator can manage the team.")
     if role not in MembershipRole.values:
         raise InvalidInput(f"Unknown role '{role}'.", field="role")
     if user.pk == project.owner_id:

@@ -12,13 +12,14 @@ from typing import Callable
 from django.contrib.auth import get_user_model
 
 from commandcentral.core.transitions import transition_specs
-from commandcentral.core.access import can_edit_decisions, can_steer, can_track_entity, role_of
+from commandcentral.core.access import can_create_projects, can_edit_decisions, can_steer, can_track_entity, role_of
 from decisions.models import Decision
 from projects.models import MembershipRole, Project
 
 from .models import EntityState
 
-ROLES = ("operator", "owner", "member", "viewer", "outsider")
+# service_member / service_viewer: a service account (Api-Key) given that role in the project.
+ROLES = ("operator", "owner", "member", "viewer", "service_member", "service_viewer", "outsider")
 ALLOWED, FORBIDDEN, HIDDEN = "allowed", "forbidden", "hidden"
 LEGEND = {
     ALLOWED: "may do it",
@@ -43,6 +44,8 @@ def _world() -> _World:
         "owner": User(email="owner@matrix.invalid", is_active=True),
         "member": User(email="member@matrix.invalid", is_active=True),
         "viewer": User(email="viewer@matrix.invalid", is_active=True),
+        "service_member": User(email="ci@service.invalid", is_active=True, is_service=True),
+        "service_viewer": User(email="dashboard@service.invalid", is_active=True, is_service=True),
         "outsider": User(email="outsider@matrix.invalid", is_active=True),
         "registrant": User(email="service@matrix.invalid", is_active=True),
     }
@@ -51,6 +54,8 @@ def _world() -> _World:
     project._roles = {
         people["member"].pk: MembershipRole.MEMBER.value,
         people["viewer"].pk: MembershipRole.VIEWER.value,
+        people["service_member"].pk: MembershipRole.MEMBER.value,
+        people["service_viewer"].pk: MembershipRole.VIEWER.value,
         people["outsider"].pk: None,
         people["registrant"].pk: None,
     }
@@ -104,7 +109,7 @@ def permission_matrix() -> dict:
         _row("project.view", "see a project, its decisions and its audit", _dotted(role_of),
              _cells(world, everyone)),
         _row("project.create", "create a project (the creator becomes its owner)",
-             "projects.services.project_create", _cells(world, lambda user: user.is_active, visible=everyone)),
+             _dotted(can_create_projects), _cells(world, can_create_projects, visible=everyone)),
         _row("project.update", "edit a project, manage its team", _dotted(can_steer),
              _cells(world, lambda user: can_steer(project, user))),
         *_transition_rows(world, "project", project),

@@ -60,6 +60,11 @@ def role_of(project, user) -> str | None:
     return cache[user.pk]
 
 
+def can_create_projects(user) -> bool:
+    """Any active person; a service account works only inside the projects it was given."""
+    return is_active_user(user) and not getattr(user, "is_service", False)
+
+
 def can_see(project, user) -> bool:
     return role_of(project, user) is not None
 

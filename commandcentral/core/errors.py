@@ -39,7 +39,8 @@ class InvalidInput(Exception):
 def require(allowed: bool, *, actor, obj, action: str, message: str) -> None:
     """Raise ActionForbidden (after recording the refusal as permission_denied) unless `allowed`.
 
-    Call it before opening the service's atomic block: a row written inside it would roll back.
+    `action` is "<entity type>.<verb>" when there is no `obj` yet (a create). Call it before opening
+    the service's atomic block: a row written inside it would roll back.
     """
     if allowed:
         return
@@ -58,7 +59,8 @@ def refuse(*, actor, obj, action: str, message: str) -> "Conflict":
 def _recorded(refusal, *, event_type: str, actor, obj, action: str):
     from commandcentral.core.recording import entity_type_of, record_event
 
-    row = dict(event_type=event_type, event_name=f"{entity_type_of(obj)}.{action}", actor=actor, obj=obj,
+    event_name = f"{entity_type_of(obj)}.{action}" if obj is not None else action
+    row = dict(event_type=event_type, event_name=event_name, actor=actor, obj=obj,
                success=False, failure_reason=refusal.message)
     refusal.audit_row = row
     refusal.audit_entry = record_event(**row)

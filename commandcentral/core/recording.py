@@ -42,6 +42,11 @@ def user_or_none(actor):
     return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
+def actor_type_of(actor) -> str:
+    """user, or service for a service account (accounts.User.is_service)."""
+    return ActorType.SERVICE if getattr(actor, "is_service", False) else ActorType.USER
+
+
 def entity_type_of(obj) -> str:
     return getattr(obj, "audit_entity_type", None) or obj._meta.model_name
 
@@ -84,7 +89,7 @@ def record_event(
         event_name=event_name,
         actor=actor,
         actor_email=getattr(actor, "email", None),
-        actor_type=ActorType.USER if actor else fields.pop("actor_type", ActorType.SYSTEM),
+        actor_type=actor_type_of(actor) if actor else fields.pop("actor_type", ActorType.SYSTEM),
         success=success,
         action=action,
         cid=get_cid(),

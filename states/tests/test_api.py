@@ -79,7 +79,11 @@ def test_permission_matrix_endpoint_serves_the_generated_matrix(api_client, memb
     assert response.json() == permission_matrix()
     rows = {row["action"]: row for row in response.data["actions"]}
     assert rows["project.pause"]["roles"] == {
-        "operator": "allowed", "owner": "allowed", "member": "forbidden", "viewer": "forbidden", "outsider": "hidden"}
+        "operator": "allowed", "owner": "allowed", "member": "forbidden", "viewer": "forbidden",
+        "service_member": "forbidden", "service_viewer": "forbidden", "outsider": "hidden"}
+    assert rows["entity_state.track"]["roles"]["service_member"] == "allowed"
+    assert rows["entity_state.track"]["roles"]["service_viewer"] == "forbidden"
+    assert rows["project.create"]["roles"]["service_member"] == "forbidden"
     assert rows["project.pause"]["rule"] == "commandcentral.core.access.can_steer"
     assert rows["decision.activate"]["roles"]["member"] == "allowed"
     assert rows["decision.decide"]["roles"]["member"] == "forbidden"
