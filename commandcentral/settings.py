@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "rest_framework_api_key",  # its abstract key model; our keys are accounts.ServiceKey
     "corsheaders",
+    "django_tasks",
+    "django_tasks_db",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -57,6 +59,7 @@ INSTALLED_APPS = [
     "projects",
     "decisions",
     "audit",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +283,26 @@ if TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /health must answer plain HTTP probes from the load balancer.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+
+# --- Tasks (django-tasks, database backend) and webhooks ------------------------------------------
+# Webhook deliveries and their retries run as tasks stored in the database (SQLite or PostgreSQL: no
+# extra server); `manage.py db_worker --queue-name '*'` runs them (`make run` starts one). Several workers on
+# several machines share a PostgreSQL database safely (SELECT … FOR UPDATE SKIP LOCKED).
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default", "webhooks", "maintenance"],
+    }
+}
+# Deliveries to private, loopback and link-local addresses are refused unless this is on (local receivers).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10)
+# Seconds before each retry of a failed delivery (±20 % jitter); after the last, the subscription pauses.
+# The default spans about a day: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (Standard Webhooks' schedule).
+WEBHOOK_RETRY_DELAYS = [float(delay) for delay in env.list(
+    "WEBHOOK_RETRY_DELAYS", default=["5", "300", "1800", "7200", "18000", "36000", "36000"])]
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 
 # --- CORS (django-cors-headers) --------------------------------------------------------------
 from corsheaders.defaults import default_headers as cors_default_headers  # noqa: E402

@@ -23,6 +23,7 @@ import time
 
 from django.apps import apps
 from django.conf import settings
+from django.dispatch import Signal
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
@@ -165,6 +166,12 @@ def has_pending(using: str = "default") -> bool:
     return apps.get_model("audit", "LedgerQueue").objects.using(using).exists()
 
 
+# Sent after rows were sealed (outside any transaction of the sequencer): the ledger is an outbox, and
+# its readers (webhooks) learn here that there is something new. A receiver's error is logged, never
+# raised into whoever sealed.
+ledger_sealed = Signal()
+
+
 def seal_pending(using: str = "default", *, wait: bool = True, batch_size: int = DEFAULT_BATCH) -> int:
     """Seal every pending row, a batch per transaction; returns how many queue rows were taken.
 
@@ -174,11 +181,15 @@ def seal_pending(using: str = "default", *, wait: bool = True, batch_size: int =
     while has_pending(using):
         with transaction.atomic(using=using):
             if not _take_sequencer(using, wait):
-                return total
+                break
             sealed = _seal_batch(using, batch_size)
         total += sealed
         if sealed == 0:
             break
+    if total:
+        for receiver, outcome in ledger_sealed.send_robust(sender=None, using=using, count=total):
+            if isinstance(outcome, Exception):
+                logger.error("a ledger_sealed receiver failed: %r", outcome, exc_info=outcome)
     return total
 
 

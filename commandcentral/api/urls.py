@@ -19,6 +19,7 @@ from accounts.api import LoginView, LogoutEverywhereView, LogoutView, MeView, Re
 from states.api import EntityStateViewSet, StateMachineViewSet
 from decisions.api import DecisionViewSet, MarkdownRenderer
 from projects.api import ProjectViewSet
+from webhooks.api import ProjectWebhooksView, WebhookViewSet
 
 # What the API docs add to our Content-Security-Policy (settings), on their own pages only:
 # - data: images: Swagger UI's and ReDoc's icons are data: SVGs in their stylesheet and bundles.
@@ -45,6 +46,7 @@ router.register("decisions", DecisionViewSet, basename="decision")
 router.register("events", EventViewSet, basename="event")
 router.register("state-machines", StateMachineViewSet, basename="state-machine")
 router.register("entity-states", EntityStateViewSet, basename="entity-state")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 app_name = "api"
 urlpatterns = [
@@ -54,6 +56,7 @@ urlpatterns = [
     path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
     path("auth/logout/everywhere/", LogoutEverywhereView.as_view(), name="auth-logout-everywhere"),
     path("auth/me/", MeView.as_view(), name="auth-me"),
+    path("projects/<str:project_id>/webhooks/", ProjectWebhooksView.as_view(), name="project-webhooks"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The docs under our Content-Security-Policy (DOCS_CSP above, templates/api/): Swagger UI's init script
     # is served by the same URL with ?script instead of inline; both pages take their styles from files.

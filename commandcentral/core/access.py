@@ -118,6 +118,12 @@ def visible_projects(user, projects=None):
     return live.filter(Q(owner=user) | Q(pk__in=member_of))
 
 
+def steered_projects(user):
+    """Live projects `user` may steer (can_steer as SQL): every one for operators, else those they own."""
+    projects = visible_projects(user)
+    return projects if is_active_user(user) and user.is_staff else projects.filter(owner=user)
+
+
 def rows_of_visible_projects(rows, user, *, field: str = "project", operators_see_all: bool = True,
                              correlated: bool = False, own: Q | None = None):
     """`rows` whose `field` is a project `user` can see.

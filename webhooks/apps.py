@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    name = "webhooks"
+    verbose_name = "Webhooks"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from audit.ledger.sequencer import ledger_sealed
+
+        from .delivery import schedule_after_seal
+        from .models import WebhookSubscription
+
+        # The secret never reaches the trail; the delivery state moves on every delivery and is not a change.
+        auditlog.register(WebhookSubscription, exclude_fields=["secret", "updated_at", *WebhookSubscription.DELIVERY_STATE])
+        ledger_sealed.connect(schedule_after_seal, dispatch_uid="webhooks_schedule_after_seal")

@@ -1,0 +1,188 @@
+"""Delivering the sealed trail to webhook subscriptions, at least once and in ledger order.
+
+The ledger is the outbox. Each subscription has a cursor (the next leaf index to look at); a delivery
+run takes the subscription's lease (one run per subscription at a time, on any number of workers),
+walks the matching sealed rows from the cursor in leaf order, POSTs each one, and moves the cursor
+past it only after a 2xx. A failure stops the run: the same row is retried after a back-off
+(`WEBHOOK_RETRY_DELAYS`, with ±20 % jitter, about a day in all); after the last one the
+subscription is paused with its reason, and an audit row says so. Nothing after a failed row is sent
+before it, so a receiver sees rows in order; a crash after a 2xx and before the cursor moved sends
+that row again (at least once; `webhook-id` is stable per row, so receivers can drop repeats).
+
+Runs are tasks (webhooks.tasks, django-tasks with its database backend): scheduled when rows are
+sealed (`schedule_after_seal`), at the retry time, and on a manual redelivery.
+
+The delivery state columns are written with UPDATEs, not save(): they change on every delivery and
+are not changes anyone made (the subscription's audited fields never move here, except a pause).
+"""
+
+import json
+import logging
+import random
+from datetime import datetime, timedelta, timezone as dt_timezone
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from audit.models import AuditEntry, LedgerLeaf
+from audit.serializers import AuditEntrySerializer
+from commandcentral.core.recording import AuditEventType, audited_write, record_event
+
+from . import outbound
+from .models import WebhookDelivery, WebhookSubscription
+
+logger = logging.getLogger("commandcentral.webhooks")
+
+BATCH = 100  # rows per run before the run hands over to a fresh task
+LEASE = timedelta(minutes=5)  # a run that dies holds its subscription at most this long
+
+
+def message_id(subscription: WebhookSubscription, leaf_index: int) -> str:
+    return f"msg_{subscription.pk.hex}_{leaf_index}"
+
+
+def payload_of(entry: AuditEntry, leaf_index: int) -> dict:
+    """SPEC §14: {"type", "timestamp", "data": the event as events/{id}/ shows it, plus leaf_index}."""
+    data = dict(AuditEntrySerializer(entry).data)
+    data["leaf_index"] = leaf_index
+    return {"type": entry.event_name, "timestamp": entry.timestamp.isoformat(), "data": data}
+
+
+def signed_headers(subscription: WebhookSubscription, msg_id: str, body: str, now: datetime) -> dict:
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(subscription.secret).sign(msg_id, now.astimezone(dt_timezone.utc), body),
+    }
+
+
+def matching_leaves(subscription: WebhookSubscription, *, limit: int = BATCH):
+    """The next sealed rows for `subscription`, in leaf order, from its cursor."""
+    leaves = (LedgerLeaf.objects.filter(leaf_index__gte=subscription.cursor, entry__project_id=subscription.project_id)
+              .select_related("entry").order_by("leaf_index"))
+    if subscription.event_types:
+        leaves = leaves.filter(entry__event_type__in=subscription.event_types)
+    if subscription.event_names:
+        leaves = leaves.filter(entry__event_name__in=subscription.event_names)
+    return list(leaves[:limit])
+
+
+def retry_delay(failures: int) -> float | None:
+    """Seconds before the next attempt after `failures` consecutive failures; None: give up (pause)."""
+    delays = settings.WEBHOOK_RETRY_DELAYS
+    if failures > len(delays):
+        return None
+    return delays[failures - 1] * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
+
+
+# --- Scheduling -------------------------------------------------------------------------------------
+
+
+def schedule(subscription_id, *, run_after: datetime | None = None) -> bool:
+    """Queue a delivery run unless one is queued already; True if this call queued it."""
+    from .tasks import deliver_subscription
+
+    claimed = WebhookSubscription.objects.filter(pk=subscription_id, scheduled=False).update(scheduled=True)
+    if not claimed:
+        return False
+    task = deliver_subscription.using(run_after=run_after) if run_after else deliver_subscription
+    task.enqueue(str(subscription_id))
+    return True
+
+
+def schedule_after_seal(sender=None, using="default", **kwargs) -> None:
+    """Receiver of audit.ledger.sequencer.ledger_sealed: queue a run for each active subscription that
+    is not waiting for a retry (its retry task is queued already)."""
+    now = timezone.now()
+    due = (WebhookSubscription.objects.using(using).filter(active=True, scheduled=False)
+           .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).values_list("pk", flat=True))
+    for subscription_id in due:
+        schedule(subscription_id)
+
+
+# --- A run ------------------------------------------------------------------------------------------
+
+
+def run(subscription_id) -> int:
+    """One delivery run for a subscription; returns how many rows were delivered."""
+    now = timezone.now()
+    WebhookSubscription.objects.filter(pk=subscription_id).update(scheduled=False)
+    leased = (WebhookSubscription.objects.filter(pk=subscription_id, active=True)
+              .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now)).update(lease_until=now + LEASE))
+    if not leased:
+        subscription = WebhookSubscription.objects.filter(pk=subscription_id, active=True).first()
+        if subscription is not None and subscription.lease_until and subscription.lease_until >= now:
+            # Another run holds it: come back when it is likely done, so rows sealed meanwhile are not left.
+            schedule(subscription_id, run_after=now + timedelta(seconds=2))
+        return 0
+    try:
+        return _deliver(WebhookSubscription.objects.get(pk=subscription_id))
+    finally:
+        WebhookSubscription.objects.filter(pk=subscription_id).update(lease_until=None)
+
+
+def _deliver(subscription: WebhookSubscription) -> int:
+    now = timezone.now()
+    if subscription.next_attempt_at and subscription.next_attempt_at > now:
+        schedule(subscription.pk, run_after=subscription.next_attempt_at)
+        return 0
+    delivered = 0
+    leaves = matching_leaves(subscription)
+    for leaf in leaves:
+        if not _attempt(subscription, leaf):
+            return delivered
+        delivered += 1
+    _prune(subscription)
+    if len(leaves) == BATCH:
+        schedule(subscription.pk)  # more to do: a fresh task, so one subscription cannot hold a worker
+    return delivered
+
+
+def _attempt(subscription: WebhookSubscription, leaf: LedgerLeaf) -> bool:
+    msg_id = message_id(subscription, leaf.leaf_index)
+    body = json.dumps(payload_of(leaf.entry, leaf.leaf_index), separators=(",", ":"), default=str)
+    now = timezone.now()
+    outcome = outbound.post(subscription.url, body.encode(), signed_headers(subscription, msg_id, body, now))
+    previous = WebhookDelivery.objects.filter(subscription=subscription, leaf_index=leaf.leaf_index).count()
+    WebhookDelivery.objects.create(
+        subscription=subscription, leaf_index=leaf.leaf_index, entry_id=leaf.entry_id, event_name=leaf.entry.event_name,
+        message_id=msg_id, attempt=previous + 1, attempted_at=now, status_code=outcome.status_code,
+        duration_ms=outcome.duration_ms, response_excerpt=outcome.response_excerpt, error=outcome.error,
+        succeeded=outcome.succeeded,
+    )
+    state = WebhookSubscription.objects.filter(pk=subscription.pk)
+    if outcome.succeeded:
+        state.update(cursor=leaf.leaf_index + 1, consecutive_failures=0, next_attempt_at=None, last_success_at=now)
+        subscription.cursor = leaf.leaf_index + 1
+        return True
+    state.update(consecutive_failures=F("consecutive_failures") + 1, last_failure_at=now)
+    subscription.refresh_from_db(fields=["consecutive_failures"])
+    delay = retry_delay(subscription.consecutive_failures)
+    what = f"HTTP {outcome.status_code}" if outcome.status_code else outcome.error
+    if delay is None:
+        pause(subscription, reason=f"Paused after {subscription.consecutive_failures} consecutive failed deliveries "
+                                   f"(the last: {what}) of leaf {leaf.leaf_index}.")
+        return False
+    retry_at = now + timedelta(seconds=delay)
+    state.update(next_attempt_at=retry_at)
+    schedule(subscription.pk, run_after=retry_at)
+    logger.warning("webhook delivery failed", extra={"subscription": str(subscription.pk), "leaf": leaf.leaf_index,
+                                                     "outcome": what, "retry_at": retry_at.isoformat()})
+    return False
+
+
+def pause(subscription: WebhookSubscription, *, reason: str) -> None:
+    """Stop delivering (the owner sees why: API, page, admin, and this audit row)."""
+    with audited_write(None):
+        WebhookSubscription.objects.filter(pk=subscription.pk).update(active=False, paused_reason=reason,
+                                                                      next_attempt_at=None)
+        record_event(event_type=AuditEventType.ENTITY_UPDATED, event_name="webhook.paused", obj=subscription,
+                     success=False, failure_reason=reason,
+                     extra={"url": subscription.url, "cursor": subscription.cursor})
+
+
+def _prune(subscription: WebhookSubscription) -> None:
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
+    WebhookDelivery.objects.filter(subscription=subscription, attempted_at__lt=cutoff).delete()

@@ -1,0 +1,228 @@
+"""Issue 17 (3, 4): webhooks from the ledger, delivered by the task engine to a local receiver.
+
+Subscriptions are made through the API; events are made through the API; deliveries are run by
+django-tasks' real database worker (`manage.py db_worker --batch`); the receiver is an HTTP server on
+127.0.0.1 that checks nothing and records everything, and the test verifies the Standard Webhooks
+signatures with the `standardwebhooks` library, as a receiver would.
+"""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+from standardwebhooks.webhooks import Webhook
+
+from audit.models import AuditEntry, LedgerLeaf
+from webhooks.models import WebhookDelivery, WebhookSubscription
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Receiver:
+    """A local webhook receiver; `answer(n)` gives the status of the n-th request (0-based)."""
+
+    def __init__(self, answer=lambda n: 200):
+        self.requests: list[tuple[dict, bytes, int]] = []
+        self.answer = answer
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = receiver.answer(len(receiver.requests))
+                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok" if status < 300 else b"receiver is down")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def delivered(self) -> list[dict]:
+        return [json.loads(body) for _, body, status in self.requests if status < 300]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(answer=lambda n: 200):
+        made.append(Receiver(answer))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def allow_private(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    return settings
+
+
+def as_user(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def run_worker() -> None:
+    """What `manage.py db_worker` does, until no task is ready (each retry here is due at once)."""
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", "--queue-name", "*", "--no-reload",
+                 verbosity=0)
+
+
+def subscribe(owner, project, url, **fields) -> dict:
+    response = as_user(owner).post(f"/api/v1/projects/{project.pk}/webhooks/", {"url": url, **fields}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def make_events(owner, project, count: int) -> None:
+    client = as_user(owner)
+    for n in range(count):
+        assert client.patch(f"/api/v1/projects/{project.pk}/", {"description": f"take {n}"},
+                            format="json").status_code == 200
+
+
+def expected_leaves(project, cursor: int) -> list[int]:
+    return list(LedgerLeaf.objects.filter(leaf_index__gte=cursor, entry__project_id=project.pk)
+                .order_by("leaf_index").values_list("leaf_index", flat=True))
+
+
+def test_fifty_events_reach_a_local_receiver_in_ledger_order_with_valid_signatures(allow_private, receiver, project, owner):
+    local = receiver()
+    subscription = subscribe(owner, project, local.url)
+    assert subscription["secret"].startswith("whsec_")
+
+    make_events(owner, project, 50)
+    run_worker()
+
+    expected = expected_leaves(project, subscription["cursor"])
+    assert len(expected) >= 51  # the subscription's own row, then the 50 edits
+    got = local.delivered()
+    assert [event["data"]["leaf_index"] for event in got] == expected
+    verifier = Webhook(subscription["secret"])
+    for headers, body, _ in local.requests:
+        verifier.verify(body, headers)  # raises on a bad signature
+    edits = [event for event in got if event["type"] == "project.updated"]
+    assert [event["data"]["changes"]["description"][1] for event in edits] == [f"take {n}" for n in range(50)]
+    first = got[-1]["data"]
+    assert AuditEntry.objects.get(pk=first["id"]).ledger_leaf.leaf_index == first["leaf_index"]
+    assert WebhookDelivery.objects.filter(succeeded=True).count() == len(expected)
+    assert WebhookSubscription.objects.get(pk=subscription["id"]).cursor == expected[-1] + 1
+    assert local.requests[0][0]["webhook-id"] == f"msg_{subscription['id'].replace('-', '')}_{expected[0]}"
+
+
+def test_a_receiver_that_fails_for_a_while_loses_nothing_and_gets_everything_in_order(allow_private, receiver, project,
+                                                                                       owner, settings):
+    settings.WEBHOOK_RETRY_DELAYS = [0.0] * 10  # every retry due at once, so the batch worker keeps going
+    flaky = receiver(lambda n: 500 if 3 <= n < 8 else 200)
+    subscription = subscribe(owner, project, flaky.url)
+
+    make_events(owner, project, 12)
+    run_worker()
+
+    expected = expected_leaves(project, subscription["cursor"])
+    assert [event["data"]["leaf_index"] for event in flaky.delivered()] == expected
+    refused = [json.loads(body)["data"]["leaf_index"] for _, body, status in flaky.requests if status >= 500]
+    assert refused == [expected[3]] * 5  # the same row, retried until it got through; nothing after it first
+    ids = [headers["webhook-id"] for headers, _, _ in flaky.requests]
+    assert len(set(ids)) == len(expected)  # a retry carries the same webhook-id
+    attempts = WebhookDelivery.objects.filter(leaf_index=expected[3]).order_by("attempt")
+    assert [(a.attempt, a.status_code, a.succeeded) for a in attempts] == [
+        (1, 500, False), (2, 500, False), (3, 500, False), (4, 500, False), (5, 500, False), (6, 200, True)]
+    assert attempts[0].response_excerpt == "receiver is down"
+    state = WebhookSubscription.objects.get(pk=subscription["id"])
+    assert (state.active, state.consecutive_failures) == (True, 0)
+
+
+def test_a_receiver_down_too_long_pauses_the_subscription_and_redelivery_resumes_it(allow_private, receiver, project,
+                                                                                     owner, settings):
+    settings.WEBHOOK_RETRY_DELAYS = [0.0, 0.0]
+    down = {"on": True}
+    local = receiver(lambda n: 503 if down["on"] else 200)
+    subscription = subscribe(owner, project, local.url)
+    make_events(owner, project, 3)
+
+    run_worker()
+
+    client = as_user(owner)
+    shown = client.get(f"/api/v1/webhooks/{subscription['id']}/").json()
+    assert shown["active"] is False and "3 consecutive failed deliveries" in shown["paused_reason"]
+    assert "HTTP 503" in shown["paused_reason"]
+    paused = AuditEntry.objects.get(event_name="webhook.paused")
+    assert (paused.actor_type, paused.success, paused.project_id) == ("system", False, project.pk)
+    assert local.delivered() == []
+
+    down["on"] = False
+    response = client.post(f"/api/v1/webhooks/{subscription['id']}/redeliver/", {}, format="json")
+    assert response.status_code == 202 and response.json()["active"] is True
+    run_worker()
+
+    expected = expected_leaves(project, subscription["cursor"])
+    assert [event["data"]["leaf_index"] for event in local.delivered()] == expected
+    assert AuditEntry.objects.filter(event_name="webhook.redeliver", actor=owner).count() == 1
+    deliveries = client.get(f"/api/v1/webhooks/{subscription['id']}/deliveries/").json()
+    assert deliveries["count"] == 3 + len(expected)
+    assert {"status_code", "duration_ms", "response_excerpt", "attempted_at"} <= set(deliveries["results"][0])
+
+
+@pytest.mark.parametrize("url,message", [
+    ("http://127.0.0.1:9/hooks", "private, loopback or link-local"),
+    ("http://169.254.169.254/latest/meta-data/", "private, loopback or link-local"),
+    ("http://[::1]:8080/", "private, loopback or link-local"),
+    ("http://10.1.2.3/", "private, loopback or link-local"),
+    ("ftp://example.com/", "Only http and https URLs"),
+    ("http://user:pass@example.com/", "Credentials in the URL"),
+])
+def test_unsafe_urls_are_refused_without_allow_private(project, owner, url, message):
+    response = as_user(owner).post(f"/api/v1/projects/{project.pk}/webhooks/", {"url": url}, format="json")
+
+    assert response.status_code == 400
+    assert message in json.dumps(response.json())
+    assert not WebhookSubscription.objects.exists()
+
+
+def test_only_those_who_steer_the_project_manage_its_webhooks(allow_private, project, owner, member, outsider):
+    made = subscribe(owner, project, "http://127.0.0.1:9/hooks")
+
+    listed = as_user(owner).get(f"/api/v1/projects/{project.pk}/webhooks/").json()
+    assert [s["id"] for s in listed["results"]] == [made["id"]] and "secret" not in listed["results"][0]
+    assert as_user(member).get(f"/api/v1/projects/{project.pk}/webhooks/").status_code == 403
+    assert as_user(member).post(f"/api/v1/projects/{project.pk}/webhooks/", {"url": "http://127.0.0.1:9/"},
+                                format="json").status_code == 403
+    assert as_user(member).get(f"/api/v1/webhooks/{made['id']}/").status_code == 404
+    assert as_user(outsider).get(f"/api/v1/projects/{project.pk}/webhooks/").status_code == 404
+    assert AuditEntry.objects.filter(event_type="permission_denied", actor=member, event_name="project.webhook_create").exists()
+    created = AuditEntry.objects.get(event_name="webhook.created")
+    assert created.actor == owner and "secret" not in created.changes
+
+    assert as_user(owner).patch(f"/api/v1/webhooks/{made['id']}/", {"event_names": ["decision.decide"]},
+                                format="json").json()["event_names"] == ["decision.decide"]
+    assert as_user(owner).delete(f"/api/v1/webhooks/{made['id']}/").status_code == 204
+    assert AuditEntry.objects.filter(event_name="webhook.deleted", actor=owner).exists()
+
+
+def test_filters_pick_the_rows_delivered(allow_private, receiver, project, owner):
+    local = receiver()
+    subscribe(owner, project, local.url, event_types=["transition_success"])
+
+    make_events(owner, project, 2)
+    assert as_user(owner).post(f"/api/v1/projects/{project.pk}/activate/", {"rationale": "go"},
+                               format="json").status_code == 200
+    run_worker()
+
+    assert [event["type"] for event in local.delivered()] == ["project.activate"]
