@@ -226,3 +226,23 @@ def test_filters_pick_the_rows_delivered(allow_private, receiver, project, owner
     run_worker()
 
     assert [event["type"] for event in local.delivered()] == ["project.activate"]
+
+
+def test_operators_manage_subscriptions_in_the_admin_through_the_same_rules(client, operator, project, settings):
+    client.force_login(operator)
+    add = "/admin/webhooks/webhooksubscription/add/"
+    form = {"project": str(project.pk), "url": "http://127.0.0.1:9/hooks", "description": "", "event_types": "[]",
+            "event_names": "[]", "active": "on"}
+
+    refused = client.post(add, form)
+    assert refused.status_code == 200
+    assert "private, loopback or link-local" in refused.content.decode()
+    assert not WebhookSubscription.objects.exists()
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    created = client.post(add, form, follow=True)
+    subscription = WebhookSubscription.objects.get()
+    assert any(subscription.secret in str(message) for message in created.context["messages"])
+    assert AuditEntry.objects.get(event_name="webhook.created").actor == operator
+    page = client.get(f"/admin/webhooks/webhooksubscription/{subscription.pk}/change/")
+    assert page.status_code == 200 and subscription.secret not in page.content.decode()
