@@ -5,6 +5,7 @@ from django.urls import path
 from audit import views as audit_views
 from decisions import views as decision_views
 from projects import views as project_views
+from webhooks import views as webhook_views
 
 from . import pages
 
@@ -16,6 +17,9 @@ urlpatterns = [
     path("projects/", project_views.project_list, name="project_list"),
     path("projects/new/", project_views.project_create, name="project_create"),
     path("projects/<uuid:pk>/", project_views.project_detail, name="project_detail"),
+    path("projects/<uuid:pk>/webhooks/", webhook_views.project_webhooks, name="project_webhooks"),
+    path("webhooks/<uuid:pk>/", webhook_views.webhook_detail, name="webhook_detail"),
+    path("webhooks/<uuid:pk>/<slug:action>/", webhook_views.webhook_action, name="webhook_action"),
     path("projects/<uuid:pk>/edit/", project_views.project_edit, name="project_edit"),
     path("projects/<uuid:pk>/delete/", project_views.project_delete, name="project_delete"),
     path("projects/<uuid:pk>/transitions/<slug:name>/", project_views.project_transition, name="project_transition"),
