@@ -26,7 +26,12 @@ seed: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
 
 # Runs the development server with demo data (seeded once; seed_demo is idempotent).
+# One task worker runs next to it (webhook deliveries, retries, the ledger's periodic sweep and checkpoint);
+# it stops with the server.
 run: seed
+	DEBUG=1 $(PY) manage.py schedule_maintenance
+	@DEBUG=1 $(PY) manage.py db_worker --queue-name '*' --no-reload --verbosity 0 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 # The layering contracts first (.importlinter: core at the bottom, no cycles), then the suite.
