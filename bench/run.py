@@ -19,7 +19,8 @@ BENCH_BACKENDS, BENCH_DURATION, BENCH_AUDIT_SCALE, BENCH_CONCURRENCY, BENCH_FILT
 BENCH_POSTGRES_URL (admin connection used to create/drop the throwaway database).
 
 With postgres among the backends (and BENCH_LEDGER not 0), it then runs bench.ledger, the audit
-ledger under load on its own throwaway database, and prints its tables last.
+ledger under load on its own throwaway database, and prints its tables last. Then (BENCH_WEBHOOKS not
+0) bench.webhooks: webhook delivery throughput and end-to-end latency with one task worker.
 """
 
 import argparse
@@ -606,6 +607,8 @@ def parse_args(argv):
     parser.add_argument("--label", default=env("BENCH_LABEL", ""), help="added to the result file name")
     parser.add_argument("--ledger", type=int, default=int(env("BENCH_LEDGER", "1")),
                         help="1: with postgres among the backends, also run bench.ledger (options: BENCH_LEDGER_*)")
+    parser.add_argument("--webhooks", type=int, default=int(env("BENCH_WEBHOOKS", "1")),
+                        help="1: also run bench.webhooks, delivery throughput and latency (options: BENCH_WEBHOOK_*)")
     options = parser.parse_args(argv)
     options.backends = [b.strip() for b in options.backends.split(",") if b.strip()]
     options.audit_scale = [int(s.replace("_", "")) for s in options.audit_scale.split(",") if s.strip()]
@@ -649,6 +652,11 @@ def main(argv=None) -> int:
         ledger_options = ledger.parse_args([])
         ledger_options.postgres_url, ledger_options.label = options.postgres_url, options.label
         results["ledger"] = ledger.bench(ledger_options)
+    if options.webhooks:
+        from . import webhooks
+
+        os.sched_setaffinity(0, all_cpus)
+        results["webhooks"] = webhooks.bench(webhooks.parse_args([]))
     results["seconds"] = round(time.monotonic() - started, 1)
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
