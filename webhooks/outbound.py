@@ -84,7 +84,8 @@ def post(url: str, body: bytes, headers: dict) -> Outcome:
         finally:
             response.close()
         excerpt = raw.decode("utf-8", "replace")[:RESPONSE_EXCERPT]
-        error = f"redirect to {response.headers.get('Location', '?')[:200]} (not followed)" if response.is_redirect else ""
+        redirect = 300 <= response.status_code < 400
+        error = f"redirect to {response.headers.get('Location', '?')[:200]} (not followed)" if redirect else ""
         return Outcome(response.status_code, _since(started), excerpt, error)
     except UnsafeURL as refused:
         return Outcome(None, _since(started), "", str(refused)[:500])

@@ -246,3 +246,39 @@ def test_operators_manage_subscriptions_in_the_admin_through_the_same_rules(clie
     assert AuditEntry.objects.get(event_name="webhook.created").actor == operator
     page = client.get(f"/admin/webhooks/webhooksubscription/{subscription.pk}/change/")
     assert page.status_code == 200 and subscription.secret not in page.content.decode()
+
+
+def test_a_redirect_is_a_failure_and_never_followed(allow_private, receiver, project, owner, settings):
+    settings.WEBHOOK_RETRY_DELAYS = [3600.0]
+    target = receiver()
+    redirecting = receiver(lambda n: 302)
+    subscribe(owner, project, redirecting.url)
+    make_events(owner, project, 1)
+
+    run_worker()
+
+    attempt = WebhookDelivery.objects.get()
+    assert (attempt.status_code, attempt.succeeded) == (302, False)
+    assert "not followed" in attempt.error
+    assert target.requests == []
+    state = WebhookSubscription.objects.get()
+    assert state.consecutive_failures == 1 and state.next_attempt_at is not None and state.active
+
+
+def test_old_attempts_are_pruned_by_age(allow_private, receiver, project, owner, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    local = receiver()
+    made = subscribe(owner, project, local.url)
+    subscription = WebhookSubscription.objects.get(pk=made["id"])
+    old = WebhookDelivery.objects.create(subscription=subscription, leaf_index=0, entry_id=1, event_name="x.y",
+                                         message_id="m", attempt=1, duration_ms=1, succeeded=True,
+                                         attempted_at=timezone.now() - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS + 1))
+    make_events(owner, project, 1)
+
+    run_worker()
+
+    assert not WebhookDelivery.objects.filter(pk=old.pk).exists()
+    assert WebhookDelivery.objects.filter(succeeded=True).count() == len(local.delivered())
