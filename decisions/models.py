@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from commandcentral.core.base_models import UUIDModel
-from commandcentral.core.transitions import StateTracked
+from commandcentral.core.transitions import StateTracked, requirement
 from commandcentral.core import access
 from commandcentral.core.access import can_edit_decisions, can_govern_decisions
 
@@ -22,19 +22,24 @@ class DecisionState(models.TextChoices):
 EDITABLE_STATES = (DecisionState.DRAFT, DecisionState.ACTIVE)
 
 
-# Requirements are small named predicates; a refused caller sees their names in `missing`.
+# Requirements are small named predicates with their plain words: a refused caller reads the words in
+# the message and the names in `missing`; pages show them as a checklist next to each transition.
+@requirement("a question")
 def has_question(decision: "Decision") -> bool:
     return bool((decision.question or "").strip())
 
 
+@requirement("at least two options")
 def has_two_options(decision: "Decision") -> bool:
     return len(decision.options or []) >= 2
 
 
+@requirement("one of the options chosen", from_input=True)
 def has_valid_selected_option(decision: "Decision") -> bool:
     return decision.selected_option in {option.get("id") for option in decision.options or []}
 
 
+@requirement("a project that is still open (not completed or killed)")
 def has_open_project(decision: "Decision") -> bool:
     return not decision.project.is_closed
 

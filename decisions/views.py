@@ -10,7 +10,7 @@ from audit.models import AuditEntry
 from commandcentral.api.support import visible_project_or_404
 from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, require
 from commandcentral.web.forms import RationaleForm
-from commandcentral.web.transitions import add_service_error, run_transition, state_panel
+from commandcentral.web.transitions import refused_from, add_service_error, run_transition, state_panel
 from projects.models import Project
 
 from . import services
@@ -68,7 +68,7 @@ def decision_detail(request, pk):
     return render(request, "decisions/decision_detail.html", {
         "decision": decision,
         "project": decision.project,
-        **state_panel(decision, user),
+        **state_panel(decision, user, **refused_from(request, decision)),
         "decide_form": DecidePageForm(),
         "can_edit": can_edit_decisions(decision, user) and decision.is_editable,
         "can_govern": can_govern_decisions(decision, user),

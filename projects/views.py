@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from commandcentral.api.support import visible_project_or_404
 from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, require
 from commandcentral.web.forms import RationaleForm
-from commandcentral.web.transitions import add_service_error, run_transition, state_panel
+from commandcentral.web.transitions import refused_from, add_service_error, run_transition, state_panel
 from states.selectors import project_entities
 from commandcentral.core.access import can_edit_decisions, can_steer
 from decisions.models import Decision
@@ -62,7 +62,7 @@ def project_detail(request, pk):
     user = request.user
     return render(request, "projects/project_detail.html", {
         "project": project,
-        **state_panel(project, user),
+        **state_panel(project, user, **refused_from(request, project)),
         "can_steer": can_steer(project, user),
         "can_contribute": can_edit_decisions(Decision(project=project), user) and not project.is_closed,
         "team": selectors.project_team(project=project),

@@ -36,6 +36,11 @@ class InvalidInput(Exception):
         self.field = field
 
 
+def plain_list(items: list[str]) -> str:
+    """"a", "a and b", "a, b and c": requirements in a sentence."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def require(allowed: bool, *, actor, obj, action: str, message: str) -> None:
     """Raise ActionForbidden (after recording the refusal as permission_denied) unless `allowed`.
 
@@ -138,6 +143,7 @@ class RequirementsMissing(TransitionRefused):
     status = 400
     reason_code = "requirements"
 
-    def __init__(self, obj, name: str, missing: list[str]):
-        self.missing = missing
-        super().__init__(obj, name, f"Cannot {name}: requirements not met: {', '.join(missing)}.")
+    def __init__(self, obj, name: str, missing: list[str], texts: list[str] | None = None):
+        self.missing = missing  # the machine names (API `missing`)
+        self.missing_text = texts or missing  # the same in plain words
+        super().__init__(obj, name, f"Cannot {name} yet: it needs {plain_list(texts or missing)}.")

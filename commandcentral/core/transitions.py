@@ -44,6 +44,26 @@ TRANSITIONS = Counter(
 # --- What the model FSMs declare ---------------------------------------------------------------
 
 
+def requirement(text: str, *, from_input: bool = False):
+    """Name a transition condition in plain words, e.g. @requirement("a question").
+
+    The words are what pages, the admin and API refusals say ("it needs a question"); the function's
+    name stays the machine name (`missing` in API refusals). `from_input`: met by what the caller sends
+    with the transition (decide's chosen option), so a checklist cannot tick it beforehand.
+    """
+
+    def mark(predicate: Callable) -> Callable:
+        predicate.requirement_text = text
+        predicate.from_input = from_input
+        return predicate
+
+    return mark
+
+
+def requirement_text(predicate: Callable) -> str:
+    return getattr(predicate, "requirement_text", predicate.__name__.replace("_", " "))
+
+
 @dataclass(frozen=True)
 class TransitionSpec:
     """One named transition of a model, gathered from its @transition decorators."""
@@ -62,6 +82,18 @@ class TransitionSpec:
 
     def missing_requirements(self, obj) -> list[str]:
         return [condition.__name__ for condition in self.conditions if not condition(obj)]
+
+    def checklist(self, obj) -> list[dict]:
+        """Each requirement in plain words, and whether `obj` meets it now (None: the caller's input decides)."""
+        return [
+            {"name": condition.__name__, "text": requirement_text(condition),
+             "met": None if getattr(condition, "from_input", False) else bool(condition(obj))}
+            for condition in self.conditions
+        ]
+
+    def blocked_by(self, obj) -> list[str]:
+        """The plain words of the requirements `obj` does not meet yet (input-dependent ones aside)."""
+        return [item["text"] for item in self.checklist(obj) if item["met"] is False]
 
 
 def state_field(model):
@@ -266,7 +298,8 @@ def ensure_allowed(obj, spec: TransitionSpec, actor) -> None:
     if obj.state not in spec.sources:
         raise TransitionNotAvailable(obj, spec.name, allowed_transitions(obj, actor))
     if missing := spec.missing_requirements(obj):
-        raise RequirementsMissing(obj, spec.name, missing)
+        texts = [requirement_text(condition) for condition in spec.conditions if condition.__name__ in missing]
+        raise RequirementsMissing(obj, spec.name, missing, texts)
 
 
 class FSMTransition(TransitionAction):

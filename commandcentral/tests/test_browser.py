@@ -246,7 +246,10 @@ def test_owner_runs_a_project_and_a_decision_through_their_lifecycles(open_page,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_refused_activation_is_explained_on_the_page(open_page, base_url):
+def test_requirements_are_shown_before_acting_and_the_button_waits_for_them(open_page, base_url):
+    """Issue 18 (1): the checklist in plain words, the button disabled with its reason until they hold."""
+    from decisions.services import decision_update
+
     owner = UserFactory(email="lead@example.com")
     decision = DecisionFactory(
         project=ProjectFactory(owner=owner), title="Half-baked", options=[{"id": "only", "label": "The only one"}]
@@ -255,20 +258,23 @@ def test_refused_activation_is_explained_on_the_page(open_page, base_url):
     page = watched.page
     log_in(watched, base_url, "lead@example.com", next_path=decision.get_absolute_url())
 
-    run_transition(page, "activate", "Let's go anyway.")
-    message = page.locator("#messages .message-error")
-    sync_api.expect(message).to_contain_text("has_two_options")
-    sync_api.expect(message).to_contain_text("at least two options")
-    sync_api.expect(page.locator("#state-panel .badge")).to_have_text("draft")
-    sync_api.expect(page.locator("#timeline .entry-refused")).to_contain_text("decision.activate")
-    watched.shot("07-refused-activation")
+    panel = page.locator("#state-panel")
+    panel.locator("details.transition-activate summary").click()
+    form = panel.locator("details.transition-activate form")
+    sync_api.expect(form.locator(".check-met", has_text="A question")).to_be_visible()
+    sync_api.expect(form.locator(".check-missing")).to_contain_text("At least two options")
+    sync_api.expect(form.get_by_role("button", name="Confirm activate")).to_be_disabled()
+    sync_api.expect(form.locator(".blocked-reason")).to_have_text("It needs at least two options first.")
+    watched.shot("07-requirements-checklist")
 
+    # Someone adds the second option: after a reload the button works.
+    decision_update(decision=decision, actor=owner, options=[{"id": "a", "label": "A"}, {"id": "b", "label": "B"}])
+    page.reload()
+    run_transition(page, "activate", "Let's go.")
+    sync_api.expect(page.locator("#state-panel .badge")).to_have_text("active")
     decision.refresh_from_db()
-    assert decision.state == DecisionState.DRAFT
-    denied = AuditEntry.objects.get(event_name="decision.activate")
-    assert (denied.event_type, denied.success, denied.actor, denied.rationale) == (
-        AuditEventType.TRANSITION_DENIED, False, owner, "Let's go anyway."
-    )
+    assert decision.state == DecisionState.ACTIVE
+    assert AuditEntry.objects.get(event_name="decision.activate").event_type == AuditEventType.TRANSITION_SUCCESS
     watched.assert_clean()
 
 

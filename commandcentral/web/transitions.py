@@ -3,8 +3,8 @@
 from django.contrib import messages
 from django.http import Http404
 
+from commandcentral.core.errors import plain_list
 from commandcentral.core.transitions import (
-    RequirementsMissing,
     TransitionRefused,
     UnknownTransition,
     allowed_transitions,
@@ -15,31 +15,46 @@ from commandcentral.core.transitions import (
 from .diagrams import state_machine_svg
 from .forms import RationaleForm
 
-# Plain words for the requirement predicates a refusal names (the names themselves stay in the message,
-# as the API reports them).
-REQUIREMENT_TEXT = {
-    "has_question": "a question",
-    "has_two_options": "at least two options",
-    "has_valid_selected_option": "one of the options chosen",
-    "has_open_project": "a project that is not completed or killed",
-}
+def state_panel(obj, user, *, refused=None, posted=None) -> dict:
+    """What a page shows about an object's lifecycle: each transition this user may run from here, with
+    its requirements as a checklist (from the model's @requirement words) and, until they hold, the
+    reason its button is disabled; the drawing marks as reachable only what can be done now.
 
-
-def state_panel(obj, user) -> dict:
-    """What a page shows about an object's lifecycle: its transitions for this user and the drawing."""
-    allowed = allowed_transitions(obj, user)
+    `refused`/`posted`: after a refused POST, the transition stays open with what the user sent.
+    """
+    specs = transition_specs(type(obj))
+    transitions = []
+    for name in allowed_transitions(obj, user):
+        checklist = specs[name].checklist(obj)
+        blocked = [item["text"] for item in checklist if item["met"] is False]
+        transitions.append({
+            "name": name, "to": specs[name].target, "checklist": checklist,
+            "blocked": f"It needs {plain_list(blocked)} first." if blocked else "",
+            "open": refused == name, "posted": posted if refused == name else {},
+        })
+    ready = [t["name"] for t in transitions if not t["blocked"]]
     return {
-        "allowed_transitions": allowed,
-        "is_final_state": not any(obj.state in spec.sources for spec in transition_specs(type(obj)).values()),
-        "machine_svg": state_machine_svg(type(obj), current=obj.state, allowed=allowed),
+        "allowed_transitions": [t["name"] for t in transitions],
+        "transitions": transitions,
+        "is_final_state": not any(obj.state in spec.sources for spec in specs.values()),
+        "machine_svg": state_machine_svg(type(obj), current=obj.state, allowed=ready),
         "rationale_form": RationaleForm(),
     }
 
 
+REFUSED_KEY = "refused_transition"
+
+
+def refused_from(request, obj) -> dict:
+    """state_panel's `refused`/`posted` for `obj`, once, after a refused transition POST."""
+    refused = request.session.get(REFUSED_KEY)
+    if not refused or refused.get("pk") != str(obj.pk):
+        return {}
+    del request.session[REFUSED_KEY]
+    return {"refused": refused["name"], "posted": refused["posted"]}
+
+
 def refusal_message(refused: TransitionRefused) -> str:
-    if isinstance(refused, RequirementsMissing):
-        needed = ", ".join(REQUIREMENT_TEXT.get(name, name) for name in refused.missing)
-        return f"{refused.message} It needs {needed}."
     return refused.message
 
 
@@ -55,6 +70,9 @@ def run_transition(request, obj, name: str, form) -> bool:
         raise Http404("No such transition.")
     except TransitionRefused as refused:
         messages.error(request, refusal_message(refused))
+        # The page it redirects to opens this transition again with what the user sent (refused_from).
+        request.session[REFUSED_KEY] = {"pk": str(obj.pk), "name": name, "posted": {
+            key: request.POST.get(key, "")[:5000] for key in ("rationale", "selected_option")}}
         return False
     entity = obj._meta.verbose_name
     messages.success(request, f"{name.capitalize()} done: the {entity} is now {obj.state}.")

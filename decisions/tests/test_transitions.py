@@ -30,7 +30,8 @@ def test_activate_without_question_or_options_names_both(active_project, member)
     assert decision.state == DecisionState.DRAFT
     row = AuditEntry.objects.get(event_type=AuditEventType.TRANSITION_DENIED)
     assert row.extra == {"reason": "requirements", "missing": ["has_question", "has_two_options"]}
-    assert "has_question" in row.failure_reason and row.actor == member
+    assert row.failure_reason == "Cannot activate yet: it needs a question and at least two options."
+    assert row.actor == member
 
 
 def test_member_activates_a_complete_draft(active_project, member):

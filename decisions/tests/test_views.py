@@ -270,8 +270,8 @@ def test_activation_with_one_option_is_refused_naming_the_requirement(client, me
     client.force_login(member)
     response = client.post(transition_url(decision, "activate"), {"rationale": "try"}, follow=True)
     body = response.content.decode()
-    assert "Cannot activate: requirements not met: has_two_options." in body
-    assert "It needs at least two options." in body
+    assert "Cannot activate yet: it needs at least two options." in body
+    assert "has_two_options" not in body  # the machine name stays in the API and the audit row
     decision.refresh_from_db()
     assert decision.state == DecisionState.DRAFT
     denied = AuditEntry.objects.get(event_name="decision.activate")
@@ -305,9 +305,7 @@ def test_deciding_without_choosing_is_refused_and_recorded_like_the_api(client, 
     decision = DecisionFactory(project=project, state=DecisionState.ACTIVE)
     client.force_login(owner)
     response = client.post(transition_url(decision, "decide"), {"rationale": "hmm"})
-    assert messages_of(response) == [
-        "Cannot decide: requirements not met: has_valid_selected_option. It needs one of the options chosen."
-    ]
+    assert messages_of(response) == ["Cannot decide yet: it needs one of the options chosen."]
     decision.refresh_from_db()
     assert decision.state == DecisionState.ACTIVE and decision.selected_option == ""
     denied = AuditEntry.objects.get(event_name="decision.decide")
@@ -366,3 +364,36 @@ def test_an_unlabelled_non_latin_option_id_falls_back_to_its_number():
 def test_new_decision_form_starts_with_two_blank_option_rows(project, owner):
     form = DecisionForm(project=project, user=owner)
     assert not form.is_bound and len(form.option_rows) == 2
+
+
+def test_each_transition_shows_its_requirements_and_is_disabled_until_they_hold(client, member, project):
+    """Issue 18 (1): a checklist in plain words, the button disabled with the reason, the diagram honest."""
+    decision = DecisionFactory(project=project, question="", options=[{"id": "a", "label": "A"}])
+    client.force_login(member)
+
+    body = client.get(decision.get_absolute_url()).content.decode()
+
+    assert "Draft → <strong>active</strong>" in body
+    assert '<li class="check-missing">' in body and "A question" in body and "At least two options" in body
+    assert "It needs a question and at least two options first." in body
+    assert 'disabled aria-describedby="blocked-activate"' in body
+    assert "active (reachable)" not in body  # not marked as a place it can go now
+
+    decision.question, decision.options = "Which?", [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]
+    decision.save()
+    body = client.get(decision.get_absolute_url()).content.decode()
+    assert "blocked-activate" not in body and "active (reachable)" in body
+    assert body.count('<li class="check-met">') == 3
+
+
+def test_a_refused_transition_reopens_with_what_the_user_sent(client, owner, project):
+    decision = DecisionFactory(project=project, state=DecisionState.ACTIVE)
+    client.force_login(owner)
+
+    response = client.post(transition_url(decision, "decide"), {"rationale": "My long reasoning"}, follow=True)
+
+    body = response.content.decode()
+    assert '<details class="transition transition-decide" open>' in body
+    assert ">My long reasoning</textarea>" in body
+    # Once: the next visit shows the panel closed again.
+    assert ">My long reasoning</textarea>" not in client.get(decision.get_absolute_url()).content.decode()
