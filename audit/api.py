@@ -92,7 +92,7 @@ class EventViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
         return self.get_paginated_response(AuditEntrySerializer.represent_values(page))
 
     @extend_schema(
-        parameters=[DAYS, OpenApiParameter("project", OpenApiTypes.UUID)],
+        parameters=[DAYS, OpenApiParameter("project", OpenApiTypes.STR, description="A project's id or slug.")],
         responses={200: EventStatsSerializer, **errors(400, 404)},
     )
     @action(detail=False)
@@ -101,7 +101,7 @@ class EventViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
         since = timezone.now() - timedelta(days=days)
         queryset = self.get_queryset().filter(timestamp__gte=since)
         if request.query_params.get("project"):
-            queryset = queryset.filter(project_id=request.query_params["project"])
+            queryset = queryset.filter(project_id=visible_project_or_404(request.user, request.query_params["project"]).pk)
         denied = Q(success=False)
         totals = queryset.aggregate(total=Count("id"), denied=Count("id", filter=denied))
         by_type = dict(queryset.order_by().values_list("event_type").annotate(n=Count("id")))

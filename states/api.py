@@ -1,7 +1,6 @@
 """/api/v1/state-machines/ and /api/v1/entity-states/: parse → service or queryset → serialize."""
 
-import uuid
-
+from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -10,8 +9,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from commandcentral.api.schema import ERRORS, ErrorSerializer
-from commandcentral.core.access import visible_project
-from projects.models import Project
+from commandcentral.api.support import visible_project_or_404
 
 from .filters import EntityStateFilter
 from .models import ENTITY_ID_PATTERN, ENTITY_TYPE_PATTERN, SERVICE_PATTERN, EntityState
@@ -91,12 +89,8 @@ class StateMachineViewSet(viewsets.GenericViewSet):
 
 def _visible_project_by_id_or_slug(user, value: str):
     try:
-        key = uuid.UUID(value)
-    except ValueError:
-        key = Project.objects.live().filter(slug=value).values_list("pk", flat=True).first()
-    try:
-        return visible_project(user, key)
-    except Project.DoesNotExist:
+        return visible_project_or_404(user, value)
+    except Http404:
         raise NotFound("Project not found.") from None
 
 
@@ -161,8 +155,8 @@ class EntityStateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         project = None
         if project_id is not None:
             try:
-                project = visible_project(request.user, project_id)
-            except Project.DoesNotExist:
+                project = visible_project_or_404(request.user, project_id)
+            except Http404:
                 raise NotFound({"project": ["Project not found."]}) from None
         entity = entity_register(actor=request.user, project=project, **data)
         location = reverse("api:entity-state-detail", kwargs=self._key(entity))

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -35,6 +36,8 @@ class FilterBackend(DjangoFilterBackend):
         filterset_class = self.get_filterset_class(view, queryset)
         if filterset_class is None:
             return queryset
+        if getattr(view, "action", None) == "list":
+            check_query_parameters(request, view, self._parameter_names(filterset_class) or frozenset())
         names = self._parameter_names(filterset_class)
         if names is not None and names.isdisjoint(request.query_params.keys()):
             return queryset
@@ -61,6 +64,38 @@ class FilterBackend(DjangoFilterBackend):
         return cls._parameters[filterset_class]
 
 
+# Parameter names clients of the reference service send, and ours for the same thing (issue 18, item 10).
+QUERY_ALIASES = {"project_id": "project", "actor_id": "actor", "type": "event_type"}
+
+
+def check_query_parameters(request, view, filters: frozenset) -> None:
+    """A list's query string may hold only its filters, ordering, paging and `format`: anything else is
+    a 400 naming it, not silently ignored (a mistyped filter would return the whole audit trail). The
+    reference service's names (QUERY_ALIASES) are accepted for ours and rewritten in place."""
+    accepted = set(filters) | {"format"} | set(getattr(view, "extra_query_params", ()))
+    for backend in view.filter_backends:
+        accepted.add(getattr(backend, "ordering_param", None))
+    paginator = getattr(view, "paginator", None)
+    for name in ("limit_query_param", "offset_query_param", "cursor_query_param", "page_query_param",
+                 "page_size_query_param"):
+        accepted.add(getattr(paginator, name, None))
+    accepted.discard(None)
+    given = set(request.query_params)
+    aliased = {alias: target for alias, target in QUERY_ALIASES.items()
+               if alias in given and target in accepted and target not in given}
+    unknown = sorted(given - accepted - set(aliased))
+    if unknown:
+        raise ValidationError({
+            "detail": f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.",
+            "accepted": sorted(accepted),
+        })
+    if aliased:
+        query = request._request.GET.copy()
+        for alias, target in aliased.items():
+            query.setlist(target, query.pop(alias))
+        request._request.GET = query
+
+
 def parse_uuid(value) -> uuid.UUID | None:
     """The UUID in `value`, or None when it is not one (a path or query parameter from a client)."""
     try:
@@ -70,14 +105,22 @@ def parse_uuid(value) -> uuid.UUID | None:
 
 
 def visible_project_or_404(user, project_id):
-    """The project `project_id` names if `user` may see it; otherwise 404, never a hint it exists.
-
-    For the API and the pages alike: `project_id` may be any client-supplied value.
+    """The project `project_id` (its id, or the slug of a live project) names if `user` may see it;
+    otherwise 404, never a hint it exists. For the API and the pages alike: any client-supplied value.
     """
+    key = parse_uuid(project_id)
+    if key is None and project_id:
+        key = _live_project_key_by_slug(str(project_id)[:220])
     try:
-        return visible_project(user, parse_uuid(project_id))
+        return visible_project(user, key)
     except ObjectDoesNotExist:
         raise Http404("No such project.")
+
+
+def _live_project_key_by_slug(slug: str):
+    from django.apps import apps
+
+    return apps.get_model("projects", "Project").objects.live().filter(slug=slug).values_list("pk", flat=True).first()
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):

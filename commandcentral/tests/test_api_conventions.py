@@ -1,0 +1,51 @@
+"""Issue 18 (10): API conventions a client expects — unknown query parameters are a 400 naming them
+(the reference service's names accepted as aliases), paths work without their trailing slash for every
+method, `events?project=` takes a slug."""
+
+import pytest
+
+from audit.models import AuditEntry
+from projects.models import Project
+
+
+@pytest.fixture
+def as_owner(api_client, owner):
+    api_client.force_authenticate(owner)
+    return api_client
+
+
+def test_an_unknown_filter_is_a_400_naming_it_not_the_whole_trail(as_owner, project):
+    response = as_owner.get("/api/v1/events/", {"projcet": str(project.pk)})
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Unknown query parameter: projcet."
+    assert "project" in response.json()["accepted"]
+    assert as_owner.get("/api/v1/projects/", {"bogus": "1", "limit": "2"}).status_code == 400
+
+
+def test_the_reference_services_names_are_aliases(as_owner, project, owner, outsider):
+    other = Project.objects.create(name="Elsewhere", slug="elsewhere", owner=owner)
+    by_alias = as_owner.get("/api/v1/events/", {"project_id": str(project.pk)}).json()["results"]
+    by_name = as_owner.get("/api/v1/events/", {"project": str(project.pk)}).json()["results"]
+
+    assert by_alias == by_name and by_alias
+    assert {row["project"] for row in by_alias} == {str(project.pk)}
+    assert str(other.pk) not in {row["project"] for row in by_alias}
+
+
+def test_events_take_a_project_slug_like_export_audit(as_owner, project):
+    by_slug = as_owner.get("/api/v1/events/", {"project": project.slug})
+
+    assert by_slug.status_code == 200
+    assert [row["id"] for row in by_slug.json()["results"]] == list(
+        AuditEntry.objects.filter(project_id=project.pk).order_by("-id").values_list("id", flat=True))
+    assert as_owner.get("/api/v1/events/", {"project": "no-such-project"}).status_code == 404
+
+
+def test_a_post_without_its_trailing_slash_keeps_its_body(as_owner, owner):
+    response = as_owner.post("/api/v1/projects", {"name": "No slash"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert Project.objects.get(name="No slash").owner == owner
+    assert as_owner.get("/api/v1/projects").status_code == 200
+    assert as_owner.get("/api/v1/nothing-here").status_code == 404
