@@ -34,7 +34,12 @@ def has_two_options(decision: "Decision") -> bool:
     return len(decision.options or []) >= 2
 
 
-@requirement("one of the options chosen", from_input=True)
+def _choose_one_of(decision: "Decision | None") -> str:
+    ids = [str(option.get("id")) for option in (getattr(decision, "options", None) or [])]
+    return f"one of the options chosen ({', '.join(ids)})" if ids else "one of the options chosen"
+
+
+@requirement(_choose_one_of, from_input=True)
 def has_valid_selected_option(decision: "Decision") -> bool:
     return decision.selected_option in {option.get("id") for option in decision.options or []}
 

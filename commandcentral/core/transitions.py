@@ -44,8 +44,9 @@ TRANSITIONS = Counter(
 # --- What the model FSMs declare ---------------------------------------------------------------
 
 
-def requirement(text: str, *, from_input: bool = False):
-    """Name a transition condition in plain words, e.g. @requirement("a question").
+def requirement(text, *, from_input: bool = False):
+    """Name a transition condition in plain words, e.g. @requirement("a question") (or a function of
+    the object, for words that name its data).
 
     The words are what pages, the admin and API refusals say ("it needs a question"); the function's
     name stays the machine name (`missing` in API refusals). `from_input`: met by what the caller sends
@@ -60,8 +61,9 @@ def requirement(text: str, *, from_input: bool = False):
     return mark
 
 
-def requirement_text(predicate: Callable) -> str:
-    return getattr(predicate, "requirement_text", predicate.__name__.replace("_", " "))
+def requirement_text(predicate: Callable, obj=None) -> str:
+    text = getattr(predicate, "requirement_text", predicate.__name__.replace("_", " "))
+    return text(obj) if callable(text) else text
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class TransitionSpec:
     def checklist(self, obj) -> list[dict]:
         """Each requirement in plain words, and whether `obj` meets it now (None: the caller's input decides)."""
         return [
-            {"name": condition.__name__, "text": requirement_text(condition),
+            {"name": condition.__name__, "text": requirement_text(condition, obj),
              "met": None if getattr(condition, "from_input", False) else bool(condition(obj))}
             for condition in self.conditions
         ]
@@ -298,7 +300,7 @@ def ensure_allowed(obj, spec: TransitionSpec, actor) -> None:
     if obj.state not in spec.sources:
         raise TransitionNotAvailable(obj, spec.name, allowed_transitions(obj, actor))
     if missing := spec.missing_requirements(obj):
-        texts = [requirement_text(condition) for condition in spec.conditions if condition.__name__ in missing]
+        texts = [requirement_text(condition, obj) for condition in spec.conditions if condition.__name__ in missing]
         raise RequirementsMissing(obj, spec.name, missing, texts)
 
 

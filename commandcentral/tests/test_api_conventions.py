@@ -49,3 +49,19 @@ def test_a_post_without_its_trailing_slash_keeps_its_body(as_owner, owner):
     assert Project.objects.get(name="No slash").owner == owner
     assert as_owner.get("/api/v1/projects").status_code == 200
     assert as_owner.get("/api/v1/nothing-here").status_code == 404
+
+
+def test_a_wrong_option_id_lists_the_valid_ones(api_client, owner, project):
+    from commandcentral.core.transitions import perform_transition
+    from decisions.tests.factories import DecisionFactory
+
+    perform_transition(project, "activate", actor=owner)
+    decision = DecisionFactory(project=project)
+    perform_transition(decision, "activate", actor=owner)
+    api_client.force_authenticate(owner)
+
+    response = api_client.post(f"/api/v1/decisions/{decision.pk}/decide/", {"selected_option": "zzz"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Cannot decide yet: it needs one of the options chosen (a, b)."
+    assert response.json()["missing"] == ["has_valid_selected_option"]

@@ -305,7 +305,7 @@ def test_deciding_without_choosing_is_refused_and_recorded_like_the_api(client, 
     decision = DecisionFactory(project=project, state=DecisionState.ACTIVE)
     client.force_login(owner)
     response = client.post(transition_url(decision, "decide"), {"rationale": "hmm"})
-    assert messages_of(response) == ["Cannot decide yet: it needs one of the options chosen."]
+    assert messages_of(response) == ["Cannot decide yet: it needs one of the options chosen (a, b)."]
     decision.refresh_from_db()
     assert decision.state == DecisionState.ACTIVE and decision.selected_option == ""
     denied = AuditEntry.objects.get(event_name="decision.decide")
