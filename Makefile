@@ -19,7 +19,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-migrate: install
+# A development secret for this checkout, written once, so `manage.py` commands work as the README shows
+# them without DEBUG=1 (settings read .env; real environment variables win). Never used by the tests.
+.env:
+	@echo "# Written by make on first run: development settings of this checkout. Not for production." > $@
+	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> $@
+	@echo "wrote $@ (a generated development SECRET_KEY)"
+
+migrate: install .env
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 
 seed: migrate

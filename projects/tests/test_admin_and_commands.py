@@ -125,3 +125,14 @@ def test_graph_transitions_still_draws_both_machines(db):
     assert dot.startswith("digraph")
     for label in ("activate", "pause", "resume", "complete", "kill", "decide", "archive"):
         assert f"label={label}" in dot
+
+
+def test_transition_command_takes_a_project_slug(project, owner):
+    """Issue 18 (2): `transition project <slug> activate` as the README shows it."""
+    out = io.StringIO()
+    call_command("transition", "project", project.slug, "activate", "--actor", owner.email, "--rationale", "go", stdout=out)
+
+    assert Project.objects.get(pk=project.pk).state == ProjectState.ACTIVE
+    assert "proposed -> active" in out.getvalue()
+    with pytest.raises(CommandError, match="No project no-such-slug visible"):
+        call_command("transition", "project", "no-such-slug", "pause", "--actor", owner.email)

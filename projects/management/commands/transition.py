@@ -1,4 +1,5 @@
-from django.core.exceptions import ValidationError
+import uuid
+
 from django.core.management.base import BaseCommand, CommandError
 
 from commandcentral.management_support import command_audit_context, resolve_actor
@@ -14,7 +15,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("model", choices=sorted(MODELS))
-        parser.add_argument("id", help="UUID of the project or decision")
+        parser.add_argument("id", help="a project's id or slug, or a decision's id")
         parser.add_argument("name", help="transition name, e.g. activate")
         parser.add_argument("--actor", required=True, help="email of the acting user")
         parser.add_argument("--rationale", default="")
@@ -23,9 +24,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, model, id, name, actor, rationale, selected_option, correlation_id, **options):
         user = resolve_actor(actor)
+        visible = MODELS[model].objects.visible_to(user)
         try:
-            obj = MODELS[model].objects.visible_to(user).get(pk=id)
-        except (MODELS[model].DoesNotExist, ValidationError, ValueError):
+            obj = visible.get(pk=uuid.UUID(id))
+        except ValueError:  # not an id: a project's slug
+            obj = visible.filter(slug=id).first() if model == "project" else None
+        except MODELS[model].DoesNotExist:
+            obj = None
+        if obj is None:
             raise CommandError(f"No {model} {id} visible to {user.email}.")
         params = {"selected_option": selected_option} if selected_option is not None else {}
         with command_audit_context(user, correlation_id):
