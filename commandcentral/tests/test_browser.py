@@ -450,6 +450,37 @@ def test_admin_api_docs_and_browsable_api_work_under_the_content_security_policy
     expect(page.locator("#filtersModal .ordering-current")).to_be_visible()
     watched.shot("csp-browsable-api")
 
-    # The admin's pages name no favicon: the browser's guess, /favicon.ico, is the one expected 404.
-    watched.errors = [error for error in watched.errors if "404" not in error]
+    # The admin's pages name no favicon: the browser's guess, /favicon.ico, redirects to ours (no 404).
+    watched.assert_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keyboard_focus_and_dark_mode_polish(open_page, base_url):
+    """Issue 18 (9): focus moves to the message after an htmx update, Esc closes a transition panel,
+    "/" focuses search, dark mode follows the system, and /favicon.ico is no 404."""
+    owner = UserFactory(email="keys@example.com")
+    project = ProjectFactory(owner=owner, name="Keyboard project")
+    watched = open_page()
+    page = watched.page
+    log_in(watched, base_url, "keys@example.com", next_path=project.get_absolute_url())
+
+    panel = page.locator("#state-panel")
+    panel.locator("details.transition-activate summary").click()
+    sync_api.expect(panel.locator("details.transition-activate")).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    sync_api.expect(panel.locator("details.transition-activate")).not_to_have_attribute("open", "")
+
+    run_transition(page, "activate", "Go")
+    sync_api.expect(page.locator("#messages .message").first).to_be_focused()
+
+    page.goto(f"{base_url}/projects/")
+    page.locator("h1").click()
+    page.keyboard.press("/")
+    sync_api.expect(page.locator("#id_search")).to_be_focused()
+
+    assert page.request.get(f"{base_url}/favicon.ico").status == 200
+    page.emulate_media(color_scheme="dark")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(15, 20, 28)", background
+    watched.shot("dark-mode-projects")
     watched.assert_clean()
