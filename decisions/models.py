@@ -87,6 +87,9 @@ class Decision(StateTracked, ConcurrentTransitionMixin, UUIDModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Who deleted it: they may undo it for a while (access.can_restore).
+    deleted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
 
     objects = DecisionQuerySet.as_manager()
 

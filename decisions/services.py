@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
-from commandcentral.core.access import can_edit_decisions
+from commandcentral.core.access import can_edit_decisions, can_restore
 from commandcentral.core.errors import InvalidInput, refuse, require
 from commandcentral.core.recording import audited_write
 from commandcentral.core.transitions import on_success, perform_transition
@@ -91,18 +91,19 @@ def decision_soft_delete(*, decision: Decision, actor) -> Decision:
     if decision.project.is_closed:
         raise refuse(actor=actor, obj=decision, action="delete", message="Decisions of a closed project can no longer change.")
     with audited_write(actor):
-        decision.deleted_at = timezone.now()
-        decision.save(update_fields=["deleted_at", "updated_at"])
+        decision.deleted_at, decision.deleted_by = timezone.now(), actor
+        decision.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
     return decision
 
 
 def decision_restore(*, decision: Decision, actor) -> Decision:
-    require(bool(actor.is_staff), actor=actor, obj=decision, action="restore",
-            message="Only an operator can restore a deleted decision.")
+    """Operators (the admin's restore action), or whoever deleted it within a few minutes (Undo)."""
+    require(can_restore(decision, actor), actor=actor, obj=decision, action="restore",
+            message="Only an operator can restore a deleted decision (or whoever deleted it, for ten minutes).")
     if decision.deleted_at is not None:
         with audited_write(actor):
-            decision.deleted_at = None
-            decision.save(update_fields=["deleted_at", "updated_at"])
+            decision.deleted_at, decision.deleted_by = None, None
+            decision.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
     return decision
 
 

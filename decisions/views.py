@@ -4,7 +4,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.http import Http404
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.models import AuditEntry
 from commandcentral.api.support import visible_project_or_404
@@ -16,7 +18,8 @@ from projects.models import Project
 from . import services
 from .filters import DecisionFilter
 from .forms import DecidePageForm, DecisionForm
-from commandcentral.core.access import can_edit_decisions, can_govern_decisions
+from commandcentral.core.access import can_edit_decisions, can_govern_decisions, can_restore
+from commandcentral.web.undo import offer_undo
 
 from .models import Decision, DecisionState
 
@@ -109,16 +112,37 @@ def decision_edit(request, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def decision_delete(request, pk):
+    """GET asks first; POST deletes (soft) and offers an Undo on the next page."""
     decision = _visible_decision(request, pk)
+    if request.method == "GET":
+        return render(request, "_confirm_delete.html", {
+            "kind": "decision", "name": decision.title, "action": reverse("decision_delete", args=[decision.pk]),
+            "cancel": decision.get_absolute_url(),
+            "consequence": "It disappears from the project's decision log. You can undo this for ten minutes; "
+                           "after that only an operator can restore it.",
+        })
     try:
         services.decision_soft_delete(decision=decision, actor=request.user)
     except (ActionForbidden, Conflict) as error:
         messages.error(request, error.message)
         return redirect(decision)
-    messages.success(request, f"Decision '{decision.title}' deleted.")
+    offer_undo(request, message=f"Decision '{decision.title}' deleted.", restore_view="decision_restore",
+               pk=decision.pk)
     return redirect(decision.project)
+
+
+@login_required
+@require_POST
+def decision_restore(request, pk):
+    """Undo a delete: whoever deleted it (for a while) or an operator; anyone else gets a 404."""
+    decision = Decision._base_manager.select_related("project").filter(pk=pk, deleted_at__isnull=False).first()
+    if decision is None or not can_restore(decision, request.user):
+        raise Http404("No such decision.")
+    services.decision_restore(decision=decision, actor=request.user)
+    messages.success(request, f"Decision '{decision.title}' is back.")
+    return redirect(decision)
 
 
 @login_required

@@ -1,6 +1,8 @@
 """Projects, their team, and the project lifecycle."""
 
 from django.conf import settings
+
+AUTH_USER_MODEL = settings.AUTH_USER_MODEL  # the model's `settings` field shadows the module in its body
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -54,6 +56,9 @@ class Project(StateTracked, ConcurrentTransitionMixin, UUIDModel):
     repo_path = models.CharField(max_length=500, blank=True)
     repo_url = models.URLField(max_length=500, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Who deleted it: they may undo it for a while (access.can_restore).
+    deleted_by = models.ForeignKey(AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
 
     objects = ProjectQuerySet.as_manager()
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from commandcentral.core.recording import audited_write
 from commandcentral.core.errors import InvalidInput, refuse, require
 
-from commandcentral.core.access import can_create_projects, can_steer
+from commandcentral.core.access import can_create_projects, can_restore, can_steer
 
 from .models import Membership, MembershipRole, Project, ProjectState
 from .slugs import base_slug, unique_live_slug
@@ -82,23 +82,23 @@ def project_soft_delete(*, project: Project, actor) -> Project:
         raise refuse(actor=actor, obj=project, action="delete",
                      message=f"This project is {project.state}; only proposed projects can be deleted.")
     with audited_write(actor):
-        project.deleted_at = timezone.now()
-        project.save(update_fields=["deleted_at", "updated_at"])
+        project.deleted_at, project.deleted_by = timezone.now(), actor
+        project.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
     return project
 
 
 def project_restore(*, project: Project, actor) -> Project:
-    """Operators only (the admin's restore action)."""
-    require(bool(actor.is_staff), actor=actor, obj=project, action="restore",
-            message="Only an operator can restore a deleted project.")
+    """Operators (the admin's restore action), or whoever deleted it within a few minutes (Undo)."""
+    require(can_restore(project, actor), actor=actor, obj=project, action="restore",
+            message="Only an operator can restore a deleted project (or whoever deleted it, for ten minutes).")
     if project.deleted_at is None:
         return project
     if _slug_taken(project.slug, project.pk):
         raise refuse(actor=actor, obj=project, action="restore",
                      message=f"Another live project already uses the slug '{project.slug}'.")
     with audited_write(actor):
-        project.deleted_at = None
-        project.save(update_fields=["deleted_at", "updated_at"])
+        project.deleted_at, project.deleted_by = None, None
+        project.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
     return project
 
 

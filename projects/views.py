@@ -5,14 +5,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.http import Http404
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from commandcentral.api.support import visible_project_or_404
 from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, require
 from commandcentral.web.forms import RationaleForm
 from commandcentral.web.transitions import refused_from, add_service_error, run_transition, state_panel
 from states.selectors import project_entities
-from commandcentral.core.access import can_edit_decisions, can_steer
+from commandcentral.core.access import can_edit_decisions, can_restore, can_steer
+from commandcentral.web.undo import offer_undo
 from decisions.models import Decision
 
 from . import selectors, services
@@ -52,6 +55,10 @@ def project_create(request):
             add_service_error(form, error)
         else:
             messages.success(request, f"Project '{project.name}' created. It is proposed until you activate it.")
+            namesakes = Project.objects.visible_to(request.user).filter(name__iexact=project.name).exclude(pk=project.pk)
+            if namesakes.exists():
+                messages.warning(request, f"Another project you can see is also called '{project.name}': "
+                                          "rename one of them if they are not the same thing.")
             return redirect(project)
     return render(request, "projects/project_form.html", {"form": form})
 
@@ -94,16 +101,40 @@ def project_edit(request, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def project_delete(request, pk):
+    """GET asks first; POST deletes (soft) and offers an Undo on the next page."""
     project = _visible_project(request, pk)
+    if request.method == "GET":
+        return render(request, "_confirm_delete.html", {
+            "kind": "project", "name": project.name, "action": reverse("project_delete", args=[project.pk]),
+            "cancel": project.get_absolute_url(),
+            "consequence": "It disappears from every list and page. You can undo this for ten minutes; "
+                           "after that only an operator can restore it.",
+        })
     try:
         services.project_soft_delete(project=project, actor=request.user)
     except (ActionForbidden, Conflict) as error:
         messages.error(request, error.message)
         return redirect(project)
-    messages.success(request, f"Project '{project.name}' deleted.")
+    offer_undo(request, message=f"Project '{project.name}' deleted.", restore_view="project_restore", pk=project.pk)
     return redirect("project_list")
+
+
+@login_required
+@require_POST
+def project_restore(request, pk):
+    """Undo a delete: whoever deleted it (for a while) or an operator; anyone else gets a 404."""
+    project = Project._base_manager.filter(pk=pk, deleted_at__isnull=False).first()
+    if project is None or not can_restore(project, request.user):
+        raise Http404("No such project.")
+    try:
+        services.project_restore(project=project, actor=request.user)
+    except Conflict as error:
+        messages.error(request, error.message)
+        return redirect("project_list")
+    messages.success(request, f"Project '{project.name}' is back.")
+    return redirect(project)
 
 
 @login_required

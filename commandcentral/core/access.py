@@ -65,6 +65,21 @@ def can_create_projects(user) -> bool:
     return is_active_user(user) and not getattr(user, "is_service", False)
 
 
+UNDO_SECONDS = 600  # how long whoever deleted a project or a decision may undo it
+
+
+def can_restore(obj, user) -> bool:
+    """Operators always (the admin); whoever deleted it, within UNDO_SECONDS (the pages' Undo)."""
+    if not is_active_user(user):
+        return False
+    if user.is_staff:
+        return True
+    from django.utils import timezone
+
+    recent = obj.deleted_at is not None and (timezone.now() - obj.deleted_at).total_seconds() <= UNDO_SECONDS
+    return recent and obj.deleted_by_id == user.pk
+
+
 def can_see(project, user) -> bool:
     return role_of(project, user) is not None
 

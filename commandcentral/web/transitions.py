@@ -29,6 +29,7 @@ def state_panel(obj, user, *, refused=None, posted=None) -> dict:
         blocked = [item["text"] for item in checklist if item["met"] is False]
         transitions.append({
             "name": name, "to": specs[name].target, "checklist": checklist,
+            "final": not any(specs[name].target in spec.sources for spec in specs.values()),
             "blocked": f"It needs {plain_list(blocked)} first." if blocked else "",
             "open": refused == name, "posted": posted if refused == name else {},
         })

@@ -64,7 +64,7 @@ def test_soft_delete_and_restore(project, member, operator):
     decision_soft_delete(decision=decision, actor=member)
     assert not Decision.objects.visible_to(member).exists()
     with pytest.raises(ActionForbidden):
-        decision_restore(decision=decision, actor=member)
+        decision_restore(decision=decision, actor=project.owner)  # not who deleted it
     decision_restore(decision=decision, actor=operator)
     assert Decision.objects.visible_to(member).count() == 1
 

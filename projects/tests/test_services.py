@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEntry
 from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput
@@ -71,15 +74,25 @@ def test_closed_project_cannot_be_edited(project, owner):
         project_update(project=project, actor=owner, name="x")
 
 
-def test_soft_delete_only_while_proposed_and_restore(project, owner, operator):
+def test_soft_delete_only_while_proposed_and_restore(project, owner, member, operator):
     project_soft_delete(project=project, actor=owner)
     assert not Project.objects.visible_to(owner).filter(pk=project.pk).exists()
     with pytest.raises(ActionForbidden):
-        project_restore(project=project, actor=owner)
+        project_restore(project=project, actor=member)  # not who deleted it
+    Project._base_manager.filter(pk=project.pk).update(deleted_at=timezone.now() - timedelta(minutes=11))
+    project.refresh_from_db()
+    with pytest.raises(ActionForbidden):
+        project_restore(project=project, actor=owner)  # who deleted it, but too late to undo
     project_restore(project=project, actor=operator)
     assert Project.objects.visible_to(owner).filter(pk=project.pk).exists()
     updates = AuditEntry.objects.filter(event_name="project.updated").order_by("id")
-    assert [list(u.changes) for u in updates] == [["deleted_at"], ["deleted_at"]]
+    assert [sorted(u.changes) for u in updates] == [["deleted_at", "deleted_by"], ["deleted_at", "deleted_by"]]
+
+
+def test_whoever_deleted_a_project_may_undo_it_for_a_while(project, owner):
+    project_soft_delete(project=project, actor=owner)
+    project_restore(project=project, actor=owner)
+    assert Project.objects.get(pk=project.pk).deleted_at is None
 
 
 def test_active_project_cannot_be_deleted(project, owner):
