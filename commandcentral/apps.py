@@ -8,4 +8,10 @@ class CommandCentralConfig(AppConfig):
     verbose_name = "CommandCentral"
 
     def ready(self) -> None:
+        from django.contrib import admin
+
         from . import request_logging  # noqa: F401  (django-structlog signal receivers)
+
+        admin.site.site_header = "CommandCentral administration"
+        admin.site.site_title = "CommandCentral admin"
+        admin.site.index_title = "Operators' console"

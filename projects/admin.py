@@ -31,7 +31,8 @@ class ProjectAdmin(ServiceAdminMixin, AuditedTransitionsMixin, admin.ModelAdmin)
     """Edits go through project_create / project_update (their rules, their audit rows); the owner is
     whoever created the project, so it is read-only here."""
 
-    list_display = ("name", "slug", "state", "owner", "state_changed_at", "created_at", "deleted_at")
+    # Fits 1280 px: the slug and the dates of a state change are on the change page.
+    list_display = ("name", "state", "owner", "created_at")
     list_filter = ("state", SoftDeletedFilter, "created_at")
     search_fields = ("name", "slug", "description", "owner__email")
     list_select_related = ("owner",)

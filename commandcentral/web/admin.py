@@ -1,11 +1,14 @@
 """Admin pieces the apps share."""
 
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
-from django_fsm.admin import FSMAdminMixin
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django_fsm.admin import FSMAdminMixin, FSMObjectTransition, FSMTransitionContext
 
 from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, record_if_rolled_back
-from commandcentral.core.transitions import TransitionRefused, perform_transition
+from commandcentral.core.transitions import TransitionRefused, allowed_transitions, perform_transition, transition_specs
+
+from .forms import RationaleForm
 
 SERVICE_REFUSALS = (ActionForbidden, Conflict, InvalidInput)
 
@@ -83,10 +86,53 @@ class AuditedTransitionsMixin(FSMAdminMixin):
     """Transition buttons that go through perform_transition: same rules, same audit rows.
 
     django-fsm-2 4.2.4's `_apply_fsm_transition` runs the method and save() with no permission check
-    and no audit row. It is a private hook: re-read it on every django-fsm-2 upgrade.
+    and no audit row, and its `_get_fsm_extra_context` offers only transitions whose conditions hold
+    (so Decide, whose option is chosen on its own form, was never offered). Both are private hooks:
+    re-read them on every django-fsm-2 upgrade. The transition page is ours (`fsm_transition_view`):
+    from → to, the requirements as a checklist, the form (an option picker for Decide), and a Confirm
+    button that waits for the requirements.
     """
 
     fsm_fields = ["state"]
+    fsm_transition_form_template = "admin/fsm_transition_form.html"
+
+    def _get_fsm_extra_context(self, *, request, obj):
+        if obj is None:
+            return
+        specs = transition_specs(type(obj))
+        offered = [
+            FSMTransitionContext(name=name, label=f"{name.capitalize()} ({obj.state} → {specs[name].target})",
+                                 help_text=_checklist_text(specs[name], obj))
+            for name in allowed_transitions(obj, request.user)
+        ]
+        if offered:
+            yield FSMObjectTransition(fsm_field="state", block_label="Move it", available_transitions=offered)
+
+    def fsm_transition_view(self, request, object_id, transition_name, **kwargs):
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404("No such object.")
+        spec = transition_specs(type(obj)).get(transition_name)
+        if spec is None:
+            raise Http404("No such transition.")
+        if request.method != "POST" and transition_name not in allowed_transitions(obj, request.user):
+            self.message_user(request, f"You cannot {transition_name} this {obj._meta.verbose_name} now.", messages.ERROR)
+            return redirect(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", object_id=obj.pk)
+        # A POST goes to the engine even when it will refuse: the refusal is recorded like on every surface.
+        form_class = self.fsm_forms.get(transition_name, RationaleForm)
+        form = form_class(data=request.POST or None, obj=obj) if _takes_obj(form_class) else form_class(data=request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            if self._apply_fsm_transition(obj=obj, transition_name=transition_name, request=request,
+                                          kwargs=form.cleaned_data):
+                return redirect(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", object_id=obj.pk)
+        checklist = spec.checklist(obj)
+        return render(request, self.fsm_transition_form_template, {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "original": obj, "transition_name": transition_name,
+            "title": f"{transition_name.capitalize()} {obj}", "from_state": obj.state, "to_state": spec.target,
+            "checklist": checklist, "blocked": [item["text"] for item in checklist if item["met"] is False],
+            "transition_form": form,
+        })
 
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None):
         kwargs = dict(kwargs or {})
@@ -98,6 +144,15 @@ class AuditedTransitionsMixin(FSMAdminMixin):
             return False
         self.message_user(request, f"{transition_name} done: now {obj.state}.", messages.SUCCESS)
         return True
+
+
+def _takes_obj(form_class) -> bool:
+    return getattr(form_class, "takes_obj", False)
+
+
+def _checklist_text(spec, obj) -> str:
+    items = spec.checklist(obj)
+    return "; ".join(f"{'✓' if item['met'] else '✗' if item['met'] is False else '•'} {item['text']}" for item in items)
 
 
 class SoftDeletedFilter(admin.SimpleListFilter):

@@ -11,4 +11,13 @@ class RationaleForm(forms.Form):
 
 
 class DecideForm(RationaleForm):
-    selected_option = forms.CharField(max_length=50, help_text="The id of the chosen option.")
+    """Decide: pick one of the decision's options (the admin passes the decision as `obj`)."""
+
+    takes_obj = True
+    selected_option = forms.ChoiceField(choices=(), widget=forms.RadioSelect, label="Chosen option")
+    field_order = ["selected_option", "rationale"]
+
+    def __init__(self, *args, obj=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        options = getattr(obj, "options", None) or []
+        self.fields["selected_option"].choices = [(o.get("id"), f"{o.get('label')} ({o.get('id')})") for o in options]
