@@ -237,9 +237,12 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
+from commandcentral.api.docs import DESCRIPTION as API_DESCRIPTION  # noqa: E402 - plain text, no Django
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "CommandCentral API",
-    "DESCRIPTION": "Governance service: projects, decisions, audit trail and cross-service state tracking.",
+    "DESCRIPTION": API_DESCRIPTION,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "commandcentral.api.docs.add_summaries"],
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

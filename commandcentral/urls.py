@@ -1,7 +1,7 @@
 from django.contrib import admin
+from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from . import pages
 
@@ -10,8 +10,14 @@ urlpatterns = [
     path("admin/login/", pages.admin_login, name="admin_login_throttled"),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on every page without a <link rel=icon> (the admin, the API docs).
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("api/v1/", include("commandcentral.api.urls")),
+    # The browsable API's "Log in"/"Log out" links (DRF reverses rest_framework:login/logout): our own
+    # throttled page login and logout, not DRF's unthrottled copy of Django's.
+    path("api/auth/", include(([
+        path("login/", pages.PageLoginView.as_view(), name="login"),
+        path("logout/", pages.logout_view, name="logout"),
+    ], "rest_framework"))),
     path("", include("commandcentral.ops_urls")),
     path("", include("commandcentral.page_urls")),
 ]

@@ -66,6 +66,8 @@ def _resolve_links(user, data: dict) -> dict:
     destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
 )
 class DecisionViewSet(viewsets.ModelViewSet):
+    """Decisions of the projects you can see: a question, its options, and what was decided and why."""
+
     serializer_class = DecisionSerializer
     filterset_class = DecisionFilter
     ordering_fields = ["created_at", "updated_at", "title", "review_by", "state"]

@@ -53,6 +53,8 @@ TRANSITION_SCHEMA = extend_schema(
     destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
 )
 class ProjectViewSet(ValuesListMixin, viewsets.ModelViewSet):
+    """Projects you can see (operators: all; others: those they own or are on the team of)."""
+
     compiled_default_pages = True  # its default list depends only on request.user (commandcentral.api.speedups.list_sql)
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter

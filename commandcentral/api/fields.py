@@ -1,5 +1,6 @@
 """Serializer pieces shared by the apps' input serializers."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 MAX_JSON_BYTES = 64 * 1024
@@ -20,6 +21,7 @@ def reject_nul(value, path: str = "value"):
     return value
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
 class JSONObjectField(serializers.JSONField):
     """A JSON object (dict), NUL-free and of bounded size."""
 
@@ -35,7 +37,27 @@ class JSONObjectField(serializers.JSONField):
 
 
 class StrictFieldsMixin:
-    """Unknown keys are a 400, not silently ignored: a typo must not look like success."""
+    """Unknown keys are a 400, not silently ignored: a typo must not look like success. A text field
+    given a number, a list or an object is a 400 too (DRF's CharField would turn 0 into "0")."""
+
+    def to_internal_value(self, data):
+        wrong = {}
+        if isinstance(data, dict):
+            wrong = {
+                name: ["Not a valid string."]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField) and not field.read_only
+                and name in data and data[name] is not None and not isinstance(data[name], str)
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as invalid:
+            if wrong and isinstance(invalid.detail, dict):
+                raise serializers.ValidationError({**invalid.detail, **wrong}) from None
+            raise
+        if wrong:
+            raise serializers.ValidationError(wrong)
+        return value
 
     def validate(self, attrs):
         if hasattr(self, "initial_data") and isinstance(self.initial_data, dict):

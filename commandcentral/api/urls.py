@@ -1,7 +1,9 @@
 """/api/v1/: one router; each app registers its viewsets here."""
 
 from django.urls import include, path
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
+from rest_framework.reverse import reverse
 from rest_framework.routers import DefaultRouter
 
 from csp.decorators import csp_update
@@ -40,7 +42,26 @@ REDOC_CSP = {
     "worker-src": ["blob:"],
 }
 
+class APIRoot(DefaultRouter.APIRootView):
+    """CommandCentral's API. Log in (top right, or `POST auth/login/` for a token), then follow the links:
+    the resources, how to authenticate, the docs, the ledger and the state machines."""
+
+    permission_classes = [AllowAny]  # a list of links: no data
+    EXTRA = {
+        "auth-login": "api:auth-login", "auth-refresh": "api:auth-refresh", "auth-me": "api:auth-me",
+        "docs": "api:docs", "redoc": "api:redoc", "schema": "api:schema",
+        "ledger-key": "api:ledger-key", "ledger-checkpoint": "api:ledger-checkpoint",
+    }
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        for name, url_name in self.EXTRA.items():
+            response.data[name] = reverse(url_name, request=request, format=kwargs.get("format"))
+        return response
+
+
 router = DefaultRouter()
+router.APIRootView = APIRoot
 router.register("projects", ProjectViewSet, basename="project")
 router.register("decisions", DecisionViewSet, basename="decision")
 router.register("events", EventViewSet, basename="event")
