@@ -434,7 +434,7 @@ def test_admin_api_docs_and_browsable_api_work_under_the_content_security_policy
     # The admin behind the login (its changelist JS, a change form's widgets) and the browsable API.
     log_in(watched, base_url, "operator@example.com")
     for path, heading in [
-        ("/admin/", "Site administration"),
+        ("/admin/", "Operators' console"),
         ("/admin/audit/auditentry/", "Select audit entry to view"),
         ("/admin/projects/project/add/", "Add project"),
     ]:
