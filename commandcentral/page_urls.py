@@ -5,6 +5,7 @@ from django.urls import path
 from audit import views as audit_views
 from decisions import views as decision_views
 from projects import views as project_views
+from states import views as state_views
 from webhooks import views as webhook_views
 
 from . import pages
@@ -34,6 +35,8 @@ urlpatterns = [
     path("decisions/<uuid:pk>/restore/", decision_views.decision_restore, name="decision_restore"),
     path("decisions/<uuid:pk>/transitions/<slug:name>/", decision_views.decision_transition,
          name="decision_transition"),
+    path("states/", state_views.entity_list, name="entity_list"),
+    path("states/<uuid:pk>/", state_views.entity_detail, name="entity_detail"),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/export.csv", audit_views.audit_export, name="audit_export"),
     path("audit/<int:pk>/", audit_views.audit_entry, name="audit_entry"),
