@@ -14,7 +14,7 @@ from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, 
 from commandcentral.web.forms import RationaleForm
 from commandcentral.web.transitions import refused_from, add_service_error, run_transition, state_panel
 from states.selectors import project_entities
-from commandcentral.core.access import can_edit_decisions, can_restore, can_steer
+from commandcentral.core.access import can_edit_decisions, can_restore, can_steer, role_of
 from commandcentral.web.undo import offer_undo
 from decisions.models import Decision
 
@@ -34,14 +34,22 @@ def _require_steer(request, project: Project, action: str) -> None:
             message="Only the owner or an operator can change this project.")
 
 
+SORTS = {"newest": ("-created_at", "Newest first"), "oldest": ("created_at", "Oldest first"),
+         "name": ("name", "Name"), "state": ("state", "State"), "updated": ("-updated_at", "Recently changed")}
+
+
 @login_required
 def project_list(request):
     filterset = selectors.project_list(user=request.user, params=request.GET)
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "newest"
+    page = Paginator(filterset.qs.order_by(SORTS[sort][0], "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    selectors.note_roles(page.object_list, user=request.user)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "projects/project_list.html", {
         "filter": filterset, "page": page, "query": query.urlencode(), "states": ProjectState.choices,
+        "sorts": [(key, label) for key, (_, label) in SORTS.items()], "sort": sort,
+        "mine": request.GET.get("member") == str(request.user.pk),
     })
 
 
@@ -71,6 +79,7 @@ def project_detail(request, pk):
         "project": project,
         **state_panel(project, user, **refused_from(request, project)),
         "can_steer": can_steer(project, user),
+        "my_role": role_of(project, user),
         "can_contribute": can_edit_decisions(Decision(project=project), user) and not project.is_closed,
         "team": selectors.project_team(project=project),
         "team_form": TeamAddForm(),

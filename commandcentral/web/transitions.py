@@ -40,7 +40,14 @@ def state_panel(obj, user, *, refused=None, posted=None) -> dict:
         "is_final_state": not any(obj.state in spec.sources for spec in specs.values()),
         "machine_svg": state_machine_svg(type(obj), current=obj.state, allowed=ready),
         "rationale_form": RationaleForm(),
+        "who_can_act": _who_can_act(obj),
     }
+
+
+def _who_can_act(obj) -> str:
+    project = obj if obj._meta.model_name == "project" else getattr(obj, "project", None)
+    owner = getattr(project, "owner", None)
+    return f"the owner, {owner.email}, or an operator" if owner is not None else "an operator"
 
 
 REFUSED_KEY = "refused_transition"

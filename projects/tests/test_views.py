@@ -343,3 +343,24 @@ def test_member_cannot_remove_anyone(client, member, viewer, project):
     response = client.post(reverse("project_team_remove", args=[project.pk, viewer.pk]))
     assert messages_of(response) == ["Only the owner or an operator can manage the team."]
     assert Membership.objects.filter(project=project, user=viewer).exists()
+
+
+def test_the_list_sorts_filters_mine_and_shows_my_role(client, owner, member, project):
+    """Issue 18 (6)."""
+    other = ProjectFactory(name="Aardvark", owner=member)
+    client.force_login(member)
+
+    by_name = client.get(reverse("project_list"), {"sort": "name"}).content.decode()
+    assert by_name.index("Aardvark") < by_name.index(project.name)
+    assert "You: <strong>owner</strong>" in by_name and "You: <strong>member</strong>" in by_name
+
+    client.force_login(owner)
+    mine = client.get(reverse("project_list"), {"member": str(owner.pk)}).content.decode()
+    assert project.name in mine and "Aardvark" not in mine and other.name not in mine
+
+
+def test_a_viewer_is_told_their_role_and_who_can_act(client, viewer, project, owner):
+    client.force_login(viewer)
+    page = client.get(project.get_absolute_url()).content.decode()
+    assert "Your role here: <strong>viewer</strong>" in page
+    assert f"ask the owner, {owner.email}, or an operator" in page
