@@ -10,3 +10,43 @@ def readable(value) -> str:
     """A machine name as words: "in_progress" → "In progress"."""
     text = str(value or "").replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+VERBS = {
+    "created": "created", "updated": "edited", "deleted": "deleted", "activate": "activated", "pause": "paused",
+    "resume": "resumed", "complete": "completed", "kill": "killed", "decide": "decided", "archive": "archived",
+    "login": "logged in", "logout": "logged out", "logout_everywhere": "logged out everywhere",
+    "failed": "failed to log in", "transition": "moved", "register": "registered", "restore": "restored",
+    "refresh_reuse": "replayed a spent refresh token", "paused": "paused", "redeliver": "redelivered",
+}
+DETAIL_VIEWS = {"project": "project_detail", "decision": "decision_detail", "entity_state": "entity_detail"}
+
+
+@register.filter
+def sentence(entry):
+    """An audit row as a sentence: "Mia activated <Queue #2>", "Sam was refused: edit <Budget>"."""
+    from django.urls import NoReverseMatch, reverse
+    from django.utils.html import format_html
+
+    actor = entry.actor.get_short_name() if entry.actor_id and entry.actor else (entry.actor_email or "The system")
+    entity, _, action = (entry.event_name or "").rpartition(".")
+    verb = VERBS.get(action, action.replace("_", " "))
+    if entity == "membership" and action in ("created", "deleted"):
+        what = (entry.object_repr or "someone").replace(" in ", " to ", 1) if action == "created" else entry.object_repr
+        text = format_html("{} added {}", actor, what) if action == "created" else format_html("{} removed {}", actor, what)
+        return text if entry.success else format_html("{} was refused: {}", actor, text)
+    name = entry.object_repr or entry.entity_id or ""
+    url = None
+    if entry.entity_type in DETAIL_VIEWS and entry.entity_id:
+        try:
+            url = reverse(DETAIL_VIEWS[entry.entity_type], args=[entry.entity_id])
+        except NoReverseMatch:
+            url = None
+    target = format_html('<a href="{}">{}</a>', url, name) if url and name else name
+    if entity == "user" or entry.event_type in ("auth_login", "auth_logout", "auth_failed"):
+        return format_html("{} {}", actor, verb)
+    if not entry.success:
+        return format_html("{} tried to {} {} — refused", actor, action.replace("_", " "), target)
+    if entry.transition and entry.to_state:
+        return format_html("{} {} {} — now {}", actor, verb, target, readable(entry.to_state))
+    return format_html("{} {} {}", actor, verb, target)
