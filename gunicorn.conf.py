@@ -1,7 +1,7 @@
 """Gunicorn settings for `make serve`:  gunicorn -c gunicorn.conf.py commandcentral.wsgi:application
 
 Reads Django's own settings (so `.env` and TRUSTED_PROXIES mean the same here as in the app) plus a
-few serving knobs of its own, documented in README "Serving with gunicorn behind a proxy":
+few serving knobs of its own, documented in docs/operations.md, "Serving with gunicorn behind a proxy":
 GUNICORN_WORKERS (else WEB_CONCURRENCY), GUNICORN_TIMEOUT, GUNICORN_ACCESS_LOG, PROMETHEUS_MULTIPROC_DIR.
 """
 

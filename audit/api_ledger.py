@@ -76,7 +76,7 @@ class InclusionProofSerializer(serializers.Serializer):
     tree_size = serializers.IntegerField()
     leaf_hash = serializers.CharField(help_text="base64 SHA-256(0x00 ‖ canonical)")
     inclusion_path = serializers.ListField(child=serializers.CharField(), help_text="base64 hashes, leaf side first (RFC 9162 §2.1.3)")
-    canonical = serializers.CharField(help_text="base64 of the row's canonical bytes (README, 'The audit ledger')")
+    canonical = serializers.CharField(help_text="base64 of the row's canonical bytes (docs/audit.md, 'The audit ledger')")
     checkpoint = serializers.CharField(help_text="the signed note of this tree size")
 
 

@@ -58,7 +58,7 @@ def database_role_cannot_bypass_the_triggers(app_configs=None, databases=None, *
             warnings.append(checks.Warning(
                 f"The database role of {alias!r} {what}: it can disable the audit tables' append-only triggers.",
                 hint="Run migrations as the owner, and the application as a role with INSERT/SELECT only on the "
-                "audit tables (README, 'The audit ledger').",
+                "audit tables (docs/audit.md, 'A restricted role for the application').",
                 id="audit.W002",
             ))
     return warnings

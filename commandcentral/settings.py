@@ -171,7 +171,7 @@ AUDITLOG_STORE_JSON_CHANGES = True
 # auditlog 3.4.1 still creates its own unused `auditlog_logentry` table even with a custom entry
 # model, which breaks PostgreSQL flush (auditlog #804). Skip its migrations entirely.
 MIGRATION_MODULES = {"auditlog": None}
-# The ledger (SPEC §13, README "The audit ledger"). The Ed25519 signing key of the checkpoints, in the
+# The ledger (SPEC §13, docs/audit.md, "The audit ledger"). The Ed25519 signing key of the checkpoints, in the
 # signed-note private form `manage.py audit_keygen` prints, or a file holding it. Neither set: a
 # development key derived from SECRET_KEY (check audit.W001 warns under --deploy).
 AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
@@ -324,7 +324,7 @@ CORS_ALLOW_HEADERS = (*cors_default_headers, "x-correlation-id")
 # --- Content-Security-Policy (django-csp) ----------------------------------------------------
 from csp.constants import NONE, SELF  # noqa: E402
 
-# One policy for every response: pages, admin, browsable API and the API docs (README "Content-Security-
+# One policy for every response: pages, admin, browsable API and the API docs (docs/configuration.md, "Content-Security-
 # Policy"). Nothing inline runs and no inline <style> or style="" applies: every script and stylesheet is
 # a file under /static/ (Swagger UI's init script is a URL of its own), so no nonce is needed. The API
 # docs widen it on their own pages only, for data: icons and ReDoc's styles and worker (api/urls.py,

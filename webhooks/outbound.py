@@ -8,7 +8,7 @@
   `RESPONSE_EXCERPT` characters of the answer kept.
 
 The address is checked, then connected to by name: a DNS answer that changes between the two (DNS
-rebinding) is not caught here; an egress proxy or firewall is the place for that (README).
+rebinding) is not caught here; an egress proxy or firewall is the place for that (docs/api.md).
 """
 
 import ipaddress

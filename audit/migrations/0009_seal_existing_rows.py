@@ -35,7 +35,7 @@ def seal_existing_rows(apps, schema_editor):
                 raise RuntimeError(
                     f"audit row #{row['id']} (seq {row['seq']}) does not verify in the hash chain, so it is not "
                     "moved into the ledger. Run `manage.py verify_audit` on the previous release and repair or "
-                    "explain the break before upgrading (README, 'Moving from the hash chain')."
+                    "explain the break before upgrading (docs/audit.md, 'Moving from the hash chain')."
                 )
             prev_hash = row["entry_hash"]
             hashes.append(leaf_hash(canonical_bytes(row)))

@@ -1,4 +1,4 @@
-"""Issue 16, item 8: nothing empties the trail — flush and auditlogflush refuse, and the README's
+"""Issue 16, item 8: nothing empties the trail — flush and auditlogflush refuse, and the documented (docs/audit.md)
 restricted PostgreSQL role can append to it but not change, delete or truncate it.
 
 Each test runs `manage.py` in a process of its own with production settings, as an operator would.
@@ -75,9 +75,9 @@ def test_flush_still_empties_a_database_without_a_trail(tmp_path):
 
 
 def readme_sql() -> str:
-    readme = (BASE_DIR / "README.md").read_text()
+    readme = (BASE_DIR / "docs" / "audit.md").read_text()
     match = re.search(r"<!-- restricted-role-sql -->\s*```sql\n(.*?)```", readme, re.S)
-    assert match, "README lost its restricted-role SQL block"
+    assert match, "docs/audit.md lost its restricted-role SQL block"
     return match.group(1)
 
 
@@ -88,7 +88,7 @@ def test_the_readme_role_appends_to_the_trail_and_cannot_rewrite_it():
     import psycopg
     from psycopg import errors
 
-    with connection.cursor() as cursor:  # as the tables' owner, as the README says
+    with connection.cursor() as cursor:  # as the tables' owner, as docs/audit.md says
         cursor.execute(readme_sql())
     test_db = urllib.parse.urlsplit(_test_database_url())
     as_app = f"postgres://{ROLE}:change-me@{test_db.hostname or ''}{f':{test_db.port}' if test_db.port else ''}{test_db.path}"
