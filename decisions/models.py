@@ -103,6 +103,16 @@ class Decision(StateTracked, ConcurrentTransitionMixin, UUIDModel):
     def get_absolute_url(self) -> str:
         return reverse("decision_detail", args=[self.pk])
 
+    @property
+    def chosen_option(self) -> dict | None:
+        """The option decided on (a decided or archived decision), for the lists."""
+        return self.option(self.selected_option) if self.selected_option else None
+
+    @property
+    def review_overdue(self) -> bool:
+        """Its review date has passed and it is not archived."""
+        return bool(self.review_by and self.review_by < timezone.localdate() and self.state != DecisionState.ARCHIVED)
+
     def get_additional_data(self) -> dict:
         return {"project_id": str(self.project_id)}
 

@@ -397,3 +397,19 @@ def test_a_refused_transition_reopens_with_what_the_user_sent(client, owner, pro
     assert ">My long reasoning</textarea>" in body
     # Once: the next visit shows the panel closed again.
     assert ">My long reasoning</textarea>" not in client.get(decision.get_absolute_url()).content.decode()
+
+
+def test_the_list_shows_the_chosen_option_and_overdue_reviews(client, owner, project):
+    """Issue 18 (6)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    DecisionFactory(project=project, title="Picked", state=DecisionState.DECIDED, selected_option="b")
+    DecisionFactory(project=project, title="Stale", review_by=timezone.localdate() - timedelta(days=3))
+    client.force_login(owner)
+
+    page = client.get(reverse("decision_list")).content.decode()
+
+    assert "Chosen: <strong>Option B</strong>" in page
+    assert "Review was due" in page and page.count("Review was due") == 1
