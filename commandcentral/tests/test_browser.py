@@ -484,3 +484,64 @@ def test_keyboard_focus_and_dark_mode_polish(open_page, base_url):
     assert background == "rgb(15, 20, 28)", background
     watched.shot("dark-mode-projects")
     watched.assert_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
+def test_a_newcomers_first_hour_as_viewer_member_and_owner(open_page, base_url, viewport):
+    """Issue 18, "Done when": the role notes, the checklist and the disabled button with its reason,
+    the confirmation and the Undo of a delete, and the focus after an htmx update — on a desktop and a
+    phone, with no console error and no CSP violation."""
+    from projects.models import MembershipRole
+    from projects.tests.factories import MembershipFactory
+
+    owner = UserFactory(email="newowner@example.com", name="Nora Owner")
+    member = UserFactory(email="newmember@example.com", name="Max Member")
+    viewer = UserFactory(email="newviewer@example.com", name="Vic Viewer")
+    project = ProjectFactory(owner=owner, name="First hour")
+    MembershipFactory(project=project, user=member, role=MembershipRole.MEMBER)
+    MembershipFactory(project=project, user=viewer, role=MembershipRole.VIEWER)
+    draft = DecisionFactory(project=project, title="Which queue?", options=[{"id": "a", "label": "Kafka"}])
+    spare = ProjectFactory(owner=owner, name="Spare project")
+    tag = "phone" if viewport else "desktop"
+
+    # A viewer: reads everything, is told their role and whom to ask, is offered no transition.
+    watched = open_page(viewport=viewport)
+    page = watched.page
+    log_in(watched, base_url, viewer.email, next_path=project.get_absolute_url())
+    sync_api.expect(page.locator(".role-note")).to_contain_text("viewer")
+    sync_api.expect(page.locator("#state-panel")).to_contain_text("ask the owner, newowner@example.com")
+    assert page.locator("#state-panel details.transition").count() == 0
+    watched.shot(f"journey-{tag}-viewer")
+    watched.assert_clean()
+
+    # A member: the checklist says what activation needs, and the button waits for it.
+    watched = open_page(viewport=viewport)
+    page = watched.page
+    log_in(watched, base_url, member.email, next_path=draft.get_absolute_url())
+    page.locator("#state-panel details.transition-activate summary").click()
+    form = page.locator("#state-panel details.transition-activate form")
+    sync_api.expect(form.locator(".check-missing")).to_contain_text("At least two options")
+    sync_api.expect(form.get_by_role("button", name="Confirm activate")).to_be_disabled()
+    watched.shot(f"journey-{tag}-member-checklist")
+    watched.assert_clean()
+
+    # The owner: deletes with a confirmation, undoes it, then activates; focus lands on the message.
+    watched = open_page(viewport=viewport)
+    page = watched.page
+    log_in(watched, base_url, owner.email, next_path=spare.get_absolute_url())
+    page.get_by_role("link", name="Delete…").click()
+    sync_api.expect(page.get_by_role("heading", name="Delete this project?")).to_be_visible()
+    page.get_by_role("button", name="Delete project").click()
+    undo = page.locator("form.undo")
+    sync_api.expect(undo).to_contain_text("Project 'Spare project' deleted.")
+    watched.shot(f"journey-{tag}-undo")
+    undo.get_by_role("button", name="Undo").click()
+    sync_api.expect(page.locator("#messages")).to_contain_text("is back")
+    page.goto(f"{base_url}{project.get_absolute_url()}")
+    run_transition(page, "activate", "Kick-off")
+    sync_api.expect(page.locator("#messages .message").first).to_be_focused()
+    sync_api.expect(page.locator("#state-panel .badge")).to_have_text("active")
+    watched.shot(f"journey-{tag}-owner-activated")
+    watched.assert_clean()
+    assert Project.objects.get(pk=spare.pk).deleted_at is None
