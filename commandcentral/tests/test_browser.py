@@ -512,6 +512,13 @@ def test_a_newcomers_first_hour_as_viewer_member_and_owner(open_page, base_url, 
     sync_api.expect(page.locator(".role-note")).to_contain_text("viewer")
     sync_api.expect(page.locator("#state-panel")).to_contain_text("ask the owner, newowner@example.com")
     assert page.locator("#state-panel details.transition").count() == 0
+    page.goto(f"{base_url}/projects/")
+    drawer = page.locator("details.filter-drawer")
+    if viewport:  # a phone: the filters are a closed drawer until asked for
+        assert drawer.evaluate("d => d.open") is False
+        drawer.locator("summary").click()
+    sync_api.expect(page.locator("#id_search")).to_be_visible()
+    page.goto(f"{base_url}{project.get_absolute_url()}")
     watched.shot(f"journey-{tag}-viewer")
     watched.assert_clean()
 

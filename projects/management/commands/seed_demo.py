@@ -7,11 +7,18 @@ from django.db import transaction
 
 from accounts.models import User
 from commandcentral.management_support import command_audit_context
-from commandcentral.core.transitions import TransitionRefused, perform_transition
+from commandcentral.core.transitions import TransitionRefused, perform_transition, transition_specs
 from decisions.services import decision_create
 from projects.models import MembershipRole, Project
 from projects.services import membership_add, project_create
 
+RATIONALES = {
+    "activate": "Kick-off approved by the steering group.",
+    "pause": "Paused while the team helps with the incident backlog.",
+    "resume": "Back on track after the incident review.",
+    "complete": "Delivered and handed over to operations.",
+    "kill": "Stopped: the vendor dropped the feature we needed.",
+}
 DEMO_USERS = [
     # email, name, password, staff
     ("admin@example.com", "Ada Operator", "admin-demo-pass", True),
@@ -68,6 +75,7 @@ class Command(BaseCommand):
         return users
 
     def _project(self, index, rng, admin, owner, member, viewer, decisions) -> None:
+        """A project with a plausible history: kicked off, maybe paused and resumed, completed or stopped."""
         name = PROJECT_NAMES[index % len(PROJECT_NAMES)] + (f" {index // len(PROJECT_NAMES) + 1}" if index >= len(PROJECT_NAMES) else "")
         with transaction.atomic():
             project = project_create(actor=owner, name=name, description=f"Demo project: {name.lower()}.",
@@ -80,19 +88,22 @@ class Command(BaseCommand):
         if index % 6 == 4:
             path = []
         try:
-            perform_transition(project, path[0], actor=owner, rationale="Kick-off approved.") if path else None
+            perform_transition(project, path[0], actor=owner, rationale=RATIONALES[path[0]]) if path else None
             # Decisions need an open project; they get made before the project closes.
             if project.state == "active":
                 self._decisions(project, rng, owner, member, decisions)
             for name in path[1:]:
-                perform_transition(project, name, actor=owner, rationale=f"Demo: {name}.")
+                perform_transition(project, name, actor=owner, rationale=RATIONALES[name])
         except TransitionRefused as refused:
             self.stderr.write(f"  skipped a demo transition: {refused.message}")
-        # One refused attempt per project, so the denied-attempts views have something to show.
-        try:
-            perform_transition(project, "activate", actor=viewer, rationale="Viewer tries to activate.")
-        except TransitionRefused:
-            pass
+        # One refused attempt per open project, so the refused-attempts views have something to show: the
+        # viewer tries the project's next step (a permission refusal, recorded like any other).
+        following = next((name for name, spec in transition_specs(Project).items() if project.state in spec.sources), None)
+        if following:
+            try:
+                perform_transition(project, following, actor=viewer, rationale="I thought I could move it along.")
+            except TransitionRefused:
+                pass
 
     def _decisions(self, project, rng, owner, member, count) -> None:
         decided = None
