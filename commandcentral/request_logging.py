@@ -25,3 +25,12 @@ def add_request_summary(request, logger, response, log_kwargs, **kwargs):
     if started is not None:
         # Time to the response object; a streamed body (exports) keeps flowing after this.
         log_kwargs["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+
+
+class OneLinePerRequest:
+    """A logging filter for the console in development: `request_started` adds nothing that
+    `request_finished` does not say (with the status and the time), so only the latter is printed."""
+
+    def filter(self, record) -> bool:
+        message = record.msg
+        return not (isinstance(message, dict) and message.get("event") == "request_started")

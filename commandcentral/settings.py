@@ -363,12 +363,18 @@ LOGGING = {
             "processor": structlog.dev.ConsoleRenderer(colors=False),
         },
     },
-    "handlers": {"default": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # On the console (development) one line per request: django-structlog's request_finished; its
+    # request_started and runserver's own access line are dropped. JSON logs keep both events.
+    "filters": {"one_line_per_request": {"()": "commandcentral.request_logging.OneLinePerRequest"}},
+    "handlers": {"default": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                             "filters": ["one_line_per_request"] if LOG_FORMAT == "console" else []}},
     "root": {"handlers": ["default"], "level": LOG_LEVEL},
     "loggers": {
         "django_structlog": {"handlers": ["default"], "level": LOG_LEVEL, "propagate": False},
         "commandcentral": {"handlers": ["default"], "level": LOG_LEVEL, "propagate": False},
         "django.request": {"handlers": ["default"], "level": "ERROR", "propagate": False},
+        "django.server": {"handlers": ["default"], "level": "WARNING" if LOG_FORMAT == "console" else "INFO",
+                          "propagate": False},
     },
 }
 

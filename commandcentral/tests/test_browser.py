@@ -552,3 +552,14 @@ def test_a_newcomers_first_hour_as_viewer_member_and_owner(open_page, base_url, 
     watched.shot(f"journey-{tag}-owner-activated")
     watched.assert_clean()
     assert Project.objects.get(pk=spare.pk).deleted_at is None
+
+    # An operator: the admin says where each transition goes, branded as CommandCentral.
+    UserFactory(email="newop@example.com", is_staff=True)
+    watched = open_page(viewport=viewport)
+    page = watched.page
+    log_in(watched, base_url, "newop@example.com", next_path="/")
+    page.goto(f"{base_url}/admin/projects/project/{spare.pk}/change/")
+    sync_api.expect(page.get_by_role("button", name="Activate (proposed → active)")).to_be_visible()
+    sync_api.expect(page.locator("#site-name")).to_contain_text("CommandCentral")
+    watched.shot(f"journey-{tag}-operator-admin")
+    watched.assert_clean()

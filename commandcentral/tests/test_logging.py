@@ -111,3 +111,18 @@ def test_logs_are_json_in_production_and_readable_with_debug_on():
     assert _log_format_under({"DEBUG": "0", "SECRET_KEY": "k" * 50}) == "json"
     assert _log_format_under({"DEBUG": "1"}) == "console"
     assert _log_format_under({"DEBUG": "1", "LOG_FORMAT": "json"}) == "json"
+
+
+def test_the_development_console_prints_one_line_per_request():
+    """Issue 18 (9): request_started is dropped on the console; request_finished (status, time) stays."""
+    import logging
+
+    from commandcentral.request_logging import OneLinePerRequest
+
+    def record(event):
+        return logging.LogRecord("django_structlog", logging.INFO, __file__, 1, {"event": event}, None, None)
+
+    keep = OneLinePerRequest()
+    assert keep.filter(record("request_finished")) is True
+    assert keep.filter(record("request_started")) is False
+    assert keep.filter(logging.LogRecord("x", logging.INFO, __file__, 1, "plain text", None, None)) is True
