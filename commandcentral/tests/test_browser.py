@@ -562,4 +562,7 @@ def test_a_newcomers_first_hour_as_viewer_member_and_owner(open_page, base_url, 
     sync_api.expect(page.get_by_role("button", name="Activate (proposed → active)")).to_be_visible()
     sync_api.expect(page.locator("#site-name")).to_contain_text("CommandCentral")
     watched.shot(f"journey-{tag}-operator-admin")
+    if not viewport:  # the project list fits a 1280 px laptop
+        page.goto(f"{base_url}/admin/projects/project/")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     watched.assert_clean()
