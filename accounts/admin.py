@@ -96,7 +96,7 @@ class ServiceAccountAdmin(ServiceAdminMixin, admin.ModelAdmin):
         if not change:
             created, _ = service_account_get_or_create(name=form.cleaned_data["service"], actor=request.user,
                                                        description=form.cleaned_data.get("name") or "")
-            obj.pk, obj._state = created.pk, created._state
+            self.adopt(obj, created)
             return
         # Saved as a User, not through the proxy: django-auditlog watches User (and a deactivation
         # ends the account's tokens, accounts.models.User.save).
@@ -133,7 +133,7 @@ class ServiceKeyAdmin(ServiceAdminMixin, APIKeyModelAdmin):
             return  # nothing is editable on an existing key
         key, raw = service_key_create(service=obj.service, name=obj.name, expires_at=obj.expiry_date,
                                       actor=request.user)
-        obj.pk, obj.prefix, obj._state = key.pk, key.prefix, key._state
+        self.adopt(obj, key)
         self.message_user(request, f"The key for {key.service.email} is: {raw} — store it now: it is not shown "
                           "again. Send it as: Authorization: Api-Key <key>.", messages.WARNING)
 

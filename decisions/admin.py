@@ -40,7 +40,7 @@ class DecisionAdmin(ServiceAdminMixin, AuditedTransitionsMixin, admin.ModelAdmin
         if not change:
             created = decision_create(actor=request.user, project=form.cleaned_data["project"],
                                       related_decisions=related or (), **changes)
-            obj.pk, obj._state = created.pk, created._state
+            self.adopt(obj, created)
         elif changes or related is not None:
             decision_update(decision=Decision._base_manager.select_related("project").get(pk=obj.pk),
                             actor=request.user, related_decisions=related, **changes)

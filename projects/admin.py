@@ -60,7 +60,7 @@ class ProjectAdmin(ServiceAdminMixin, AuditedTransitionsMixin, admin.ModelAdmin)
     def save_model(self, request, obj, form, change):
         if not change:
             created = project_create(actor=request.user, **self.changed_values(form, ("name", *EDITABLE_FIELDS)))
-            obj.pk, obj._state = created.pk, created._state
+            self.adopt(obj, created)
             return
         changes = self.changed_values(form, EDITABLE_FIELDS)
         if changes:  # a transition button posts the form unchanged: nothing to update, nothing to refuse
@@ -93,7 +93,7 @@ class MembershipAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         saved = membership_add(project=obj.project, actor=request.user, user=obj.user, role=obj.role)
-        obj.pk, obj._state = saved.pk, saved._state
+        self.adopt(obj, saved)
 
     def delete_model(self, request, obj):
         membership_remove(project=obj.project, actor=request.user, user=obj.user)

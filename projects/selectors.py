@@ -3,11 +3,10 @@
 from django.db.models import Count, Q
 
 from audit.models import AuditEntry
-from commandcentral.core.access import role_of
 from decisions.models import Decision
 
 from .filters import ProjectFilter
-from .models import Membership, Project
+from .models import Project
 
 
 def project_list(*, user, params) -> ProjectFilter:
@@ -19,17 +18,6 @@ def project_list(*, user, params) -> ProjectFilter:
         .order_by("-created_at")
     )
     return ProjectFilter(params, queryset=queryset)
-
-
-def note_roles(projects, *, user) -> None:
-    """Set `project.my_role` (access.role_of) on each project of a page with one membership query: the
-    roles found are put in role_of's per-project cache first."""
-    projects = list(projects)
-    roles = dict(Membership.objects.filter(user_id=user.pk, project__in=[p.pk for p in projects])
-                 .values_list("project_id", "role"))
-    for project in projects:
-        project._roles = {user.pk: roles.get(project.pk)}
-        project.my_role = role_of(project, user)
 
 
 def project_team(*, project: Project):

@@ -14,7 +14,7 @@ from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, 
 from commandcentral.web.forms import RationaleForm
 from commandcentral.web.transitions import refused_from, add_service_error, run_transition, state_panel
 from states.selectors import project_entities
-from commandcentral.core.access import can_edit_decisions, can_restore, can_steer, role_of
+from commandcentral.core.access import can_edit_decisions, can_restore, can_steer, note_roles, role_of
 from commandcentral.web.undo import offer_undo
 from decisions.models import Decision
 
@@ -43,7 +43,7 @@ def project_list(request):
     filterset = selectors.project_list(user=request.user, params=request.GET)
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "newest"
     page = Paginator(filterset.qs.order_by(SORTS[sort][0], "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
-    selectors.note_roles(page.object_list, user=request.user)
+    note_roles(page.object_list, request.user)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "projects/project_list.html", {

@@ -37,7 +37,7 @@ class WebhookSubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
         values = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
         if not change:
             created = subscription_create(project=form.cleaned_data["project"], actor=request.user, **values)
-            obj.pk, obj._state = created.pk, created._state
+            self.adopt(obj, created)
             self.message_user(request, f"Signing secret (shown once): {created.secret}", messages.WARNING)
             return
         changed = {name: value for name, value in values.items() if name in form.changed_data}

@@ -145,17 +145,18 @@ def _attempt(subscription: WebhookSubscription, leaf: LedgerLeaf) -> bool:
     body = json.dumps(payload_of(leaf.entry, leaf.leaf_index), separators=(",", ":"), default=str)
     now = timezone.now()
     outcome = outbound.post(subscription.url, body.encode(), signed_headers(subscription, msg_id, body, now))
-    previous = WebhookDelivery.objects.filter(subscription=subscription, leaf_index=leaf.leaf_index).count()
+    # A failure stops the run and the next run retries the same row, so the failures in a row are this
+    # row's earlier attempts (since a success, a resume or a redelivery).
     WebhookDelivery.objects.create(
         subscription=subscription, leaf_index=leaf.leaf_index, entry_id=leaf.entry_id, event_name=leaf.entry.event_name,
-        message_id=msg_id, attempt=previous + 1, attempted_at=now, status_code=outcome.status_code,
+        message_id=msg_id, attempt=subscription.consecutive_failures + 1, attempted_at=now, status_code=outcome.status_code,
         duration_ms=outcome.duration_ms, response_excerpt=outcome.response_excerpt, error=outcome.error,
         succeeded=outcome.succeeded,
     )
     state = WebhookSubscription.objects.filter(pk=subscription.pk)
     if outcome.succeeded:
         state.update(cursor=leaf.leaf_index + 1, consecutive_failures=0, next_attempt_at=None, last_success_at=now)
-        subscription.cursor = leaf.leaf_index + 1
+        subscription.cursor, subscription.consecutive_failures = leaf.leaf_index + 1, 0
         return True
     state.update(consecutive_failures=F("consecutive_failures") + 1, last_failure_at=now)
     subscription.refresh_from_db(fields=["consecutive_failures"])

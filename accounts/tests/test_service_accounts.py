@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ServiceKey, User
 from audit.models import AuditEntry
+from audit.tests.verify import assert_trail_verifies
 from commandcentral.core.transitions import perform_transition
 from projects.models import Membership, Project
 from projects.tests.factories import ProjectFactory
@@ -75,6 +76,7 @@ def test_a_service_key_registers_and_moves_an_entity_and_the_rows_say_service(ac
     for row in (created, transition):
         assert (row.actor_type, row.actor_email) == ("service", "ci-bot@service.invalid")
     assert moved.json()["audit_id"] == transition.pk
+    assert_trail_verifies()
 
 
 def test_a_viewer_service_is_refused_like_a_viewer_and_the_refusal_says_service(active_project):

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.tests.factories import PASSWORD, UserFactory
 from audit.models import AuditEntry
+from audit.tests.verify import assert_trail_verifies
 
 
 def login(email, password=PASSWORD) -> dict:
@@ -61,6 +62,7 @@ def test_a_refresh_token_works_once_and_its_replay_revokes_every_token_of_the_us
     assert User.objects.get(pk=user.pk).token_generation == user.token_generation + 1
     # A fresh login works again.
     assert me(login(user.email)["access_token"]).status_code == 200
+    assert_trail_verifies()
 
 
 @pytest.mark.django_db(transaction=True)

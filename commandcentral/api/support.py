@@ -90,6 +90,8 @@ def check_query_parameters(request, view, filters: frozenset) -> None:
             "accepted": sorted(accepted),
         })
     if aliased:
+        # Rewritten on the Django request (DRF's `request._request`, as the auth views use it) so that the
+        # FilterSet, the visibility check and the paginator's links all read the canonical names.
         query = request._request.GET.copy()
         for alias, target in aliased.items():
             query.setlist(target, query.pop(alias))

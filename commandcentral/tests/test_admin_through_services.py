@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
+from audit.tests.verify import assert_trail_verifies
 from accounts.tests.factories import UserFactory
 from commandcentral.core.transitions import perform_transition
 from decisions.models import Decision, DecisionState
@@ -68,6 +69,7 @@ def test_renaming_a_killed_project_in_the_admin_is_refused_on_the_form_and_audit
     assert (refusal.event_name, refusal.actor, refusal.success) == ("project.update", operator, False)
     assert refusal.failure_reason == "This project is killed; it can no longer be edited."
     assert not rows(event_type="entity_updated", entity_id=str(project.pk))
+    assert_trail_verifies()  # the row written again after the admin's rollback is sealed like any other
 
 
 def test_editing_a_project_in_the_admin_is_the_services_update(admin_client, project, operator):

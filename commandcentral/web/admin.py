@@ -64,6 +64,13 @@ class ServiceAdminMixin:
             return HttpResponseRedirect(request.get_full_path())
 
     @staticmethod
+    def adopt(obj, saved) -> None:
+        """Make the admin's unsaved `obj` stand for the row a service saved (`saved`): its primary key for
+        the admin's redirect, log entry and message, and Model._state (documented) no longer "adding"."""
+        obj.pk = saved.pk
+        obj._state.adding, obj._state.db = False, saved._state.db
+
+    @staticmethod
     def changed_values(form, fields) -> dict:
         """The service's editable fields the admin form changed, with their cleaned values."""
         return {name: form.cleaned_data[name] for name in form.changed_data if name in fields}
@@ -83,30 +90,43 @@ class ReadOnlyAdminMixin:
 
 
 class AuditedTransitionsMixin(FSMAdminMixin):
-    """Transition buttons that go through perform_transition: same rules, same audit rows.
-
-    django-fsm-2 4.2.4's `_apply_fsm_transition` runs the method and save() with no permission check
-    and no audit row, and its `_get_fsm_extra_context` offers only transitions whose conditions hold
-    (so Decide, whose option is chosen on its own form, was never offered). Both are private hooks:
-    re-read them on every django-fsm-2 upgrade. The transition page is ours (`fsm_transition_view`):
-    from → to, the requirements as a checklist, the form (an option picker for Decide), and a Confirm
-    button that waits for the requirements.
+    """django-fsm-2's admin buttons and transition pages, through perform_transition: same rules, same
+    audit rows. Only its public hooks are used: `change_view` (the buttons: every transition this user may
+    run from here, with from → to and its requirements; django-fsm-2 offers only those whose conditions
+    already hold, so Decide, whose option is chosen on its form, was never offered), `response_change`
+    (a button without a form) and `fsm_transition_view` (our page: from → to, the checklist, the form,
+    an option picker for Decide, and a Confirm that waits for the requirements).
     """
 
     fsm_fields = ["state"]
     fsm_transition_form_template = "admin/fsm_transition_form.html"
 
-    def _get_fsm_extra_context(self, *, request, obj):
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        context = {**(extra_context or {}), self.fsm_context_key: self.offered_transitions(request, obj)}
+        # Past FSMAdminMixin.change_view, which would put back its own list of buttons.
+        return super(FSMAdminMixin, self).change_view(request, object_id, form_url, context)
+
+    def offered_transitions(self, request, obj) -> list:
         if obj is None:
-            return
+            return []
         specs = transition_specs(type(obj))
         offered = [
             FSMTransitionContext(name=name, label=f"{name.capitalize()} ({obj.state} → {specs[name].target})",
                                  help_text=_checklist_text(specs[name], obj))
             for name in allowed_transitions(obj, request.user)
         ]
-        if offered:
-            yield FSMObjectTransition(fsm_field="state", block_label="Move it", available_transitions=offered)
+        return [FSMObjectTransition(fsm_field="state", block_label="Move it", available_transitions=offered)] if offered else []
+
+    def response_change(self, request, obj):
+        name = request.POST.get(self.fsm_post_param)
+        if not name:
+            return super().response_change(request, obj)
+        if name in self.fsm_forms:
+            return redirect(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_transition", object_id=obj.pk,
+                            transition_name=name)
+        self.apply_transition(request, obj, name, {})
+        return HttpResponseRedirect(request.path)
 
     def fsm_transition_view(self, request, object_id, transition_name, **kwargs):
         obj = self.get_object(request, object_id)
@@ -121,10 +141,9 @@ class AuditedTransitionsMixin(FSMAdminMixin):
         # A POST goes to the engine even when it will refuse: the refusal is recorded like on every surface.
         form_class = self.fsm_forms.get(transition_name, RationaleForm)
         form = form_class(data=request.POST or None, obj=obj) if _takes_obj(form_class) else form_class(data=request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            if self._apply_fsm_transition(obj=obj, transition_name=transition_name, request=request,
-                                          kwargs=form.cleaned_data):
-                return redirect(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", object_id=obj.pk)
+        if request.method == "POST" and form.is_valid() and self.apply_transition(request, obj, transition_name,
+                                                                                form.cleaned_data):
+            return redirect(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", object_id=obj.pk)
         checklist = spec.checklist(obj)
         return render(request, self.fsm_transition_form_template, {
             **self.admin_site.each_context(request),
@@ -134,15 +153,15 @@ class AuditedTransitionsMixin(FSMAdminMixin):
             "transition_form": form,
         })
 
-    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None):
-        kwargs = dict(kwargs or {})
-        rationale = kwargs.pop("rationale", "") or request.POST.get("rationale", "")
+    def apply_transition(self, request, obj, name: str, params: dict) -> bool:
+        params = dict(params)
+        rationale = params.pop("rationale", "") or request.POST.get("rationale", "")
         try:
-            perform_transition(obj, transition_name, actor=request.user, rationale=rationale, **kwargs)
+            perform_transition(obj, name, actor=request.user, rationale=rationale, **params)
         except TransitionRefused as refused:
             self.message_user(request, refused.message, messages.ERROR)
             return False
-        self.message_user(request, f"{transition_name} done: now {obj.state}.", messages.SUCCESS)
+        self.message_user(request, f"{name} done: now {obj.state}.", messages.SUCCESS)
         return True
 
 

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
 from audit.models import AuditEntry, LedgerLeaf
+from audit.tests.verify import assert_trail_verifies
 from webhooks.models import WebhookDelivery, WebhookSubscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -178,6 +179,7 @@ def test_a_receiver_down_too_long_pauses_the_subscription_and_redelivery_resumes
     deliveries = client.get(f"/api/v1/webhooks/{subscription['id']}/deliveries/").json()
     assert deliveries["count"] == 3 + len(expected)
     assert {"status_code", "duration_ms", "response_excerpt", "attempted_at"} <= set(deliveries["results"][0])
+    assert_trail_verifies()
 
 
 @pytest.mark.parametrize("url,message", [
