@@ -55,7 +55,7 @@ def service_key_create(*, service: User, name: str = "", expires_in_days: int | 
         raise InvalidInput("A key's expiry must be in the future.", field="expiry_date")
     with audited_write(actor):
         key, raw = ServiceKey.objects.create_key(service=service, name=(name or service.name)[:50], expiry_date=expiry)
-        _record(key, "service_key.created", actor=actor)
+        _record(key, "service_key.created", AuditEventType.ENTITY_CREATED, actor=actor)
     return key, raw
 
 
@@ -67,14 +67,14 @@ def service_key_revoke(*, key: ServiceKey, actor=None, reason: str = "") -> Serv
         key.revoked = True
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked", "revoked_at"])
-        _record(key, "service_key.revoked", actor=actor, reason=reason)
+        _record(key, "service_key.revoked", AuditEventType.ENTITY_UPDATED, actor=actor, reason=reason)
     return key
 
 
-def _record(key: ServiceKey, event_name: str, *, actor, **extra) -> None:
+def _record(key: ServiceKey, event_name: str, event_type: str, *, actor, **extra) -> None:
     # The key's primary key holds its hash: the row names the key by its prefix only.
     record_event(
-        event_type=AuditEventType.ENTITY_UPDATED if event_name.endswith("revoked") else AuditEventType.ENTITY_CREATED,
+        event_type=event_type,
         event_name=event_name,
         actor=actor,
         entity_type="service_key",

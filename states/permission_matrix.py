@@ -12,7 +12,14 @@ from typing import Callable
 from django.contrib.auth import get_user_model
 
 from commandcentral.core.transitions import transition_specs
-from commandcentral.core.access import can_create_projects, can_edit_decisions, can_steer, can_track_entity, role_of
+from commandcentral.core.access import (
+    can_create_projects,
+    can_edit_decisions,
+    can_register_without_project,
+    can_steer,
+    can_track_entity,
+    role_of,
+)
 from decisions.models import Decision
 from projects.models import MembershipRole, Project
 
@@ -118,10 +125,12 @@ def permission_matrix() -> dict:
         *_transition_rows(world, "decision", decision),
         _row("entity_state.track", "register and transition entity states of a project",
              _dotted(can_track_entity), _cells(world, lambda user: can_track_entity(world.entity, user))),
+        _row("entity_state.register_without_project", "register an entity that has no project",
+             _dotted(can_register_without_project),
+             _cells(world, can_register_without_project, roles=(*ROLES, "registrant"), visible=everyone)),
         _row(
             "entity_state.track_without_project",
-            "see, register and transition an entity that has no project ('registrant' is the account that "
-            "registered it)",
+            "see and transition an entity that has no project ('registrant' is the account that registered it)",
             _dotted(can_track_entity),
             # Without a project, whoever may track such an entity is also exactly who may see it.
             _cells(world, everyone, roles=(*ROLES, "registrant"),

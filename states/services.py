@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
-from commandcentral.core.access import can_track_entity
+from commandcentral.core.access import can_register_without_project, can_track_entity
 from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput
 from commandcentral.core.recording import (
     AuditEventType,
@@ -150,7 +150,7 @@ def entity_register(
     `project` through `Project.objects.visible_to(actor)`.
     """
     _validate_registration(service, entity_type, entity_id, metadata)
-    if project is None and not getattr(actor, "is_staff", False):
+    if project is None and not can_register_without_project(actor):
         raise InvalidInput("Give the project this entity belongs to (one you may contribute to); only "
                            "operators register entities without a project.", field="project")
     initial_state = _initial_state(entity_type, initial_state)

@@ -128,6 +128,12 @@ def can_track_entity(entity, user) -> bool:
     return user.is_staff or (entity.registered_by_id is not None and entity.registered_by_id == user.pk)
 
 
+def can_register_without_project(user) -> bool:
+    """Entities outside any project are registered by operators only (a project's key space belongs to
+    its project; a key outside all of them would let anyone block another project's key)."""
+    return is_active_user(user) and user.is_staff
+
+
 # --- The rule as queries -------------------------------------------------------------------------
 
 
