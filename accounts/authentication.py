@@ -4,18 +4,24 @@ The user read is the one query every authenticated API request makes; `get_by_ke
 Django would run, compiled once (commandcentral/by_key.py). The checks after the read are
 simplejwt's own: its `get_user` runs on a manager-less shim of the user model. Then the token's
 generation must be the user's (accounts/tokens.py): that is how every token of a user ends at once.
+
+Both authenticators count their failures per client address (accounts.throttles.FailedAuthThrottle):
+past `THROTTLE_AUTH_FAILED`, an address's credentials are refused with 429 before they are decoded.
 """
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 from commandcentral.core.by_key import get_by_key
+from commandcentral.core.recording import AuditEventType, record_event
 
+from .throttles import FailedAuthThrottle
 from .tokens import is_current
 
 
@@ -41,10 +47,56 @@ class _UserModel:
         return get_user_model().DoesNotExist
 
 
-class JWTAuthentication(authentication.JWTAuthentication):
+class FailedAttemptsLimited:
+    """Counts an authenticator's failures against the client address's budget (FailedAuthThrottle).
+
+    A request that presents this authenticator's kind of credentials from an address over its budget
+    is a 429 before the credentials are decoded or looked up. A success costs one cache read and
+    counts nothing.
+
+    Audit rows: a failed token or key writes none (as before: the 401 is the answer, and one row per
+    guess would let anyone grow the append-only trail at will). The failure that uses up an
+    address's budget writes one `auth_failed` row, `auth.throttled`, at most once per address and
+    window; the refused attempts after it write nothing, so a flood costs the trail one row a minute.
+    """
+
+    via = ""  # what the audit row says was tried
+
+    def presents_credentials(self, request) -> bool:
+        raise NotImplementedError
+
+    def authenticate(self, request):
+        if not self.presents_credentials(request):
+            return None
+        throttle = FailedAuthThrottle()
+        wait = throttle.refusal_wait(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait, detail="Too many failed authentications from this address.")
+        try:
+            return self.authenticate_credentials(request)
+        except exceptions.AuthenticationFailed:
+            if throttle.note_failure(request):
+                record_event(event_type=AuditEventType.AUTH_FAILED, event_name="auth.throttled", success=False,
+                             failure_reason=f"Too many failed authentications from this address ({throttle.rate}); "
+                             "further attempts are refused until the window has passed.",
+                             extra={"via": self.via, "limit": throttle.rate})
+            raise
+
+    def authenticate_credentials(self, request):
+        """The authenticator's own check: by default the authenticate() of the class it limits."""
+        return super().authenticate(request)
+
+
+class JWTAuthentication(FailedAttemptsLimited, authentication.JWTAuthentication):
+    via = "jwt"
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.user_model = _UserModel()
+
+    def presents_credentials(self, request) -> bool:
+        parts = (self.get_header(request) or b"").split()
+        return bool(parts) and parts[0] in authentication.AUTH_HEADER_TYPE_BYTES
 
     def get_user(self, validated_token):
         user = super().get_user(validated_token)
@@ -60,7 +112,7 @@ class JWTScheme(SimpleJWTScheme):
     target_class = JWTAuthentication
 
 
-class APIKeyAuthentication(BaseAuthentication):
+class APIKeyAuthentication(FailedAttemptsLimited, BaseAuthentication):
     """`Authorization: Api-Key <prefix>.<secret>`: a service account's key (accounts.ServiceKey).
 
     The key is found by its prefix among unrevoked keys and checked against its SHA-512 hash in
@@ -69,13 +121,16 @@ class APIKeyAuthentication(BaseAuthentication):
     """
 
     keyword = b"api-key"
+    via = "api_key"
 
-    def authenticate(self, request):
+    def presents_credentials(self, request) -> bool:
+        header = get_authorization_header(request).split()
+        return bool(header) and header[0].lower() == self.keyword
+
+    def authenticate_credentials(self, request):
         from .models import ServiceKey
 
         header = get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword:
-            return None
         if len(header) != 2:
             raise AuthenticationFailed("Give the key as: Authorization: Api-Key <key>.", code="api_key_invalid")
         try:

@@ -58,3 +58,40 @@ class LoginThrottle(ClientAddressMixin, SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class FailedAuthThrottle(ClientAddressMixin, SimpleRateThrottle):
+    """`THROTTLE_AUTH_FAILED` (default 30/min) failed API authentications per client address: a bad,
+    expired or revoked token, a wrong API key. Without it, keys and tokens could be tried at full speed.
+
+    Only failures count, so a client whose credentials work is never held back by it; once an address
+    has used up its budget, its credentials are refused with 429 (and Retry-After) before they are even
+    decoded, whether they are right or not, until the oldest failure leaves the window. Used by the
+    authenticators (accounts.authentication), not as a view throttle: DRF checks view throttles only
+    after authentication, which is exactly the work to be saved.
+    """
+
+    scope = "auth_failed"
+
+    def get_cache_key(self, request, view=None):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def _failures(self, request) -> list[float]:
+        self.key = self.get_cache_key(request)
+        self.now = self.timer()
+        self.history = [at for at in self.cache.get(self.key, []) if at > self.now - self.duration]
+        return self.history
+
+    def refusal_wait(self, request) -> float | None:
+        """Seconds until this address may try again, or None while it still has budget. Reads only."""
+        if len(self._failures(request)) < self.num_requests:
+            return None
+        return self.wait()
+
+    def note_failure(self, request) -> bool:
+        """Count one failed authentication. True for the failure that used up the budget, once per
+        address and window (concurrent failures included): the one attempt worth an audit row."""
+        history = self._failures(request)
+        history.insert(0, self.now)
+        self.cache.set(self.key, history, self.duration)
+        return len(history) >= self.num_requests and self.cache.add(f"{self.key}_noted", True, self.duration)

@@ -219,6 +219,10 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "service": env.str("THROTTLE_SERVICE", default="1200/min"),
+        # Failed API authentications (bad, expired or revoked tokens, wrong keys) per client address,
+        # counted by the authenticators themselves (accounts.throttles.FailedAuthThrottle). Room for a
+        # client whose token expired with a few requests in flight; a guesser gets 30 tries a minute.
+        "auth_failed": env.str("THROTTLE_AUTH_FAILED", default="30/min"),
     },
     # No NUM_PROXIES: throttles key on request.client_ip, which believes X-Forwarded-For only from a
     # proxy in TRUSTED_PROXIES (accounts/throttles.py); DRF's NUM_PROXIES believed it from anyone.

@@ -18,6 +18,7 @@ VERBS = {
     "login": "logged in", "logout": "logged out", "logout_everywhere": "logged out everywhere",
     "failed": "failed to log in", "transition": "moved", "register": "registered", "restore": "restored",
     "refresh_reuse": "replayed a spent refresh token", "paused": "paused", "redeliver": "redelivered",
+    "throttled": "stopped an address that failed to authenticate too often",
 }
 DETAIL_VIEWS = {"project": "project_detail", "decision": "decision_detail", "entity_state": "entity_detail"}
 
