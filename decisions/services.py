@@ -97,9 +97,11 @@ def decision_soft_delete(*, decision: Decision, actor) -> Decision:
 
 
 def decision_restore(*, decision: Decision, actor) -> Decision:
-    """Operators (the admin's restore action), or whoever deleted it within a few minutes (Undo)."""
+    """Operators (the admin's restore action), or whoever deleted it within a few minutes while they
+    may still contribute to its project (Undo)."""
     require(can_restore(decision, actor), actor=actor, obj=decision, action="restore",
-            message="Only an operator can restore a deleted decision (or whoever deleted it, for ten minutes).")
+            message="Only an operator can restore a deleted decision (or whoever deleted it, for ten minutes, "
+                    "while they may still edit this project's decisions).")
     if decision.deleted_at is not None:
         with audited_write(actor):
             decision.deleted_at, decision.deleted_by = None, None

@@ -18,7 +18,7 @@ from projects.models import Project
 from . import services
 from .filters import DecisionFilter
 from .forms import DecidePageForm, DecisionForm
-from commandcentral.core.access import can_edit_decisions, can_govern_decisions, can_restore
+from commandcentral.core.access import can_edit_decisions, can_govern_decisions, knows_deleted
 from commandcentral.web.undo import offer_undo
 
 from .models import Decision, DecisionState
@@ -136,9 +136,10 @@ def decision_delete(request, pk):
 @login_required
 @require_POST
 def decision_restore(request, pk):
-    """Undo a delete: whoever deleted it (for a while) or an operator; anyone else gets a 404."""
+    """Undo a delete: whoever deleted it (for a while, while they may still contribute to its project) or
+    an operator. Its deleter is refused with a 403 (the service records it); anyone else gets a 404."""
     decision = Decision._base_manager.select_related("project").filter(pk=pk, deleted_at__isnull=False).first()
-    if decision is None or not can_restore(decision, request.user):
+    if decision is None or not knows_deleted(decision, request.user):
         raise Http404("No such decision.")
     services.decision_restore(decision=decision, actor=request.user)
     messages.success(request, f"Decision '{decision.title}' is back.")

@@ -88,9 +88,11 @@ def project_soft_delete(*, project: Project, actor) -> Project:
 
 
 def project_restore(*, project: Project, actor) -> Project:
-    """Operators (the admin's restore action), or whoever deleted it within a few minutes (Undo)."""
+    """Operators (the admin's restore action), or whoever deleted it within a few minutes while they
+    still steer it (Undo)."""
     require(can_restore(project, actor), actor=actor, obj=project, action="restore",
-            message="Only an operator can restore a deleted project (or whoever deleted it, for ten minutes).")
+            message="Only an operator can restore a deleted project (or whoever deleted it, for ten minutes, "
+                    "while they still own it).")
     if project.deleted_at is None:
         return project
     if _slug_taken(project.slug, project.pk):

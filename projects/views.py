@@ -14,7 +14,7 @@ from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, 
 from commandcentral.web.forms import RationaleForm
 from commandcentral.web.transitions import refused_from, add_service_error, run_transition, state_panel
 from states.selectors import project_entities
-from commandcentral.core.access import can_edit_decisions, can_restore, can_steer, note_roles, role_of
+from commandcentral.core.access import can_edit_decisions, can_steer, knows_deleted, note_roles, role_of
 from commandcentral.web.undo import offer_undo
 from decisions.models import Decision
 
@@ -133,9 +133,10 @@ def project_delete(request, pk):
 @login_required
 @require_POST
 def project_restore(request, pk):
-    """Undo a delete: whoever deleted it (for a while) or an operator; anyone else gets a 404."""
+    """Undo a delete: whoever deleted it (for a while, while they still steer it) or an operator. Its
+    deleter is refused with a 403 (the service records it); anyone else gets a 404."""
     project = Project._base_manager.filter(pk=pk, deleted_at__isnull=False).first()
-    if project is None or not can_restore(project, request.user):
+    if project is None or not knows_deleted(project, request.user):
         raise Http404("No such project.")
     try:
         services.project_restore(project=project, actor=request.user)

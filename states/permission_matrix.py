@@ -2,20 +2,23 @@
 
 Each cell comes from calling the predicate the services and `perform_transition` call (the FSM
 `permission=` callables through `TransitionSpec.has_perm`, `can_steer`, `can_edit_decisions`,
-`can_track_entity`) on throwaway, unsaved objects: one project whose role cache already holds each
-person's membership, so nothing touches the database.
+`can_track_entity`, `can_restore`) on throwaway, unsaved objects: one project whose role cache already
+holds each person's membership, so nothing touches the database.
 """
 
+import copy
 from dataclasses import dataclass
 from typing import Callable
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from commandcentral.core.transitions import transition_specs
 from commandcentral.core.access import (
     can_create_projects,
     can_edit_decisions,
     can_register_without_project,
+    can_restore,
     can_steer,
     can_track_entity,
     role_of,
@@ -107,6 +110,26 @@ def _transition_rows(world: _World, entity_type: str, obj) -> list[dict]:
     ]
 
 
+def _deleted_just_now_by(obj, user):
+    """`obj` as `user` left it by deleting it a moment ago (its role cache shared with the world's)."""
+    deleted = copy.copy(obj)
+    deleted.deleted_at, deleted.deleted_by = timezone.now(), user
+    return deleted
+
+
+def _undo_rows(world: _World) -> list[dict]:
+    # Each role is asked as the one who deleted it: the question is whether their role still lets them.
+    # Whoever deleted it knows it exists, so nobody is "hidden": an outsider here is a team member
+    # removed since the delete, who is refused (403, recorded) like any other forbidden edit.
+    everyone = lambda user: True  # noqa: E731
+    return [
+        _row(f"{kind}.restore", f"undo deleting a {kind} (as whoever deleted it, within ten minutes)",
+             _dotted(can_restore),
+             _cells(world, lambda user, obj=obj: can_restore(_deleted_just_now_by(obj, user), user), visible=everyone))
+        for kind, obj in (("project", world.project), ("decision", world.decision))
+    ]
+
+
 def permission_matrix() -> dict:
     """{roles, legend, actions: [{action, description, rule, transition, roles: {role: outcome}}]}."""
     world = _world()
@@ -123,6 +146,7 @@ def permission_matrix() -> dict:
         _row("decision.create", "create and edit decisions", _dotted(can_edit_decisions),
              _cells(world, lambda user: can_edit_decisions(decision, user))),
         *_transition_rows(world, "decision", decision),
+        *_undo_rows(world),
         _row("entity_state.track", "register and transition entity states of a project",
              _dotted(can_track_entity), _cells(world, lambda user: can_track_entity(world.entity, user))),
         _row("entity_state.register_without_project", "register an entity that has no project",

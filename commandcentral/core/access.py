@@ -80,7 +80,10 @@ UNDO_SECONDS = 600  # how long whoever deleted a project or a decision may undo 
 
 
 def can_restore(obj, user) -> bool:
-    """Operators always (the admin); whoever deleted it, within UNDO_SECONDS (the pages' Undo)."""
+    """Operators always (the admin). Whoever deleted it, within UNDO_SECONDS (the pages' Undo), and only
+    while they may still edit it there: a project while they may steer it, a decision while they may
+    contribute to its project. Undo is an edit like any other: a member removed from the team since the
+    delete must not bring back (and so keep changing) what is no longer theirs."""
     if not is_active_user(user):
         return False
     if user.is_staff:
@@ -88,7 +91,15 @@ def can_restore(obj, user) -> bool:
     from django.utils import timezone
 
     recent = obj.deleted_at is not None and (timezone.now() - obj.deleted_at).total_seconds() <= UNDO_SECONDS
-    return recent and obj.deleted_by_id == user.pk
+    if not (recent and obj.deleted_by_id == user.pk):
+        return False
+    return can_steer(obj, user) if obj._meta.model_name == "project" else can_contribute(obj.project, user)
+
+
+def knows_deleted(obj, user) -> bool:
+    """Who may learn that a deleted project or decision exists: operators, and whoever deleted it (they
+    are told why an Undo is refused: 403, recorded). Anyone else gets the 404 of an unknown object."""
+    return is_active_user(user) and (user.is_staff or obj.deleted_by_id == user.pk)
 
 
 def can_see(project, user) -> bool:

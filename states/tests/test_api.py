@@ -87,6 +87,9 @@ def test_permission_matrix_endpoint_serves_the_generated_matrix(api_client, memb
     assert rows["project.pause"]["rule"] == "commandcentral.core.access.can_steer"
     assert rows["decision.activate"]["roles"]["member"] == "allowed"
     assert rows["decision.decide"]["roles"]["member"] == "forbidden"
+    assert rows["decision.restore"]["roles"]["member"] == "allowed"
+    assert rows["decision.restore"]["roles"]["outsider"] == "forbidden"  # a member removed since the delete
+    assert rows["project.restore"]["roles"]["member"] == "forbidden"
     assert {"project.activate", "project.resume", "project.complete", "project.kill", "decision.archive"} <= set(rows)
 
 
@@ -117,6 +120,36 @@ def test_matrix_project_transition_cell_is_what_perform_transition_does(role, ro
             outcome = "forbidden"
 
     assert outcome == cell
+
+
+UNDO_STATUS = {"allowed": 302, "forbidden": 403, "hidden": 404}
+
+
+@pytest.mark.parametrize("kind", ["project", "decision"])
+@pytest.mark.parametrize("role", ["operator", "owner", "member", "viewer", "outsider"])
+def test_matrix_undo_cell_is_what_the_pages_undo_does(kind, role, roles, project, client):
+    """Each role as the one who deleted it a moment ago; the outsider stands for a member removed since."""
+    from django.utils import timezone
+
+    from decisions.models import Decision
+    from decisions.tests.factories import DecisionFactory
+
+    cell = next(row for row in permission_matrix()["actions"] if row["action"] == f"{kind}.restore")["roles"][role]
+    user = roles[role]
+    deleted = {"deleted_at": timezone.now(), "deleted_by": user}
+    if kind == "project":
+        Project._base_manager.filter(pk=project.pk).update(**deleted)
+        obj, model = project, Project
+    else:
+        obj, model = DecisionFactory(project=project, **deleted), Decision
+    client.force_login(user)
+
+    response = client.post(reverse(f"{kind}_restore", args=[obj.pk]))
+
+    assert response.status_code == UNDO_STATUS[cell]
+    assert (model._base_manager.get(pk=obj.pk).deleted_at is None) == (cell == "allowed")
+    refusals = AuditEntry.objects.filter(event_type=AuditEventType.PERMISSION_DENIED, event_name=f"{kind}.restore")
+    assert [row.actor for row in refusals] == ([user] if cell == "forbidden" else [])
 
 
 # --- Registration ------------------------------------------------------------------------------------
