@@ -37,10 +37,12 @@ def pytest_runtest_call(item):
     if _audit_rows_written != written_before and not item.get_closest_marker("audit_tamper"):
         from django.db import connection
 
+        from audit.ledger.sequencer import seal_pending
         from audit.ledger.verification import verify_ledger
 
         if connection.needs_rollback:
             return result  # the test left its transaction failed: nothing it wrote can be read or kept
+        seal_pending()  # verification reads only: what the test left queued is sealed first
         report = verify_ledger()
         if not report.ok:
             failure = report.failure
@@ -50,6 +52,13 @@ def pytest_runtest_call(item):
                 pytrace=False,
             )
     return result
+
+
+@pytest.fixture(autouse=True)
+def _signer_record_per_test(tmp_path, settings):
+    """The signer's record lives outside the database; each test's database starts empty, so its record
+    must too (a record left by an earlier test would rightly make the signer refuse this test's tree)."""
+    settings.AUDIT_SIGNER_STATE = str(tmp_path / "audit-signer.state")
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 
 from commandcentral.api.schema import errors
 
-from .ledger.checkpoints import current_checkpoint, ledger_status, verifier_key_text
-from .ledger.proofs import ProofUnavailable, consistency_proof, inclusion_proof
+from .ledger.checkpoints import latest_checkpoint, ledger_status, verifier_key_text
+from .ledger.proofs import ProofUnavailable, checkpoint_wait, consistency_proof, inclusion_proof
 from .ledger.verification import verify_ledger
 
 
@@ -49,7 +49,8 @@ class LedgerKeyView(APIView):
 
 
 class LedgerCheckpointView(APIView):
-    """The latest signed checkpoint: pending rows are sealed first, so it covers every committed row."""
+    """The newest stored checkpoint with the witnesses' cosignatures. Reading never signs: checkpoints are
+    made every AUDIT_CHECKPOINT_INTERVAL seconds by the maintenance task (or `manage.py audit_checkpoint`)."""
 
     permission_classes = [AllowAny]
     renderer_classes = [PlainTextRenderer]
@@ -57,17 +58,23 @@ class LedgerCheckpointView(APIView):
     @extend_schema(
         operation_id="ledger_checkpoint",
         tags=["ledger"],
-        summary="Latest signed checkpoint (C2SP tlog-checkpoint in a signed note)",
-        responses={(200, "text/plain"): TEXT, **errors()},
+        summary="Latest signed checkpoint (C2SP tlog-checkpoint in a signed note, with witness cosignatures)",
+        responses={(200, "text/plain"): TEXT, **errors(503)},
     )
     def get(self, request):
-        return Response(current_checkpoint().note)
+        head = latest_checkpoint()
+        if head is None:
+            return Response(
+                {"detail": "No checkpoint has been signed yet; the maintenance task signs one within seconds."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(checkpoint_wait())},
+            )
+        return Response(head.note)
 
 
 class InclusionProofQuerySerializer(serializers.Serializer):
     tree_size = serializers.IntegerField(
         required=False, min_value=1, max_value=2**62,
-        help_text="Prove inclusion in the tree of this size (default: the latest checkpoint's).",
+        help_text="Prove inclusion in the signed checkpoint of this size (default: the newest checkpoint).",
     )
 
 
@@ -86,7 +93,12 @@ def inclusion_proof_response(entry_id: int, request) -> Response:
     try:
         return Response(inclusion_proof(entry_id, query.validated_data.get("tree_size")))
     except ProofUnavailable as error:
-        return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        return unavailable(error)
+
+
+def unavailable(error: ProofUnavailable) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT, headers=headers)
 
 
 INCLUSION_PROOF_SCHEMA = extend_schema(
@@ -130,7 +142,7 @@ class LedgerConsistencyView(APIView):
         try:
             return Response(consistency_proof(query.validated_data["first"], query.validated_data["second"]))
         except ProofUnavailable as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+            return unavailable(error)
 
 
 class LedgerCheckpointInfoSerializer(serializers.Serializer):
@@ -140,13 +152,34 @@ class LedgerCheckpointInfoSerializer(serializers.Serializer):
     note = serializers.CharField()
 
 
+class SignerRecordSerializer(serializers.Serializer):
+    tree_size = serializers.IntegerField(help_text="the last tree the signer signed")
+    root_hash = serializers.CharField()
+    signed_at = serializers.CharField()
+    path = serializers.CharField(help_text="AUDIT_SIGNER_STATE, outside the database")
+
+
+class WitnessStatusSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    url = serializers.CharField()
+    verifier_key = serializers.CharField()
+    cosigned_size = serializers.IntegerField(help_text="the largest tree size this witness cosigned")
+    last_error = serializers.CharField(allow_blank=True)
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_success_at = serializers.DateTimeField(allow_null=True)
+
+
 class LedgerStatusSerializer(serializers.Serializer):
     tree_size = serializers.IntegerField()
     unsealed_rows = serializers.IntegerField()
+    unqueued_rows = serializers.IntegerField(help_text="rows neither sealed nor queued: taken out of the ledger's reach")
     seal_lag_seconds = serializers.FloatField(help_text="how long the oldest unsealed row has waited")
     verifier_key = serializers.CharField()
     key_source = serializers.ChoiceField(choices=["environment", "file", "derived"], help_text="derived: development key from SECRET_KEY")
     last_checkpoint = LedgerCheckpointInfoSerializer(allow_null=True)
+    diverged = serializers.CharField(allow_blank=True, help_text="'ledger diverged: …' once the signer refused to sign; empty otherwise")
+    signer = SignerRecordSerializer(allow_null=True)
+    witnesses = WitnessStatusSerializer(many=True)
 
 
 class LedgerStatusView(APIView):
@@ -161,7 +194,9 @@ class LedgerStatusView(APIView):
 
 
 class LedgerBreakSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="changed_content, missing_row, leaf_without_row, unsealed_row, tree_mismatch or checkpoint_mismatch")
+    kind = serializers.CharField(
+        help_text="changed_content, missing_row, leaf_without_row, unqueued_row, tree_mismatch, checkpoint_mismatch or diverged",
+    )
     row_id = serializers.IntegerField(allow_null=True)
     leaf_index = serializers.IntegerField(allow_null=True)
     message = serializers.CharField()

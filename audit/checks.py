@@ -1,4 +1,5 @@
-"""System checks for the ledger's signing key (`manage.py check`, and `check --deploy`)."""
+"""System checks for the ledger's signing key, the signer's record and the witnesses (`manage.py check`, and
+`check --deploy`)."""
 
 from django.core import checks
 
@@ -26,8 +27,37 @@ def signing_key_not_derived(app_configs=None, **kwargs):
     )]
 
 
-# The append-only tables (migrations 0002 and 0010); the queue is the sequencer's work list.
-APPEND_ONLY_MODELS = ("AuditEntry", "LedgerLeaf", "LedgerNode", "LedgerCheckpoint")
+@checks.register("audit")
+def witnesses_configured(app_configs=None, **kwargs):
+    from .ledger.witnessing import WitnessConfigurationError, configured_witnesses, witness_key, witnessed_logs
+
+    try:
+        configured_witnesses()
+        witnessed_logs()
+        witness_key()
+    except WitnessConfigurationError as error:
+        return [checks.Error(str(error), id="audit.E002")]
+    return []
+
+
+@checks.register("audit", deploy=True)
+def signer_state_placed(app_configs=None, **kwargs):
+    from django.conf import settings
+
+    from .ledger.signer import state_path
+
+    if getattr(settings, "AUDIT_SIGNER_STATE", "") or getattr(settings, "AUDIT_SIGNING_KEY_FILE", ""):
+        return []
+    return [checks.Warning(
+        f"AUDIT_SIGNER_STATE is not set: the signer keeps its record of the last signed tree in {state_path()}.",
+        hint="Keep it next to the signing key, on the host that signs and outside the database's reach "
+        "(AUDIT_SIGNER_STATE=/path/to/audit-signer.state, or AUDIT_SIGNING_KEY_FILE and its .state beside it).",
+        id="audit.W004",
+    )]
+
+
+# The append-only tables (migrations 0002, 0010 and 0012); the queue is the sequencer's work list.
+APPEND_ONLY_MODELS = ("AuditEntry", "LedgerLeaf", "LedgerNode", "LedgerCheckpoint", "LedgerCosignature", "WitnessedCheckpoint")
 
 
 @checks.register("audit", checks.Tags.database, deploy=True)

@@ -180,7 +180,7 @@ class LedgerQueue(models.Model):
     """Audit rows committed but not yet in the ledger: written with the row, removed by the sequencer.
 
     Not append-only, on purpose: it is the sequencer's work list (Trillian's "unsequenced" table).
-    A row taken out of it without being sealed is found by verify_audit (`unsealed_row`).
+    A row taken out of it without being sealed is found by verify_audit (`unqueued_row`).
     """
 
     entry_id = models.BigIntegerField(primary_key=True)
@@ -252,3 +252,59 @@ class LedgerCheckpoint(AppendOnly):
 
     def __str__(self) -> str:
         return f"checkpoint of tree size {self.tree_size} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class LedgerCosignature(AppendOnly):
+    """A witness's cosignature line (C2SP cosignature/v1) on our checkpoint of `tree_size`, as it answered."""
+
+    tree_size = models.BigIntegerField(db_index=True)
+    witness = models.CharField(max_length=300, help_text="the witness's cosigner verifier key")
+    line = models.TextField(help_text="the signature line, '— <name> <base64>' and its newline")
+    cosigned_at = models.DateTimeField(help_text="the time inside the cosignature")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "witness cosignature"
+        constraints = [models.UniqueConstraint(fields=["tree_size", "witness"], name="audit_cosignature_once_per_size")]
+
+    def __str__(self) -> str:
+        return f"cosignature of tree size {self.tree_size} by {self.witness.split('+', 1)[0]}"
+
+
+class WitnessState(models.Model):
+    """How submitting our checkpoints to one configured witness goes: the size it last cosigned, the last error.
+
+    Not append-only: it is a status, not evidence (the cosignatures are the evidence). The witness keeps
+    its own record of our log, so a value changed here is corrected by the witness's 409 answer.
+    """
+
+    witness = models.CharField(max_length=300, unique=True, help_text="the witness's cosigner verifier key")
+    url = models.URLField(max_length=500)
+    cosigned_size = models.BigIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "witness"
+
+    def __str__(self) -> str:
+        return self.witness.split("+", 1)[0]
+
+
+class WitnessedCheckpoint(AppendOnly):
+    """As a witness: a checkpoint of another log that we verified and cosigned (our last-seen state of it)."""
+
+    origin = models.CharField(max_length=255)
+    tree_size = models.BigIntegerField()
+    root_hash = models.BinaryField(max_length=32)
+    note = models.TextField(help_text="the checkpoint as the log submitted it")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "witnessed checkpoint"
+        constraints = [models.UniqueConstraint(fields=["origin", "tree_size"], name="audit_witnessed_once_per_size")]
+        indexes = [models.Index(fields=["origin", "-tree_size"], name="audit_witnessed_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.origin} at tree size {self.tree_size}"

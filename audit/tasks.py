@@ -1,25 +1,72 @@
-"""The ledger's periodic work as a task (django-tasks): the sweep and the checkpoint.
+"""The ledger's periodic work as a task (django-tasks): the safety-net sweep, the checkpoint, the witnesses.
 
-`ledger_maintenance` seals whatever writers left pending (a crash between commit and seal, rows of a
-process that exited) and signs and stores a checkpoint when the tree has grown, then queues its own
-next run `every` seconds later. `manage.py schedule_maintenance` starts the chain once (`make run`
-does); a worker (`manage.py db_worker --queue-name '*'`) runs it. Several chains would only repeat
-work that is idempotent (sealing takes the sequencer; a checkpoint of a size already stored is kept once).
+`ledger_maintenance` runs every AUDIT_CHECKPOINT_INTERVAL seconds (default 5) and queues its own next
+run: it seals what writers left pending (a crash between commit and seal), signs and stores a
+checkpoint when the tree has grown (through the signer's record, so never one that contradicts an
+earlier checkpoint), and submits it to every witness in AUDIT_WITNESSES. `manage.py
+schedule_maintenance` starts the chain once (`make run` does); a worker (`manage.py db_worker
+--queue-name '*'`) runs it. Several chains would only repeat work that is idempotent (sealing takes
+the sequencer; the signer takes its lock; a checkpoint of a stored size is kept once).
 """
 
+import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
-from .ledger.checkpoints import current_checkpoint
+from .ledger.checkpoints import LedgerConfigurationError, make_checkpoint
 from .ledger.sequencer import seal_pending
+from .ledger.signer import LedgerDiverged, SignerStateError
+from .ledger.witnessing import WitnessConfigurationError, submit_checkpoint
+
+logger = logging.getLogger("commandcentral.audit.ledger")
+
+# Finished runs of this task older than this are pruned by the task itself (a run every few seconds
+# would otherwise leave ~17,000 result rows a day in the task table).
+KEEP_FINISHED_RUNS = timedelta(hours=1)
+
+
+def checkpoint_interval() -> float:
+    return float(getattr(settings, "AUDIT_CHECKPOINT_INTERVAL", 5) or 5)
 
 
 @task(queue_name="maintenance")
-def ledger_maintenance(every: float = 60.0) -> dict:
+def ledger_maintenance(every: float | None = None) -> dict:
+    every = checkpoint_interval() if every is None else every
+    try:
+        return run_maintenance()
+    finally:
+        if every > 0:
+            ledger_maintenance.using(run_after=timezone.now() + timedelta(seconds=every)).enqueue(every)
+            _prune_finished_runs()
+
+
+def run_maintenance() -> dict:
+    """Seal, checkpoint, submit to witnesses. A diverged ledger signs nothing and says so (every time)."""
     sealed = seal_pending()
-    head = current_checkpoint()  # stores a new checkpoint only when the tree has grown
-    if every > 0:
-        ledger_maintenance.using(run_after=timezone.now() + timedelta(seconds=every)).enqueue(every)
-    return {"sealed": sealed, "tree_size": head.tree_size}
+    outcome = {"sealed": sealed}
+    try:
+        head = make_checkpoint()
+    except (LedgerDiverged, SignerStateError, LedgerConfigurationError) as error:
+        logger.error("no checkpoint signed: %s", error)
+        return {**outcome, "error": str(error)}
+    outcome["tree_size"] = head.tree_size
+    try:
+        outcome["witnesses"] = submit_checkpoint(head.tree_size, head.note)
+    except WitnessConfigurationError as error:
+        logger.error("checkpoint not submitted to witnesses: %s", error)
+        outcome["witnesses"] = {"AUDIT_WITNESSES": str(error)}
+    return outcome
+
+
+def _prune_finished_runs() -> None:
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(
+        task_path=ledger_maintenance.module_path,
+        status__in=[TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED],
+        finished_at__lt=timezone.now() - KEEP_FINISHED_RUNS,
+    ).delete()

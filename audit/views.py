@@ -17,7 +17,7 @@ from commandcentral.core.access import visible_projects
 from .export import formula_safe
 from .filters import AuditEntryFilter
 from .ledger.proofs import ProofUnavailable, inclusion_proof
-from .ledger.sequencer import seal_pending, tree_size
+from .ledger.sequencer import tree_size
 from .models import AuditEntry, AuditEventType, LedgerCheckpoint, LedgerLeaf
 
 PAGE_SIZE = 50
@@ -138,7 +138,6 @@ def _visible_entry_or_404(request, pk: int) -> AuditEntry:
 def audit_entry(request, pk: int):
     """One audit row with its place in the ledger: leaf index, the signed tree it is proven in, its proof."""
     entry = _visible_entry_or_404(request, pk)
-    seal_pending()
     leaf = LedgerLeaf.objects.filter(entry_id=entry.pk).values("leaf_index", "sealed_at").first()
     checkpoint = LedgerCheckpoint.objects.order_by("-tree_size").values("tree_size", "created_at").first() if leaf else None
     return render(request, "audit/audit_entry.html", {
@@ -158,7 +157,10 @@ def audit_entry_proof(request, pk: int):
     try:
         proof = inclusion_proof(entry.pk)
     except ProofUnavailable as error:
-        return HttpResponse(f"{error}\n", status=409, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(f"{error}\n", status=409, content_type="text/plain; charset=utf-8")
+        if error.retry_after:
+            response["Retry-After"] = str(error.retry_after)
+        return response
     response = HttpResponse(json.dumps(proof, indent=2) + "\n", content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="audit-{entry.pk}-proof.json"'
     return response

@@ -179,6 +179,8 @@ def server_env(database_url: str) -> dict:
         "GUNICORN_WORKERS": "1",
         "GUNICORN_TIMEOUT": os.environ.get("BENCH_GUNICORN_TIMEOUT", "30"),
         "PYTHONDONTWRITEBYTECODE": "1",
+        # The signer's record of a throwaway database is throwaway too (a stale one would refuse to sign).
+        "AUDIT_SIGNER_STATE": str(Path(tempfile.mkdtemp(prefix="cc-bench-signer-")) / "audit-signer.state"),
     })
     env.pop("REDIS_URL", None)
     env.pop("CACHE_URL", None)

@@ -15,7 +15,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 
-from audit.ledger.sequencer import pending_status, tree_size
+from audit.ledger.sequencer import pending_status, tree_size, unqueued_rows
+from audit.ledger.signer import divergence
+from audit.ledger.witnessing import witness_status
 
 logger = structlog.get_logger(__name__)
 
@@ -30,6 +32,14 @@ class CacheDegraded(Exception):
 
 class LedgerLagging(Exception):
     """An audit row has waited longer than AUDIT_SEAL_LAG_BOUND to be sealed (is the sweep running?)."""
+
+
+class LedgerDiverged(Exception):
+    """The signer refused to sign: the database's tree does not extend what it signed before."""
+
+
+class LedgerRowsUnqueued(Exception):
+    """Audit rows are neither sealed nor queued: someone took them out of the ledger's reach."""
 
 
 @never_cache
@@ -64,7 +74,14 @@ def check_cache() -> None:
 
 
 def check_ledger() -> None:
-    """The oldest unsealed audit row has waited no longer than AUDIT_SEAL_LAG_BOUND seconds."""
+    """The signer has not stopped (its record, read from disk), every row is sealed or queued, and the
+    oldest unsealed row has waited no longer than AUDIT_SEAL_LAG_BOUND seconds."""
+    reason = divergence()
+    if reason:
+        raise LedgerDiverged(reason)
+    stray = unqueued_rows()
+    if stray:
+        raise LedgerRowsUnqueued(f"{stray} audit rows are neither sealed nor queued")
     unsealed, lag = pending_status()
     if lag > settings.AUDIT_SEAL_LAG_BOUND:
         raise LedgerLagging(f"{unsealed} unsealed rows, oldest {lag:.0f} s")
@@ -75,7 +92,7 @@ def check_ledger() -> None:
 READINESS_CHECKS = {
     "database": (check_database, (DatabaseError,)),
     "cache": (check_cache, (CacheUnavailable, RedisError, OSError)),
-    "ledger": (check_ledger, (LedgerLagging, DatabaseError)),
+    "ledger": (check_ledger, (LedgerDiverged, LedgerRowsUnqueued, LedgerLagging, DatabaseError)),
 }
 
 
@@ -98,8 +115,10 @@ def ready(request):
             degraded.append(name)
         except expected_errors as error:
             # The body names the check and the error class only; details (hosts, users) go to the log.
+            # A diverged ledger says so in its own words: it holds no host or user, and it is the one
+            # failure an operator must act on rather than wait out.
             logger.warning("readiness_check_failed", check=name, error=repr(error))
-            checks[name] = f"failed: {type(error).__name__}"
+            checks[name] = str(error) if isinstance(error, LedgerDiverged) else f"failed: {type(error).__name__}"
             failing.append(name)
         else:
             checks[name] = "ok"
@@ -119,18 +138,46 @@ def ready(request):
 @never_cache
 @require_GET
 def metrics(request):
-    """django-prometheus' export (every worker's counters under gunicorn) plus the ledger's gauges,
-    read from the database at scrape time so every worker reports the same value."""
+    """django-prometheus' export (every worker's counters under gunicorn) plus the ledger's gauges, read
+    at scrape time (from the database, and the signer's record from disk) so every worker reports the
+    same value. With the database down it still answers 200: the ledger gauges that need the database
+    are left out and commandcentral_metrics_database_up is 0."""
     from django_prometheus.exports import ExportToDjangoView
-    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+    from prometheus_client import CollectorRegistry, generate_latest
 
     response = ExportToDjangoView(request)
     registry = CollectorRegistry()
-    unsealed, lag = pending_status()
-    Gauge("commandcentral_audit_unsealed_rows", "Audit rows committed but not yet sealed into the ledger",
-          registry=registry).set(unsealed)
-    Gauge("commandcentral_audit_seal_lag_seconds", "How long the oldest unsealed audit row has waited",
-          registry=registry).set(lag)
-    Gauge("commandcentral_audit_ledger_tree_size", "Leaves in the audit ledger", registry=registry).set(tree_size())
+    registry.register(LedgerCollector())
     response.content = response.content + generate_latest(registry)
     return response
+
+
+class LedgerCollector:
+    """The ledger's gauges, computed when collected."""
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        reason = divergence()
+        yield GaugeMetricFamily("commandcentral_audit_ledger_diverged",
+                                "1 when the signer refused to sign a tree that does not extend the last one it signed",
+                                value=1 if reason else 0)
+        try:
+            unsealed, lag = pending_status()
+            size, stray = tree_size(), unqueued_rows()
+            witnesses = witness_status()
+        except DatabaseError:
+            yield GaugeMetricFamily("commandcentral_metrics_database_up", "0 when the database did not answer this scrape", value=0)
+            return
+        yield GaugeMetricFamily("commandcentral_metrics_database_up", "0 when the database did not answer this scrape", value=1)
+        yield GaugeMetricFamily("commandcentral_audit_unsealed_rows", "Audit rows committed but not yet sealed into the ledger", value=unsealed)
+        yield GaugeMetricFamily("commandcentral_audit_unqueued_rows", "Audit rows neither sealed nor queued (taken out of the ledger's reach)", value=stray)
+        yield GaugeMetricFamily("commandcentral_audit_seal_lag_seconds", "How long the oldest unsealed audit row has waited", value=lag)
+        yield GaugeMetricFamily("commandcentral_audit_ledger_tree_size", "Leaves in the audit ledger", value=size)
+        cosigned = GaugeMetricFamily("commandcentral_audit_witness_cosigned_size", "The largest tree size each witness cosigned", labels=["witness"])
+        failing = GaugeMetricFamily("commandcentral_audit_witness_failing", "1 when the last submission to a witness failed", labels=["witness"])
+        for witness in witnesses:
+            cosigned.add_metric([witness["name"]], witness["cosigned_size"])
+            failing.add_metric([witness["name"]], 1 if witness["last_error"] else 0)
+        yield cosigned
+        yield failing

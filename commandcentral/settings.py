@@ -171,23 +171,38 @@ AUDITLOG_STORE_JSON_CHANGES = True
 # auditlog 3.4.1 still creates its own unused `auditlog_logentry` table even with a custom entry
 # model, which breaks PostgreSQL flush (auditlog #804). Skip its migrations entirely.
 MIGRATION_MODULES = {"auditlog": None}
-# The ledger (SPEC §13, docs/audit.md, "The audit ledger"). The Ed25519 signing key of the checkpoints, in the
+# The ledger (docs/audit.md, "The audit ledger"). The Ed25519 signing key of the checkpoints, in the
 # signed-note private form `manage.py audit_keygen` prints, or a file holding it. Neither set: a
 # development key derived from SECRET_KEY (check audit.W001 warns under --deploy).
 AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
 AUDIT_SIGNING_KEY_FILE = env.str("AUDIT_SIGNING_KEY_FILE", default="")
 # Name of a key audit_keygen makes (and of the development key): the checkpoints' origin line.
 AUDIT_LEDGER_ORIGIN = env.str("AUDIT_LEDGER_ORIGIN", default="commandcentral/audit")
+# The signer's own record of the last tree it signed, outside the database, next to its key: a file
+# path (written atomically and fsynced). Empty: `<AUDIT_SIGNING_KEY_FILE>.state`, or
+# `audit-signer.state` in the project folder (check audit.W003 warns under --deploy).
+AUDIT_SIGNER_STATE = env.str("AUDIT_SIGNER_STATE", default="")
+# Seconds between checkpoints: the maintenance task seals what is left, signs a checkpoint when the
+# tree has grown and submits it to the witnesses this often. A proof of a newer row is a 409 with
+# Retry-After until then.
+AUDIT_CHECKPOINT_INTERVAL = env.float("AUDIT_CHECKPOINT_INTERVAL", default=5.0)
 # Seal right after each audited transaction commits (group sealing). Off: only the sweep seals
-# (`manage.py audit_seal --loop 2`), and verify_audit, proofs and checkpoints.
+# (the maintenance task, or `manage.py audit_seal --loop 2`).
 AUDIT_SEAL_ON_COMMIT = env.bool("AUDIT_SEAL_ON_COMMIT", default=True)
 # Seconds between two after-commit seals of one process (0: after every commit). Rows a commit
-# leaves for later are sealed by the next due seal, at the end of the request (after the response)
-# or by the sweep; one seal then covers many requests' rows (bench/README.md, "Ledger").
+# leaves for later are sealed by this process's one deferred seal when the interval is up; one seal
+# then covers many requests' rows (bench/README.md, "Ledger").
 AUDIT_SEAL_MIN_INTERVAL = env.float("AUDIT_SEAL_MIN_INTERVAL", default=1.0)
-# Seconds an unsealed row may wait: /ready answers 503 beyond it, verify_audit reports rows older
-# than it that are neither sealed nor queued.
+# Seconds an unsealed row may wait before /ready answers 503.
 AUDIT_SEAL_LAG_BOUND = env.int("AUDIT_SEAL_LAG_BOUND", default=60)
+# Witnesses of this log: "<add-checkpoint URL> <cosigner verifier key>", one per line or ';'-separated.
+AUDIT_WITNESSES = env.str("AUDIT_WITNESSES", default="")
+# As a witness of other logs: their verifier keys (one per line or ';'-separated), and this witness's
+# cosigner key (`manage.py audit_keygen --witness`) and name. No key: one derived from SECRET_KEY.
+AUDIT_WITNESS_LOGS = env.str("AUDIT_WITNESS_LOGS", default="")
+AUDIT_WITNESS_KEY = env.str("AUDIT_WITNESS_KEY", default="")
+AUDIT_WITNESS_KEY_FILE = env.str("AUDIT_WITNESS_KEY_FILE", default="")
+AUDIT_WITNESS_NAME = env.str("AUDIT_WITNESS_NAME", default="commandcentral/witness")
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -303,8 +318,13 @@ TASKS = {
         "QUEUES": ["default", "webhooks", "maintenance"],
     }
 }
-# Deliveries to private, loopback and link-local addresses are refused unless this is on (local receivers).
+# Deliveries to private, loopback and link-local addresses (also inside an IPv6 address: IPv4-mapped,
+# NAT64, 6to4...) are refused unless this is on (local receivers). On, it also lifts the port check below:
+# a local receiver listens on whatever port it was given.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# The only ports a webhook URL may name (a URL without one uses 80 or 443): a user-given URL must not
+# reach whatever else listens on a host (mail, databases, admin consoles), reachable or not from outside.
+WEBHOOK_ALLOWED_PORTS = [int(port) for port in env.list("WEBHOOK_ALLOWED_PORTS", default=["80", "443"])]
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10)
 # Seconds before each retry of a failed delivery (±20 % jitter); after the last, the subscription pauses.

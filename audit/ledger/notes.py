@@ -14,11 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .verifier import (
+    ALG_COSIGNATURE_V1,
     ALG_ED25519,
     SIGNATURE_PREFIX,
     VerificationError,
     VerifierKey,
     b64decode,
+    cosigned_message,
     b64encode,
     key_hash,
     valid_key_name,
@@ -29,8 +31,11 @@ PRIVATE_PREFIX = "PRIVATE+KEY+"
 
 @dataclass(frozen=True)
 class SigningKey:
+    """An Ed25519 key that signs notes (alg 0x01, the log) or cosigns checkpoints (alg 0x04, a witness)."""
+
     name: str
     seed: bytes
+    alg: int = ALG_ED25519
 
     @property
     def _private(self) -> Ed25519PrivateKey:
@@ -43,10 +48,10 @@ class SigningKey:
     @property
     def verifier(self) -> VerifierKey:
         public = self.public_key
-        return VerifierKey(self.name, key_hash(self.name, public), public)
+        return VerifierKey(self.name, key_hash(self.name, public, self.alg), public, self.alg)
 
     def __str__(self) -> str:
-        return f"{PRIVATE_PREFIX}{self.name}+{self.verifier.key_hash.hex()}+{b64encode(bytes([ALG_ED25519]) + self.seed)}"
+        return f"{PRIVATE_PREFIX}{self.name}+{self.verifier.key_hash.hex()}+{b64encode(bytes([self.alg]) + self.seed)}"
 
     def __repr__(self) -> str:  # never print the seed by accident (logs, tracebacks)
         return f"SigningKey(name={self.name!r}, verifier={str(self.verifier)!r})"
@@ -55,17 +60,27 @@ class SigningKey:
         """The signed note of `text` (which must end with a newline and hold no blank line's worth of trouble)."""
         if not text.endswith("\n") or "\r" in text:
             raise ValueError("note text must end with a newline and hold no carriage returns")
+        if self.alg != ALG_ED25519:
+            raise ValueError("a cosigner key cosigns checkpoints; it does not sign notes")
         signature = self._private.sign(text.encode("utf-8"))
         return f"{text}\n{SIGNATURE_PREFIX}{self.name} {b64encode(self.verifier.key_hash + signature)}\n"
 
+    def cosign(self, body: str, timestamp: int) -> str:
+        """A cosignature/v1 signature line over a checkpoint body (C2SP tlog-cosignature), with its newline."""
+        if self.alg != ALG_COSIGNATURE_V1:
+            raise ValueError("only a cosigner (0x04) key cosigns")
+        signature = self._private.sign(cosigned_message(body, timestamp))
+        payload = self.verifier.key_hash + timestamp.to_bytes(8, "big") + signature
+        return f"{SIGNATURE_PREFIX}{self.name} {b64encode(payload)}\n"
 
-def generate_signing_key(name: str) -> SigningKey:
+
+def generate_signing_key(name: str, alg: int = ALG_ED25519) -> SigningKey:
     if not valid_key_name(name):
         raise ValueError("a key name must be non-empty, without '+' or whitespace")
-    return SigningKey(name, os.urandom(32))
+    return SigningKey(name, os.urandom(32), alg)
 
 
-def parse_signing_key(text: str) -> SigningKey:
+def parse_signing_key(text: str, alg: int = ALG_ED25519) -> SigningKey:
     text = text.strip()
     if not text.startswith(PRIVATE_PREFIX):
         raise VerificationError("signing key must start with PRIVATE+KEY+")
@@ -74,9 +89,9 @@ def parse_signing_key(text: str) -> SigningKey:
         raise VerificationError("signing key must read PRIVATE+KEY+<name>+<8 hex>+<base64 seed>")
     name, hash_hex, encoded = parts
     raw = b64decode(encoded, "signing key")
-    if len(raw) != 33 or raw[0] != ALG_ED25519:
-        raise VerificationError("signing key is not an Ed25519 seed (0x01 followed by 32 bytes)")
-    key = SigningKey(name, raw[1:])
+    if len(raw) != 33 or raw[0] != alg:
+        raise VerificationError(f"signing key is not an Ed25519 seed of type 0x{alg:02x} (0x{alg:02x} followed by 32 bytes)")
+    key = SigningKey(name, raw[1:], alg)
     if key.verifier.key_hash.hex() != hash_hex:
         raise VerificationError("signing key hash does not match its name and key")
     return key

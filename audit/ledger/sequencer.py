@@ -2,13 +2,18 @@
 
 Writers never wait for it. AuditEntry.save() inserts the row and a LedgerQueue row in the writer's
 transaction and, when that commits, calls `seal_after_commit`: whoever takes the sequencer seals
-every pending row ("group sealing"); a writer that finds it busy leaves its row to the holder or
-to the next run. A process seals after a commit at most every AUDIT_SEAL_MIN_INTERVAL seconds
-(default 1; 0 = after every commit): rows a commit leaves for later are sealed at the end of a
-request once the interval has passed (after the response), by the next due seal in any process, or
-by the sweep. Under load one seal then covers many requests' rows instead of every request paying
-for a transaction of its own (bench/README.md, "Ledger"). `manage.py audit_seal` (cron, systemd or `--loop`) sweeps what is left, and
-verify_audit, proofs and checkpoints seal what is pending first, waiting for the sequencer.
+every pending row ("group sealing"); a writer that finds it busy leaves its row to the holder, which
+looks for more rows before it lets go. When a row is sealed (docs/audit.md, "When a row is sealed"):
+
+1. after its commit, at once, when this process has not sealed within AUDIT_SEAL_MIN_INTERVAL
+   seconds (default 1; 0 = after every commit);
+2. otherwise by this process's one deferred seal, a timer that fires when the interval is up, so the
+   last rows of a burst wait at most the interval even if no request follows;
+3. the sweep (the maintenance task every AUDIT_CHECKPOINT_INTERVAL seconds, or `manage.py
+   audit_seal`) is only a safety net, for a process that died between its commit and its seal.
+
+Under load one seal covers many requests' rows instead of every request paying for a transaction of
+its own (bench/README.md, "Ledger"). Readers (proofs, checkpoints, verification) never seal.
 
 The sequencer lock is held for one batch only: on PostgreSQL a transaction-level advisory lock
 (pg_try_advisory_xact_lock when a writer seals after its commit, so no writer ever queues behind
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import threading
 import time
 
 from django.apps import apps
@@ -193,15 +199,20 @@ def seal_pending(using: str = "default", *, wait: bool = True, batch_size: int =
     return total
 
 
-# When this process last sealed after a commit, per database alias (time.monotonic()), and the aliases
-# whose rows it left for later because it had sealed moments before.
+# When this process last sealed after a commit, per database alias (time.monotonic()), and the one
+# deferred seal it has waiting per alias (a timer thread).
 _last_after_commit_seal: dict[str, float] = {}
-_left_for_later: set[str] = set()
+_deferred: dict[str, threading.Timer] = {}
+_deferred_lock = threading.Lock()
+_flush_registered = False
+
+
+def _interval() -> float:
+    return float(getattr(settings, "AUDIT_SEAL_MIN_INTERVAL", 0) or 0)
 
 
 def _seal_now(using: str) -> None:
     _last_after_commit_seal[using] = time.monotonic()
-    _left_for_later.discard(using)
     started = time.perf_counter()
     sealed = seal_pending(using, wait=False)
     if sealed:
@@ -209,51 +220,72 @@ def _seal_now(using: str) -> None:
 
 
 def _due(using: str) -> bool:
-    interval = getattr(settings, "AUDIT_SEAL_MIN_INTERVAL", 0) or 0
+    interval = _interval()
     return not interval or time.monotonic() - _last_after_commit_seal.get(using, float("-inf")) >= interval
+
+
+def _defer(using: str) -> None:
+    """One deferred seal per process and database: a timer that fires once the interval has passed.
+
+    So the last rows of a burst are sealed within the interval even when no request follows, and no
+    request ever waits for it. Commits while it waits add nothing: it seals every pending row.
+    """
+    global _flush_registered
+    with _deferred_lock:
+        if using in _deferred:
+            return
+        wait = max(0.0, _interval() - (time.monotonic() - _last_after_commit_seal.get(using, float("-inf"))))
+        timer = threading.Timer(wait, _run_deferred, args=(using,))
+        timer.daemon = True  # never keeps a process alive; a process that exits seals on its way out
+        _deferred[using] = timer
+        if not _flush_registered:
+            atexit.register(flush_deferred)
+            _flush_registered = True
+    timer.start()
+
+
+def _run_deferred(using: str) -> None:
+    with _deferred_lock:
+        _deferred.pop(using, None)
+    try:
+        _seal_now(using)
+    except DatabaseError:
+        logger.exception("a deferred seal failed; the next seal or the sweep takes the rows")
+    finally:
+        connection = connections[using]
+        if not connection.in_atomic_block:
+            connection.close()  # this timer thread's own connection (a test may run it in its own thread)
+
+
+def flush_deferred() -> None:
+    """Seal now what a deferred seal would have (at exit: a management command ends before its timer fires)."""
+    with _deferred_lock:
+        waiting = list(_deferred.items())
+        _deferred.clear()
+    for using, timer in waiting:
+        timer.cancel()
+        try:
+            seal_pending(using)
+        except DatabaseError:
+            logger.exception("sealing at exit failed; the next seal or the sweep takes the rows")
 
 
 def _after_commit_callback(using: str):
     def seal() -> None:
-        if not _due(using):
-            # Sealed moments ago: the next due seal, the end of a request or the sweep takes them, and
-            # a process that ends first (a management command) seals them on its way out.
-            if not _left_for_later:
-                atexit.register(_seal_at_exit)
-            _left_for_later.add(using)
-            return
-        _seal_now(using)
+        if _due(using):
+            _seal_now(using)
+        else:
+            _defer(using)
 
     seal.ledger_alias = using
     return seal
 
 
-def _seal_at_exit() -> None:
-    for using in list(_left_for_later):
-        try:
-            seal_pending(using)
-        except DatabaseError:
-            logger.exception("sealing at exit failed; the next seal or the sweep takes the rows")
-    _left_for_later.clear()
-
-
-def seal_left_for_later(**kwargs) -> None:
-    """At the end of every request (request_finished, after the response was sent): seal the rows an
-    after-commit seal left for later, once the interval has passed. So a burst's last rows do not wait
-    for the next write, and the client never waits for the seal."""
-    for using in list(_left_for_later):
-        if _due(using):
-            try:
-                _seal_now(using)
-            except DatabaseError:
-                logger.exception("sealing at the end of a request failed; the next seal or the sweep retries")
-
-
 def seal_after_commit(using: str = "default") -> None:
-    """Seal once the current transaction commits. Each audited row registers a callback (public
-    `transaction.on_commit` only): the first that runs seals every pending row, the others find nothing
-    to do — under the grouped default they return without a query. The hot writes (a create, a
-    transition) write one audit row per transaction, so one callback."""
+    """Seal once the current transaction commits: at once when this process has not sealed within
+    AUDIT_SEAL_MIN_INTERVAL, else by the one deferred seal of this process (public `transaction.on_commit`
+    only). Each audited row registers a callback: the first seals every pending row, the others find
+    nothing to do. The hot writes (a create, a transition) write one audit row per transaction."""
     if getattr(settings, "AUDIT_SEAL_ON_COMMIT", True):
         transaction.on_commit(_after_commit_callback(using), using=using, robust=True)
 
@@ -269,3 +301,16 @@ def pending_status(using: str = "default") -> tuple[int, float]:
     summary = LedgerQueue.objects.using(using).aggregate(count=Count("entry_id"), oldest=Min("enqueued_at"))
     lag = (timezone.now() - summary["oldest"]).total_seconds() if summary["oldest"] else 0.0
     return summary["count"], max(lag, 0.0)
+
+
+def unqueued_rows(using: str = "default") -> int:
+    """Audit rows that are neither leaves nor queued. A row and its queue row are written in one
+    transaction and the sequencer swaps a queue row for a leaf in another, so every committed row is one
+    or the other: anything else was taken out of the ledger's reach (a deleted queue row, a raw INSERT)."""
+    AuditEntry, LedgerQueue, LedgerLeaf, _ = _models()
+    rows = AuditEntry._base_manager.using(using)
+    # Cheap first: the counts add up in a healthy ledger (a leaf whose row is gone is verify_audit's to find).
+    if rows.count() == LedgerLeaf.objects.using(using).count() + LedgerQueue.objects.using(using).count():
+        return 0
+    return (rows.filter(ledger_leaf__isnull=True)
+            .exclude(id__in=LedgerQueue.objects.using(using).values("entry_id")).count())

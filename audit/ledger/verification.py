@@ -6,30 +6,33 @@ a stack of at most log2(n) subtree hashes) and stops at the first break:
     changed_content   a row's canonical bytes no longer hash to its leaf
     missing_row       a leaf index is absent, or the tree is smaller than a signed checkpoint
     leaf_without_row  a leaf points at no audit row
-    unsealed_row      an audit row older than the lag bound is in neither the ledger nor the queue
+    unqueued_row      an audit row is in neither the ledger nor the queue (whatever its age)
     tree_mismatch     a stored subtree hash differs from the one recomputed from the rows
     checkpoint_mismatch  a checkpoint's signature fails, or its root is not the tree's root at its size
+    diverged          the tree does not extend the last tree the signer signed (its record, kept outside
+                      the database: deleting the stored checkpoints does not hide a rewrite), or the
+                      signer has stopped signing because of that
+
+It reads only: rows still queued are counted (unsealed_rows), not sealed.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from typing import Callable
 
 from django.apps import apps
-from django.conf import settings
-from django.utils import timezone
 
-from . import merkle
+from . import merkle, signer
 from .canonical import HASHED_FIELDS, canonical_bytes
 from .checkpoints import signing_key
 from .merkle import NODE_INDEX_BITS
-from .sequencer import fetch_nodes, seal_pending, tree_size
+from .sequencer import fetch_nodes, tree_size
 from .verifier import (
     EMPTY_ROOT,
     Checkpoint,
     VerificationError,
+    b64decode,
     b64encode,
     leaf_hash,
     node_hash,
@@ -42,9 +45,10 @@ class BreakKind:
     CHANGED_CONTENT = "changed_content"
     MISSING_ROW = "missing_row"
     LEAF_WITHOUT_ROW = "leaf_without_row"
-    UNSEALED_ROW = "unsealed_row"
+    UNQUEUED_ROW = "unqueued_row"
     TREE_MISMATCH = "tree_mismatch"
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    DIVERGED = "diverged"
 
 
 @dataclass
@@ -127,8 +131,8 @@ def verify_ledger(
     since_checkpoint: bool = False,
     using: str = "default",
 ) -> LedgerReport:
-    """Seal what is pending, then check every leaf, the stored tree, every stored checkpoint and
-    (if given) an outside checkpoint already verified against the public key.
+    """Check every leaf, the stored tree, every stored checkpoint, the signer's record and (if given) an
+    outside checkpoint already verified against the public key. Rows still queued are not sealed here.
 
     since_checkpoint=True (the API and admin default, bounded work): start after the newest stored
     checkpoint whose signature holds, from the stored subtrees of its frontier — once they give its
@@ -137,7 +141,6 @@ def verify_ledger(
     AuditEntry = apps.get_model("audit", "AuditEntry")
     LedgerLeaf = apps.get_model("audit", "LedgerLeaf")
     LedgerCheckpoint = apps.get_model("audit", "LedgerCheckpoint")
-    seal_pending(using)
     report = LedgerReport(tree_size=tree_size(using))
     verifier = signing_key().verifier
     checkpoints: dict[int, list[tuple[str, bytes, str]]] = {}
@@ -195,10 +198,31 @@ def verify_ledger(
         if progress is not None:
             progress(report)
     report.root_hash = b64encode(stack.root())
-    report.failure = _unsealed_rows(report, using)
+    report.failure = _unqueued_rows(report, using) or _against_signer_record(report, using)
     if report.failure is None and checkpoint is not None:
         report.failure = _consistency_to_today(checkpoint, report, using)
     return report
+
+
+def _against_signer_record(report: LedgerReport, using: str) -> LedgerBreak | None:
+    """The tree extends the last tree the signer signed (its record, outside the database)."""
+    try:
+        record = signer.read_record()
+    except signer.SignerStateError as error:
+        return LedgerBreak(BreakKind.DIVERGED, None, None, f"{signer.DIVERGED}: {error}")
+    if record is None:
+        return None
+    if record.diverged:
+        return LedgerBreak(BreakKind.DIVERGED, None, record.tree_size,
+                           f"{signer.DIVERGED}: {record.diverged} The signer signs nothing until an operator acts "
+                           "(manage.py audit_signer).")
+    root = b64decode(report.root_hash, "root")
+    try:
+        signer.check_extends(record, report.tree_size, root, lambda keys: fetch_nodes(keys, using))
+    except signer.LedgerDiverged as error:
+        return LedgerBreak(BreakKind.DIVERGED, None, record.tree_size, str(error))
+    report.notes.append(f"the tree extends the signer's record (tree size {record.tree_size}).")
+    return None
 
 
 def _anchor(checkpoints: dict, verifier) -> int | None:
@@ -268,22 +292,19 @@ def _check_checkpoints(entries, root: bytes, size: int, verifier, report: Ledger
     return None
 
 
-def _unsealed_rows(report: LedgerReport, using: str) -> LedgerBreak | None:
-    """Rows older than the lag bound that are neither leaves nor queued (taken out of the queue)."""
+def _unqueued_rows(report: LedgerReport, using: str) -> LedgerBreak | None:
+    """Rows that are neither leaves nor queued: every committed row is one or the other, whatever its age."""
+    from .sequencer import unqueued_rows
+
     AuditEntry = apps.get_model("audit", "AuditEntry")
     LedgerQueue = apps.get_model("audit", "LedgerQueue")
-    rows = AuditEntry._base_manager.using(using)
-    queued = LedgerQueue.objects.using(using).count()
-    report.unsealed_rows = queued
-    if rows.count() == report.tree_size + queued:
+    report.unsealed_rows = LedgerQueue.objects.using(using).count()
+    if not unqueued_rows(using):
         return None
-    bound = timezone.now() - timedelta(seconds=getattr(settings, "AUDIT_SEAL_LAG_BOUND", 60))
-    stray = (rows.filter(ledger_leaf__isnull=True, timestamp__lt=bound)
+    stray = (AuditEntry._base_manager.using(using).filter(ledger_leaf__isnull=True)
              .exclude(id__in=LedgerQueue.objects.using(using).values("entry_id"))
              .order_by("id").values_list("id", flat=True).first())
-    if stray is None:
-        return None
-    return LedgerBreak(BreakKind.UNSEALED_ROW, stray, None, f"audit row #{stray} was never sealed into the ledger and is not queued.")
+    return LedgerBreak(BreakKind.UNQUEUED_ROW, stray, None, f"audit row #{stray} was never sealed into the ledger and is not queued.")
 
 
 def _consistency_to_today(checkpoint: Checkpoint, report: LedgerReport, using: str) -> LedgerBreak | None:

@@ -19,6 +19,11 @@ What is checked:
   "— <name> <base64(4-byte key hash ‖ signature)>\\n".
 - Ed25519 verifier keys in the signed-note form "<name>+<8 hex key hash>+<base64(0x01 ‖ public key)>",
   where key hash = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4].
+- Witness cosignatures per C2SP tlog-cosignature (`cosignature/v1`, Ed25519): a signature line by the
+  witness's key "<name>+<8 hex>+<base64(0x04 ‖ public key)>" over "cosignature/v1\ntime <t>\n" and the
+  checkpoint body, its payload being key hash ‖ 8-byte big-endian t ‖ signature. With `--witness FILE`
+  (once per trusted witness) and `--quorum K`, a checkpoint is accepted only when at least K of those
+  witnesses cosigned it (default K: every witness given).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 ALG_ED25519 = 0x01
+ALG_COSIGNATURE_V1 = 0x04  # C2SP tlog-cosignature, Ed25519
+COSIGNATURE_HEADER = "cosignature/v1\n"
 SIGNATURE_PREFIX = "\u2014 "  # EM DASH, space
 MAX_SIGNATURES = 100  # as the Go implementation; a note with more is refused
 
@@ -165,9 +172,9 @@ def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, path:
 # --- Signed notes and checkpoints (C2SP signed-note, tlog-checkpoint) --------------------------------
 
 
-def key_hash(name: str, public_key: bytes) -> bytes:
-    """The 4-byte key ID of an Ed25519 key: SHA-256(name ‖ "\\n" ‖ 0x01 ‖ public key)[:4]."""
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key).digest()[:4]
+def key_hash(name: str, public_key: bytes, alg: int = ALG_ED25519) -> bytes:
+    """The 4-byte key ID: SHA-256(name ‖ "\\n" ‖ alg ‖ public key)[:4] (0x01 note signer, 0x04 cosigner)."""
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([alg]) + public_key).digest()[:4]
 
 
 def valid_key_name(name: str) -> bool:
@@ -191,9 +198,10 @@ class VerifierKey:
     name: str
     key_hash: bytes
     public_key: bytes
+    alg: int = ALG_ED25519  # ALG_COSIGNATURE_V1 for a witness's cosigner key
 
     def __str__(self) -> str:
-        return f"{self.name}+{self.key_hash.hex()}+{b64encode(bytes([ALG_ED25519]) + self.public_key)}"
+        return f"{self.name}+{self.key_hash.hex()}+{b64encode(bytes([self.alg]) + self.public_key)}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
@@ -203,7 +211,8 @@ class VerifierKey:
         return True
 
 
-def parse_verifier_key(text: str) -> VerifierKey:
+def parse_verifier_key(text: str, alg: int = ALG_ED25519) -> VerifierKey:
+    """A verifier key of type `alg`: 0x01 (Ed25519 note signatures) or 0x04 (cosignature/v1)."""
     parts = text.strip().split("+", 2)  # the base64 key may hold '+' itself
     if len(parts) != 3:
         raise VerificationError("verifier key must read <name>+<8 hex>+<base64 key>")
@@ -213,10 +222,11 @@ def parse_verifier_key(text: str) -> VerifierKey:
     if len(hash_hex) != 8 or any(ch not in "0123456789abcdef" for ch in hash_hex):
         raise VerificationError("verifier key hash must be 8 lowercase hex digits")
     raw = b64decode(encoded, "verifier key")
-    if len(raw) != 33 or raw[0] != ALG_ED25519:
-        raise VerificationError("verifier key is not an Ed25519 key (0x01 followed by 32 bytes)")
-    key = VerifierKey(name, bytes.fromhex(hash_hex), raw[1:])
-    if key_hash(name, key.public_key) != key.key_hash:
+    if len(raw) != 33 or raw[0] != alg:
+        kind = "a cosigner (witness) key" if alg == ALG_COSIGNATURE_V1 else "an Ed25519 key"
+        raise VerificationError(f"verifier key is not {kind} (0x{alg:02x} followed by 32 bytes)")
+    key = VerifierKey(name, bytes.fromhex(hash_hex), raw[1:], alg)
+    if key_hash(name, key.public_key, alg) != key.key_hash:
         raise VerificationError("verifier key hash does not match its name and key")
     return key
 
@@ -256,6 +266,8 @@ def split_note(note: str) -> tuple[str, list[NoteSignature]]:
 
 def verify_note(note: str, key: VerifierKey) -> str:
     """The note's text when `key` signed it; raises otherwise. Signatures by other keys are ignored."""
+    if key.alg != ALG_ED25519:
+        raise VerificationError("a note signature is checked with an Ed25519 (0x01) verifier key")
     text, signatures = split_note(note)
     if any(ch != "\n" and (ord(ch) < 0x20 or ch == "\x7f") for ch in text):  # C2SP: no ASCII control characters
         raise VerificationError("note text holds control characters")
@@ -302,6 +314,54 @@ def verify_checkpoint(note: str, key: VerifierKey, origin: str | None = None) ->
     if origin is not None and checkpoint.origin != origin:
         raise VerificationError(f"checkpoint is for origin {checkpoint.origin!r}, not {origin!r}")
     return checkpoint
+
+
+# --- Witness cosignatures (C2SP tlog-cosignature, cosignature/v1) ------------------------------------
+
+
+def cosigned_message(body: str, timestamp: int) -> bytes:
+    """What a witness signs: the header line, the time line, then the checkpoint body as the log signed it."""
+    return f"{COSIGNATURE_HEADER}time {timestamp}\n{body}".encode("utf-8")
+
+
+def verify_cosignature(note: str, key: VerifierKey) -> int:
+    """The time (POSIX seconds) at which the witness with cosigner key `key` cosigned this checkpoint."""
+    if key.alg != ALG_COSIGNATURE_V1:
+        raise VerificationError("a cosignature is checked with a cosigner (0x04) verifier key")
+    text, signatures = split_note(note)
+    parse_checkpoint(text)
+    mine = [s for s in signatures if s.name == key.name and s.key_hash == key.key_hash]
+    if not mine:
+        raise VerificationError(f"checkpoint carries no cosignature by witness {key.name}")
+    times = []
+    for signature in mine:
+        payload = signature.signature
+        if len(payload) != 8 + 64:
+            raise VerificationError(f"the cosignature by {key.name} is not an 8-byte time and a 64-byte signature")
+        timestamp = int.from_bytes(payload[:8], "big")
+        if timestamp >= 1 << 63 or not key.verify(cosigned_message(text, timestamp), payload[8:]):
+            raise VerificationError(f"the cosignature by {key.name} does not verify over this checkpoint")
+        times.append(timestamp)
+    return max(times)
+
+
+def verify_witnessed(note: str, witnesses: list[VerifierKey], quorum: int) -> list[tuple[str, int]]:
+    """(name, time) of every listed witness whose cosignature verifies; raises unless at least `quorum` do.
+
+    A witness's line that is present but fails counts as missing, and its reason is in the error.
+    """
+    cosigned, failures = [], []
+    for witness in witnesses:
+        try:
+            cosigned.append((witness.name, verify_cosignature(note, witness)))
+        except VerificationError as error:
+            failures.append(str(error))
+    if len(cosigned) < quorum:
+        raise VerificationError(
+            f"{len(cosigned)} of {len(witnesses)} witnesses cosigned this checkpoint, {quorum} required"
+            + (f" ({'; '.join(failures)})" if failures else "")
+        )
+    return cosigned
 
 
 # --- What the API serves ------------------------------------------------------------------------------
@@ -351,12 +411,35 @@ def _read(path: str) -> str:
         return handle.read()
 
 
+def _witness_options(argv: list[str]) -> tuple[list[str], list[str], int | None]:
+    """Split `--witness FILE` (repeatable) and `--quorum K` out of the arguments."""
+    rest, files, quorum = [], [], None
+    items = iter(argv)
+    for item in items:
+        if item in ("--witness", "--quorum"):
+            value = next(items, None)
+            if value is None:
+                raise ValueError(f"{item} needs a value")
+            if item == "--witness":
+                files.append(value)
+            else:
+                quorum = int(value)
+        else:
+            rest.append(item)
+    return rest, files, quorum
+
+
 def main(argv: list[str]) -> int:
     usage = (
-        "usage: verifier.py KEYFILE checkpoint NOTE\n"
-        "       verifier.py KEYFILE inclusion PROOF.json\n"
-        "       verifier.py KEYFILE consistency OLD_NOTE NEW_NOTE PROOF.json\n"
+        "usage: verifier.py KEYFILE checkpoint NOTE                      [--witness KEYFILE ... [--quorum K]]\n"
+        "       verifier.py KEYFILE inclusion PROOF.json                 [--witness KEYFILE ... [--quorum K]]\n"
+        "       verifier.py KEYFILE consistency OLD_NOTE NEW_NOTE PROOF.json [--witness KEYFILE ... [--quorum K]]\n"
     )
+    try:
+        argv, witness_files, quorum = _witness_options(argv)
+    except ValueError as error:
+        sys.stderr.write(f"{error}\n{usage}")
+        return 2
     if len(argv) < 3 or argv[1] not in ("checkpoint", "inclusion", "consistency"):
         sys.stderr.write(usage)
         return 2
@@ -364,20 +447,36 @@ def main(argv: list[str]) -> int:
     if len(args) != {"checkpoint": 1, "inclusion": 1, "consistency": 3}[command]:
         sys.stderr.write(usage)
         return 2
+    if quorum is not None and not 0 < quorum <= len(witness_files):
+        sys.stderr.write(f"--quorum must be between 1 and the number of --witness keys ({len(witness_files)})\n")
+        return 2
     try:
         key = parse_verifier_key(_read(argv[0]))
+        witnesses = [parse_verifier_key(_read(path), ALG_COSIGNATURE_V1) for path in witness_files]
+        needed = len(witnesses) if quorum is None else quorum
+
+        def witnessed(note: str) -> str:
+            if not witnesses:
+                return ""
+            cosigned = verify_witnessed(note, witnesses, needed)
+            return f", cosigned by {len(cosigned)} of {len(witnesses)} witnesses ({', '.join(name for name, _ in cosigned)})"
+
         if command == "checkpoint":
-            checkpoint = verify_checkpoint(_read(args[0]), key)
-            print(f"OK checkpoint of {checkpoint.origin}: tree size {checkpoint.size}, root {b64encode(checkpoint.root_hash)}")
+            note = _read(args[0])
+            checkpoint = verify_checkpoint(note, key)
+            print(f"OK checkpoint of {checkpoint.origin}: tree size {checkpoint.size}, root {b64encode(checkpoint.root_hash)}"
+                  f"{witnessed(note)}")
         elif command == "inclusion":
             document = json.loads(_read(args[0]))
             checkpoint = verify_inclusion_document(document, key)
-            print(f"OK leaf {document['leaf_index']} is in tree size {checkpoint.size} of {checkpoint.origin}")
+            print(f"OK leaf {document['leaf_index']} is in tree size {checkpoint.size} of {checkpoint.origin}"
+                  f"{witnessed(document['checkpoint'])}")
         else:
             old = verify_checkpoint(_read(args[0]), key)
-            new = verify_checkpoint(_read(args[1]), key)
+            new_note = _read(args[1])
+            new = verify_checkpoint(new_note, key)
             verify_consistency_document(json.loads(_read(args[2])), old, new)
-            print(f"OK tree size {new.size} extends tree size {old.size} of {new.origin}")
+            print(f"OK tree size {new.size} extends tree size {old.size} of {new.origin}{witnessed(new_note)}")
     except (VerificationError, json.JSONDecodeError) as error:
         sys.stderr.write(f"FAILED: {error}\n")
         return 1

@@ -14,6 +14,7 @@ import json
 import uuid
 from datetime import timedelta
 from datetime import timezone as dt_timezone
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -24,7 +25,7 @@ from django.utils import timezone
 from audit.ledger import merkle, verifier
 from audit.ledger.canonical import HASHED_FIELDS, _normalise, canonical_bytes
 from audit.ledger.checkpoints import signing_key as configured_key
-from audit.ledger.sequencer import seal_pending
+from audit.ledger.sequencer import seal_pending, unqueued_rows
 from audit.models import AuditEntry, AuditEventType, AuditImmutable, LedgerCheckpoint, LedgerLeaf, LedgerNode, LedgerQueue
 from audit.tests.tampering import as_database_admin
 from commandcentral.core.recording import record_event
@@ -286,15 +287,16 @@ def test_a_stored_subtree_that_does_not_match_its_leaves_is_a_tree_mismatch(trai
 
 
 @pytest.mark.audit_tamper
-def test_a_row_taken_out_of_the_queue_is_an_unsealed_row(trail, settings):
+def test_a_row_taken_out_of_the_queue_is_an_unqueued_row_whatever_its_age(trail, settings):
+    """A row written a moment ago and taken out of the queue is flagged at once: every committed row is a
+    leaf or queued, so no grace period is needed (a fresh timestamp is no hiding place)."""
     seal_pending()
     late = record_event(event_type="auth_login", event_name="auth.login")
     with as_database_admin() as cursor:
         cursor.execute("DELETE FROM audit_ledgerqueue WHERE entry_id = %s", [late.pk])
-        cursor.execute("UPDATE audit_auditentry SET timestamp = %s WHERE id = %s", [timezone.now() - timedelta(minutes=5), late.pk])
-    settings.AUDIT_SEAL_LAG_BOUND = 60
+    assert unqueued_rows() == 1
     message, _ = _verify_fails()
-    assert f"(unsealed_row) at row #{late.pk}" in message and "never sealed" in message
+    assert f"(unqueued_row) at row #{late.pk}" in message and "never sealed" in message
 
 
 class _Undo(Exception):
@@ -377,12 +379,15 @@ def test_an_edited_note_is_refused(trail, tmp_path):
 
 
 @pytest.mark.audit_tamper
-def test_a_trail_rewritten_from_scratch_verifies_alone_but_not_against_an_older_checkpoint(trail, tmp_path):
+def test_a_trail_rewritten_from_scratch_is_caught_by_the_signers_record_and_an_older_checkpoint(trail, tmp_path, settings):
     path = _checkpoint(tmp_path)
     with as_database_admin() as cursor:
         cursor.execute("UPDATE audit_auditentry SET rationale = 'it was always like this' WHERE id = %s", [trail[1].pk])
-    _rebuild_tree_from_rows()
-    assert _verify().startswith("OK:")  # self-consistent: rows, leaves and subtrees agree
+    _rebuild_tree_from_rows()  # rows, leaves and subtrees agree again, and the stored checkpoints are gone
+    message, _ = _verify_fails()
+    assert "(diverged)" in message and "ledger diverged:" in message and "was signed for that size" in message
+    Path(settings.AUDIT_SIGNER_STATE).unlink()  # whoever also runs the signer's host wipes its record
+    assert _verify().startswith("OK:")  # self-consistent: only a checkpoint kept elsewhere (or a witness) tells
     message, _ = _verify_fails("--checkpoint", str(path))
     assert "(checkpoint_mismatch)" in message and "the trail was rewritten" in message
 

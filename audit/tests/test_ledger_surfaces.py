@@ -7,8 +7,10 @@ import pytest
 from django.db import connection
 
 from audit.ledger import verifier
+from audit.ledger.checkpoints import make_checkpoint
 from audit.ledger.checkpoints import signing_key as configured_key
 from audit.ledger.sequencer import seal_pending
+from audit.ledger.signer import LedgerDiverged
 from audit.models import AuditEntry, AuditEventType, LedgerCheckpoint, LedgerLeaf, LedgerQueue
 from audit.tests.tampering import as_database_admin
 from commandcentral.core.recording import record_event
@@ -25,6 +27,12 @@ def signing_key(settings):
 
 def _key():
     return configured_key().verifier
+
+
+def _checkpoint():
+    """What the maintenance task does every few seconds: seal what is pending, sign and store a checkpoint."""
+    seal_pending()
+    return make_checkpoint()
 
 
 # --- Sealing after commit, through the middleware ---------------------------------------------------
@@ -93,12 +101,18 @@ def test_key_and_checkpoint_are_public_text_and_verify(api_client, project):
     parsed = verifier.parse_verifier_key(key.content.decode())
     assert parsed == _key() and str(parsed) == key.content.decode().strip()
 
+    none_yet = api_client.get("/api/v1/ledger/checkpoint/")
+    assert none_yet.status_code == 503 and int(none_yet["Retry-After"]) >= 1 and "No checkpoint" in none_yet.content.decode()
+    assert not LedgerCheckpoint.objects.exists() and LedgerQueue.objects.exists()  # reading signed and sealed nothing
+    _checkpoint()
     note = api_client.get("/api/v1/ledger/checkpoint/")
     assert note.status_code == 200 and note["Content-Type"].startswith("text/plain")
     checkpoint = verifier.verify_checkpoint(note.content.decode(), parsed)
     assert checkpoint.size == AuditEntry.objects.count() == LedgerLeaf.objects.count()
     assert LedgerCheckpoint.objects.get().note == note.content.decode()  # signed and stored once
-    assert api_client.get("/api/v1/ledger/checkpoint/").content == note.content
+    record_event(event_type="auth_login", event_name="auth.login")
+    seal_pending()
+    assert api_client.get("/api/v1/ledger/checkpoint/").content == note.content  # reads never sign a newer one
     assert LedgerCheckpoint.objects.count() == 1
 
 
@@ -106,6 +120,13 @@ def test_an_inclusion_proof_verifies_and_a_tampered_one_does_not(api_client, own
     perform_transition(project, "activate", actor=owner, rationale="Go")
     row = AuditEntry.objects.get(event_type=AuditEventType.TRANSITION_SUCCESS)
     api_client.force_authenticate(owner)
+    unsealed = api_client.get(f"/api/v1/events/{row.pk}/proof/")
+    assert unsealed.status_code == 409 and "not sealed" in unsealed.json()["detail"] and unsealed["Retry-After"] == "5"
+    seal_pending()
+    uncovered = api_client.get(f"/api/v1/events/{row.pk}/proof/")
+    assert uncovered.status_code == 409 and "does not cover yet" in uncovered.json()["detail"] and uncovered["Retry-After"] == "5"
+    assert not LedgerCheckpoint.objects.exists()
+    _checkpoint()
     response = api_client.get(f"/api/v1/events/{row.pk}/proof/")
     assert response.status_code == 200
     proof = response.json()
@@ -119,16 +140,20 @@ def test_an_inclusion_proof_verifies_and_a_tampered_one_does_not(api_client, own
             verifier.verify_inclusion_document({**proof, **tampered}, _key())
 
 
-def test_a_proof_in_an_older_tree_is_signed_for_that_size(api_client, owner, project):
-    seal_pending()
-    older = AuditEntry.objects.count()
+def test_a_proof_in_an_older_signed_tree_serves_that_stored_checkpoint(api_client, owner, project):
+    older = _checkpoint().tree_size
     for n in range(5):
         record_event(event_type="auth_login", event_name="auth.login", actor=owner, extra={"n": n})
+    newer = _checkpoint().tree_size
     first = AuditEntry.objects.order_by("id").filter(project=project).first()
     api_client.force_authenticate(owner)
     proof = api_client.get(f"/api/v1/events/{first.pk}/proof/?tree_size={older}").json()
-    assert proof["tree_size"] == older
+    assert proof["tree_size"] == older and proof["checkpoint"] == LedgerCheckpoint.objects.get(tree_size=older).note
     assert verifier.verify_inclusion_document(proof, _key()).size == older
+    assert api_client.get(f"/api/v1/events/{first.pk}/proof/").json()["tree_size"] == newer
+    unsigned = api_client.get(f"/api/v1/events/{first.pk}/proof/?tree_size={older + 2}")
+    assert unsigned.status_code == 409 and "no checkpoint of tree size" in unsigned.json()["detail"]
+    assert LedgerCheckpoint.objects.count() == 2  # nothing was signed for the reads
 
 
 def test_proofs_follow_the_events_visibility_and_refuse_what_cannot_be_proven(api_client, owner, outsider, project):
@@ -140,11 +165,10 @@ def test_proofs_follow_the_events_visibility_and_refuse_what_cannot_be_proven(ap
     api_client.force_authenticate(owner)
     assert api_client.get("/api/v1/events/not-a-number/proof/").status_code == 404
     assert api_client.get("/api/v1/events/99999999/proof/").status_code == 404
-    seal_pending()
-    size = LedgerLeaf.objects.count()
+    size = _checkpoint().tree_size
     index = LedgerLeaf.objects.get(entry=row).leaf_index
     beyond = api_client.get(f"/api/v1/events/{row.pk}/proof/?tree_size={size + 1}")
-    assert beyond.status_code == 409 and "beyond the ledger" in beyond.json()["detail"]
+    assert beyond.status_code == 409 and "beyond the newest signed checkpoint" in beyond.json()["detail"] and beyond["Retry-After"]
     before = api_client.get(f"/api/v1/events/{row.pk}/proof/?tree_size={index}") if index else None
     assert before is None or (before.status_code == 409 and "does not hold it yet" in before.json()["detail"])
     for bad in ("abc", "0", "-3", "1e3"):
@@ -155,9 +179,11 @@ def test_proofs_follow_the_events_visibility_and_refuse_what_cannot_be_proven(ap
 def test_a_consistency_proof_between_checkpoints_verifies(api_client, owner):
     for n in range(3):
         record_event(event_type="auth_login", event_name="auth.login", actor=owner, extra={"n": n})
+    _checkpoint()
     old_note = api_client.get("/api/v1/ledger/checkpoint/").content.decode()
     for n in range(7):
         record_event(event_type="auth_logout", event_name="auth.logout", actor=owner, extra={"n": n})
+    _checkpoint()
     new_note = api_client.get("/api/v1/ledger/checkpoint/").content.decode()
     old, new = verifier.verify_checkpoint(old_note, _key()), verifier.verify_checkpoint(new_note, _key())
     response = api_client.get(f"/api/v1/ledger/consistency/?first={old.size}&second={new.size}")
@@ -186,10 +212,12 @@ def test_status_is_for_operators(api_client, operator, member, project):
     body = api_client.get("/api/v1/ledger/status/").json()
     assert body["unsealed_rows"] == AuditEntry.objects.count() > 0 and body["tree_size"] == 0
     assert body["key_source"] == "environment" and body["verifier_key"] == str(_key()) and body["last_checkpoint"] is None
-    api_client.get("/api/v1/ledger/checkpoint/")
+    assert body["diverged"] == "" and body["signer"] is None and body["witnesses"] == [] and body["unqueued_rows"] == 0
+    _checkpoint()
     body = api_client.get("/api/v1/ledger/status/").json()
     assert body["unsealed_rows"] == 0 and body["tree_size"] == AuditEntry.objects.count()
-    assert body["last_checkpoint"]["tree_size"] == body["tree_size"]
+    assert body["last_checkpoint"]["tree_size"] == body["tree_size"] == body["signer"]["tree_size"]
+    assert body["signer"]["root_hash"] == body["last_checkpoint"]["root_hash"]
 
 
 @pytest.mark.audit_tamper
@@ -197,6 +225,7 @@ def test_the_verify_endpoint_reports_an_intact_ledger_and_a_break(api_client, op
     api_client.force_authenticate(member)
     assert api_client.get("/api/v1/events/verify/").status_code == 403
     api_client.force_authenticate(operator)
+    seal_pending()
     body = api_client.get("/api/v1/events/verify/").json()
     assert body["ok"] is True and body["leaves_checked"] == AuditEntry.objects.count() and body["break"] is None
     victim = AuditEntry.objects.order_by("id").first()
@@ -215,16 +244,22 @@ def test_the_entry_page_shows_the_leaf_and_offers_the_proof(client, owner, outsi
     listing = client.get("/audit/")
     assert f'href="/audit/{row.pk}/"' in listing.content.decode()
     page = client.get(f"/audit/{row.pk}/")
-    assert page.status_code == 200
-    leaf = LedgerLeaf.objects.get(entry=row)  # opening the page sealed what was pending
-    html = page.content.decode()
-    assert f"Sealed at <strong>leaf #{leaf.leaf_index}</strong>" in html
-    assert f'href="/audit/{row.pk}/proof.json"' in html
+    assert page.status_code == 200 and "Not sealed into the ledger yet" in page.content.decode()
+    assert not LedgerLeaf.objects.filter(entry=row).exists()  # opening the page writes nothing
+    seal_pending()
+    html = client.get(f"/audit/{row.pk}/").content.decode()
+    leaf = LedgerLeaf.objects.get(entry=row)
+    assert f"Sealed at <strong>leaf #{leaf.leaf_index}</strong>" in html and "No signed checkpoint covers it yet" in html
+    assert f'href="/audit/{row.pk}/proof.json"' not in html
+    waiting = client.get(f"/audit/{row.pk}/proof.json")
+    assert waiting.status_code == 409 and waiting["Retry-After"] == "5"
+    _checkpoint()
+    assert f'href="/audit/{row.pk}/proof.json"' in client.get(f"/audit/{row.pk}/").content.decode()
     download = client.get(f"/audit/{row.pk}/proof.json")
     assert download.status_code == 200 and download["Content-Disposition"] == f'attachment; filename="audit-{row.pk}-proof.json"'
     proof = json.loads(download.content)
     assert verifier.verify_inclusion_document(proof, _key()).size == proof["tree_size"]
-    page = client.get(f"/audit/{row.pk}/")  # the download signed and stored a checkpoint covering it
+    page = client.get(f"/audit/{row.pk}/")
     assert f"in the signed checkpoint of tree size <strong>{proof['tree_size']}</strong>" in page.content.decode()
     client.force_login(outsider)
     assert client.get(f"/audit/{row.pk}/").status_code == 404
@@ -236,6 +271,7 @@ def test_the_admin_ledger_status_verifies_on_request_and_shows_a_break(client, o
     client.force_login(member)
     assert client.get("/admin/audit/auditentry/ledger-status/").status_code in (302, 403)
     client.force_login(operator)
+    seal_pending()
     page = client.get("/admin/audit/auditentry/ledger-status/").content.decode()
     assert "Verify every leaf against its row" in page and str(_key()) in page
     page = client.get("/admin/audit/auditentry/ledger-status/?verify=full").content.decode()
@@ -272,10 +308,10 @@ def test_ready_reports_a_seal_lag_over_the_bound(client, project, settings):
 @pytest.mark.audit_tamper
 def test_the_verify_endpoint_checks_only_the_leaves_after_the_last_checkpoint_unless_full(api_client, operator, owner, project):
     api_client.force_authenticate(operator)
-    api_client.get("/api/v1/ledger/checkpoint/")
-    signed = LedgerCheckpoint.objects.get().tree_size
+    signed = _checkpoint().tree_size
     for n in range(3):
         record_event(event_type="auth_login", event_name="auth.login", actor=owner, extra={"n": n})
+    seal_pending()
     body = api_client.get("/api/v1/events/verify/").json()
     assert (body["ok"], body["scope"], body["anchor_size"], body["leaves_checked"]) == (True, "since_checkpoint", signed, 3)
     early, late = AuditEntry.objects.order_by("id")[0], AuditEntry.objects.order_by("-id")[0]
@@ -295,28 +331,43 @@ def test_the_verify_endpoint_checks_only_the_leaves_after_the_last_checkpoint_un
     assert api_client.get("/api/v1/events/verify/?full=maybe").status_code == 400
 
 
-def test_a_minimum_interval_lets_one_seal_cover_many_commits(api_client, owner, settings, monkeypatch,
-                                                              django_capture_on_commit_callbacks):
+def test_a_minimum_interval_lets_one_seal_cover_many_commits_and_defers_one_seal(api_client, owner, settings, monkeypatch,
+                                                                                 django_capture_on_commit_callbacks):
+    """Within the interval a commit leaves its rows to this process's one deferred seal (a timer), which
+    seals them when the interval is up even if no request follows."""
     from audit.ledger import sequencer
 
+    timers = []
+
+    class RecordedTimer:  # the real one is a thread; here the test fires it, in the test's transaction
+        def __init__(self, wait, function, args):
+            self.wait, self.function, self.args, self.daemon = wait, function, args, False
+            timers.append(self)
+
+        def start(self):
+            pass
+
+        def cancel(self):
+            pass
+
+    monkeypatch.setattr(sequencer.threading, "Timer", RecordedTimer)
     monkeypatch.setattr(sequencer, "_last_after_commit_seal", {})
-    monkeypatch.setattr(sequencer, "_left_for_later", set())
+    monkeypatch.setattr(sequencer, "_deferred", {})
     monkeypatch.setattr(sequencer.atexit, "register", lambda func: None)  # nothing of the test's outlives it
     settings.AUDIT_SEAL_MIN_INTERVAL = 60
     api_client.force_authenticate(owner)
     with django_capture_on_commit_callbacks(execute=True):
         first = api_client.post("/api/v1/projects/", {"name": "Sealed at once"}, format="json")
-    assert first.status_code == 201 and not LedgerQueue.objects.exists()  # the first commit seals
-    with django_capture_on_commit_callbacks(execute=True):
-        second = api_client.post("/api/v1/projects/", {"name": "Left to the next seal"}, format="json")
-    assert second.status_code == 201
-    waiting = set(LedgerQueue.objects.values_list("entry_id", flat=True))
-    assert waiting == set(AuditEntry.objects.filter(project_id=second.data["id"]).values_list("id", flat=True)) != set()
+    assert first.status_code == 201 and not LedgerQueue.objects.exists() and timers == []  # the first commit seals
+    for name in ("Left to the deferred seal", "And this one too"):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api_client.post("/api/v1/projects/", {"name": name}, format="json").status_code == 201
+    assert len(timers) == 1 and timers[0].daemon and 59 < timers[0].wait <= 60  # one deferred seal per process
+    assert LedgerQueue.objects.count() == AuditEntry.objects.count() - LedgerLeaf.objects.count() > 0
     assert api_client.get("/api/v1/auth/me/").status_code == 200
-    assert LedgerQueue.objects.exists()  # the end of a request within the interval leaves them waiting
-    sequencer._last_after_commit_seal["default"] -= 120  # the interval has passed
-    assert api_client.get("/api/v1/auth/me/").status_code == 200
-    assert not LedgerQueue.objects.exists()  # sealed at the end of that request, after its response
+    assert LedgerQueue.objects.exists()  # the end of a request does not seal: the timer does
+    timers[0].function(*timers[0].args)  # the interval is up
+    assert not LedgerQueue.objects.exists() and sequencer._deferred == {}
     assert LedgerLeaf.objects.count() == AuditEntry.objects.count()
 
 
@@ -329,9 +380,11 @@ def test_a_consistency_proof_across_a_thousand_rows_verifies_and_fails_after_a_r
     from audit.tests.test_ledger import _rebuild_tree_from_rows
 
     record_event(event_type="auth_login", event_name="auth.login", actor=owner)
+    _checkpoint()
     old = verifier.verify_checkpoint(api_client.get("/api/v1/ledger/checkpoint/").content.decode(), _key())
     for n in range(1000):
         record_event(event_type="auth_login", event_name="auth.login", actor=owner, extra={"n": n})
+    _checkpoint()
     new = verifier.verify_checkpoint(api_client.get("/api/v1/ledger/checkpoint/").content.decode(), _key())
     assert new.size - old.size == 1000
     proof = api_client.get(f"/api/v1/ledger/consistency/?first={old.size}&second={new.size}").json()
@@ -343,8 +396,11 @@ def test_a_consistency_proof_across_a_thousand_rows_verifies_and_fails_after_a_r
     with pytest.raises(CommandError, match="changed_content"):
         call_command("verify_audit", stdout=__import__("io").StringIO())
     _rebuild_tree_from_rows()  # also drops the stored checkpoints, as a thorough rewrite would
-    rewritten = verifier.verify_checkpoint(api_client.get("/api/v1/ledger/checkpoint/").content.decode(), _key())
-    assert rewritten.size == new.size and rewritten.root_hash != new.root_hash
-    proof = api_client.get(f"/api/v1/ledger/consistency/?first={old.size}&second={rewritten.size}").json()
-    with pytest.raises(verifier.VerificationError):
-        verifier.verify_consistency_document(proof, old, rewritten)
+    with pytest.raises(LedgerDiverged, match="was signed for that size"):
+        make_checkpoint()  # the signer's record (outside the database) still knows what it signed
+    assert api_client.get("/api/v1/ledger/checkpoint/").status_code == 503  # nothing new was signed
+    from audit.ledger.sequencer import root_at
+
+    assert root_at(new.size) != new.root_hash  # the rebuilt tree is another tree of the signed size
+    with pytest.raises(CommandError, match=r"\(diverged\).*ledger diverged"):
+        call_command("verify_audit", stdout=__import__("io").StringIO())

@@ -40,7 +40,9 @@ ERRORS = {
     404: _error("Not found, or not visible to this user"),
     409: _error("Conflicts with the object's current state"),
     413: _error("Request body too large"),
+    422: _error("Well-formed, but it does not verify (a signature or a proof)"),
     429: _error("Throttled; see Retry-After"),
+    503: _error("Not available yet or any more; see Retry-After"),
 }
 
 

@@ -10,6 +10,7 @@ from csp.decorators import csp_update
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from audit.api import EventViewSet
+from audit.api_witness import WitnessAddCheckpointView, WitnessKeyView
 from audit.api_ledger import (
     LedgerCheckpointView,
     LedgerConsistencyView,
@@ -104,5 +105,8 @@ urlpatterns = [
     path("ledger/checkpoint/", LedgerCheckpointView.as_view(), name="ledger-checkpoint"),
     path("ledger/consistency/", LedgerConsistencyView.as_view(), name="ledger-consistency"),
     path("ledger/status/", LedgerStatusView.as_view(), name="ledger-status"),
+    # C2SP tlog-witness names the call add-checkpoint, without a trailing slash.
+    path("witness/add-checkpoint", WitnessAddCheckpointView.as_view(), name="witness-add-checkpoint"),
+    path("witness/key/", WitnessKeyView.as_view(), name="witness-key"),
     path("", include(router.urls)),
 ]

@@ -198,6 +198,26 @@ def test_unsafe_urls_are_refused_without_allow_private(project, owner, url, mess
     assert not WebhookSubscription.objects.exists()
 
 
+def test_every_attempt_checks_the_address_again(receiver, project, owner, settings):
+    """A subscription stored while private addresses were allowed (or whose host name now resolves to
+    one) is refused at delivery: nothing is sent, and the attempt records why."""
+    settings.WEBHOOK_RETRY_DELAYS = [3600.0]
+    local = receiver()
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    made = subscribe(owner, project, local.url.replace("127.0.0.1", "[::127.0.0.1]"))
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    make_events(owner, project, 1)
+
+    run_worker()
+
+    attempt = WebhookDelivery.objects.get()
+    assert (attempt.status_code, attempt.succeeded) == (None, False)
+    assert "resolves to ::7f00:1 (that is 127.0.0.1), a private, loopback or link-local address" in attempt.error
+    assert local.requests == []
+    state = WebhookSubscription.objects.get(pk=made["id"])
+    assert (state.cursor, state.consecutive_failures, state.active) == (made["cursor"], 1, True)
+
+
 def test_only_those_who_steer_the_project_manage_its_webhooks(allow_private, project, owner, member, outsider):
     made = subscribe(owner, project, "http://127.0.0.1:9/hooks")
 

@@ -1,4 +1,4 @@
-"""Seal what is pending, sign the tree head, store it (append-only) and print the signed note."""
+"""Seal what is pending, sign the tree head (if it extends what the signer signed before), store it and print it."""
 
 import os
 import tempfile
@@ -6,15 +6,20 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.ledger.checkpoints import LedgerConfigurationError, current_checkpoint
+from audit.ledger.checkpoints import LedgerConfigurationError, latest_checkpoint, make_checkpoint
+from audit.ledger.sequencer import seal_pending
+from audit.ledger.signer import LedgerDiverged, SignerStateError
+from audit.ledger.witnessing import WitnessConfigurationError, submit_checkpoint
 from audit.models import LedgerCheckpoint
 
 
 class Command(BaseCommand):
     help = (
         "Seal pending audit rows, sign the ledger's tree head with the Ed25519 key (AUDIT_SIGNING_KEY or "
-        "AUDIT_SIGNING_KEY_FILE), store it and print the C2SP signed note on stdout. Copy it off this system: "
-        "`verify_audit --checkpoint FILE` (or the stand-alone verifier) later proves the trail still extends it."
+        "AUDIT_SIGNING_KEY_FILE), store it, submit it to the witnesses (AUDIT_WITNESSES) and print the C2SP signed "
+        "note with their cosignatures on stdout. The signer refuses a tree that does not extend the last one it "
+        "signed (its record: AUDIT_SIGNER_STATE). Copy the note off this system: `verify_audit --checkpoint FILE` "
+        "(or the stand-alone verifier) later proves the trail still extends it."
     )
 
     def add_arguments(self, parser):
@@ -26,10 +31,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, output, if_grown, **options):
         before = LedgerCheckpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first()
+        seal_pending()
         try:
-            head = current_checkpoint()
-        except LedgerConfigurationError as error:
+            head = make_checkpoint()
+        except (LedgerConfigurationError, LedgerDiverged, SignerStateError) as error:
             raise CommandError(str(error)) from error
+        try:
+            for witness, outcome in submit_checkpoint(head.tree_size, head.note).items():
+                if outcome not in ("cosigned", "cosigned already"):
+                    self.stderr.write(f"audit_checkpoint: witness {witness}: {outcome}")
+        except WitnessConfigurationError as error:
+            self.stderr.write(f"audit_checkpoint: {error}")
+        head = latest_checkpoint() or head
         if if_grown and before is not None and head.tree_size == before:
             if options["verbosity"] > 1:
                 self.stderr.write(f"audit_checkpoint: tree size {head.tree_size} unchanged; nothing signed.")

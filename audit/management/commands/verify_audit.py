@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.ledger.checkpoints import LedgerConfigurationError, signing_key
+from audit.ledger.sequencer import seal_pending
 from audit.ledger.verification import verify_ledger
 from audit.ledger.verifier import VerificationError, parse_verifier_key, verify_checkpoint
 
@@ -18,7 +19,8 @@ class Command(BaseCommand):
     help = (
         "Seal pending rows, then recompute every leaf from its audit row (constant memory), check the stored "
         "subtrees and every stored checkpoint, and report the first break and its kind (changed_content, "
-        "missing_row, leaf_without_row, unsealed_row, tree_mismatch, checkpoint_mismatch). With --checkpoint "
+        "missing_row, leaf_without_row, unqueued_row, tree_mismatch, checkpoint_mismatch, diverged: the tree does "
+        "not extend the last tree the signer signed, by its record AUDIT_SIGNER_STATE). With --checkpoint "
         "FILE, also check that signed note with the public key and the consistency from it to today's tree. "
         "Exits non-zero on a break."
     )
@@ -34,6 +36,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be positive")
         given = self._checkpoint(checkpoint, key) if checkpoint else None
+        seal_pending()  # a command at a shell: rows committed moments ago are checked too
         try:
             report = verify_ledger(batch_size=batch_size, checkpoint=given,
                                    progress=self._progress_reporter(progress, options["verbosity"]))
