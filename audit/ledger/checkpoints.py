@@ -98,19 +98,24 @@ def make_checkpoint(using: str = "default") -> Head:
     if latest is not None and latest.tree_size == size and _signed_by_current_key(latest.note):
         return Head(size, bytes(latest.root_hash), latest.note, False)
     key = signing_key()
-    root = root_at(size, using)
     with signer.exclusive():
         record = signer.read_record()
         if record is not None and record.diverged:
             raise signer.LedgerDiverged(record.diverged)
         anchor = record or _record_from_stored_checkpoint(using)
-        if anchor is not None:
+        try:
+            if anchor is not None and size < anchor.tree_size:
+                signer.check_extends(anchor, size, b"", lambda keys: fetch_nodes(keys, using))  # refuses: leaves are gone
             try:
+                root = root_at(size, using)
+            except KeyError as error:
+                raise signer.LedgerDiverged(f"the tree of size {size} cannot be computed: {error.args[0]}.") from error
+            if anchor is not None:
                 signer.check_extends(anchor, size, root, lambda keys: fetch_nodes(keys, using))
-            except signer.LedgerDiverged as error:
-                if signer.mark_diverged(anchor, error.args[0], size, root):
-                    _audit_divergence(str(error), anchor, size, root, using)
-                raise
+        except signer.LedgerDiverged as error:
+            if anchor is not None and signer.mark_diverged(anchor, error.args[0]):
+                _audit_divergence(str(error), anchor, size, using)
+            raise
         note = key.sign(checkpoint_body(key.name, size, root))
         # Recorded before it is stored or served: a signature that was never recorded was never published.
         signer.record_signed(size, root, note)
@@ -135,15 +140,14 @@ def _record_from_stored_checkpoint(using: str):
     return None
 
 
-def _audit_divergence(reason: str, anchor, size: int, root: bytes, using: str) -> None:
+def _audit_divergence(reason: str, anchor, size: int, using: str) -> None:
     """One audit row when the signer stops (its record says so from then on, so this is written once)."""
     from commandcentral.core.recording import ActorType, AuditEventType, record_event
 
     record_event(
         event_type=AuditEventType.AUDIT_MAINTENANCE, event_name="ledger.diverged", success=False,
         actor_type=ActorType.SYSTEM, entity_type="ledger", failure_reason=reason[:255],
-        extra={"signed_tree_size": anchor.tree_size, "signed_root": anchor.root_hash,
-               "database_tree_size": size, "database_root": b64encode(root)},
+        extra={"signed_tree_size": anchor.tree_size, "signed_root": anchor.root_hash, "database_tree_size": size},
     )
 
 

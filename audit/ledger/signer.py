@@ -183,10 +183,8 @@ def record_signed(size: int, root: bytes, note: str) -> None:
     write_record(SignerRecord(tree_size=size, root_hash=b64encode(root), note=note, signed_at=timezone.now().isoformat()))
 
 
-def mark_diverged(record: SignerRecord | None, reason: str, size: int, root: bytes, note: str = "") -> bool:
+def mark_diverged(record: SignerRecord, reason: str) -> bool:
     """Write "diverged" into the record (keeping the last signed tree); True when it was not diverged before."""
-    if record is None:
-        record = SignerRecord(tree_size=size, root_hash=b64encode(root), note=note, signed_at="")
     first = not record.diverged
     if first:
         record.diverged, record.diverged_at = reason, timezone.now().isoformat()

@@ -291,14 +291,16 @@ def _submit_to(witness: Witness, size: int, note: str, using: str) -> str:
                 witness.url, data=_request_body(old, size, note, using).encode("utf-8"),
                 headers={"Content-Type": "text/plain; charset=utf-8"}, timeout=(3, 10), allow_redirects=False,
             )
+            # The body is UTF-8 whatever the Content-Type says (requests would guess Latin-1 for text/plain).
+            answer = response.content[:MAX_REQUEST_BYTES].decode("utf-8", errors="replace")
             if response.status_code == 409 and response.headers.get("Content-Type", "").startswith(SIZE_CONTENT_TYPE):
-                known = response.text.strip()
+                known = answer.strip()
                 if known.isdigit() and int(known) != old and int(known) <= size:
-                    old = int(known)
+                    old = state.cosigned_size = int(known)  # what the witness saw is what counts, not our status row
                     continue
             break
         if response.status_code == 200:
-            timestamp, line = _cosignature_from(response.text, note, witness.key)
+            timestamp, line = _cosignature_from(answer, note, witness.key)
             LedgerCosignature.objects.using(using).get_or_create(
                 tree_size=size, witness=witness.key_text,
                 defaults={"line": line, "cosigned_at": datetime.fromtimestamp(timestamp, tz=dt_timezone.utc)},
@@ -306,7 +308,7 @@ def _submit_to(witness: Witness, size: int, note: str, using: str) -> str:
             state.cosigned_size, state.last_error, state.last_success_at = size, "", timezone.now()
             outcome = "cosigned"
         else:
-            outcome = state.last_error = f"HTTP {response.status_code}: {response.text.strip()[:300]}"
+            outcome = state.last_error = f"HTTP {response.status_code}: {answer.strip()[:300]}"
     except requests.RequestException as error:
         outcome = state.last_error = f"unreachable: {type(error).__name__}: {str(error)[:300]}"
     except VerificationError as error:
