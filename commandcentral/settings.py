@@ -332,6 +332,10 @@ WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10)
 WEBHOOK_RETRY_DELAYS = [float(delay) for delay in env.list(
     "WEBHOOK_RETRY_DELAYS", default=["5", "300", "1800", "7200", "18000", "36000", "36000"])]
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
+# Seconds a delivery run's hold on its subscription lasts without a heartbeat (a live run renews it every
+# third of this): a worker killed mid-delivery holds its subscription up to this long, then another takes
+# over. At least 1 s, so the heartbeat never spins.
+WEBHOOK_LEASE_SECONDS = max(env.float("WEBHOOK_LEASE_SECONDS", default=60), 1.0)
 
 # --- CORS (django-cors-headers) --------------------------------------------------------------
 from corsheaders.defaults import default_headers as cors_default_headers  # noqa: E402

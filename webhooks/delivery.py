@@ -12,6 +12,10 @@ that row again (at least once; `webhook-id` is stable per row, so receivers can 
 Runs are tasks (webhooks.tasks, django-tasks with its database backend): scheduled when rows are
 sealed (`schedule_after_seal`), at the retry time, and on a manual redelivery.
 
+The lease (`lease_until`) is short, `WEBHOOK_LEASE_SECONDS` (60), and a live run keeps it with a
+heartbeat (`Lease`). A worker killed mid-delivery stops beating, so a run queued meanwhile takes the
+subscription over within that time, from the row the dead run had not yet moved the cursor past.
+
 The delivery state columns are written with UPDATEs, not save(): they change on every delivery and
 are not changes anyone made (the subscription's audited fields never move here, except a pause).
 """
@@ -19,9 +23,11 @@ are not changes anyone made (the subscription's audited fields never move here, 
 import json
 import logging
 import random
+import threading
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -36,7 +42,6 @@ from .models import WebhookDelivery, WebhookSubscription
 logger = logging.getLogger("commandcentral.webhooks")
 
 BATCH = 100  # rows per run before the run hands over to a fresh task
-LEASE = timedelta(minutes=5)  # a run that dies holds its subscription at most this long
 
 
 def message_id(subscription: WebhookSubscription, leaf_index: int) -> str:
@@ -105,25 +110,84 @@ def schedule_after_seal(sender=None, using="default", **kwargs) -> None:
 # --- A run ------------------------------------------------------------------------------------------
 
 
+def lease_duration() -> timedelta:
+    return timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+
+
+class Lease:
+    """One run's hold on its subscription, kept alive by a heartbeat thread while the run lives.
+
+    Every third of WEBHOOK_LEASE_SECONDS the heartbeat moves `lease_until` forward, so a run as long
+    as it needs (a slow receiver, a hundred rows) keeps its subscription, and a run that dies with its
+    worker stops beating: its lease runs out at most WEBHOOK_LEASE_SECONDS after its last sign of life
+    and the next run takes over. The expiry it wrote is the lease's token: the heartbeat and the release
+    change the row only while it still holds that value, so a run that lost its lease (its heartbeats
+    failed until it ran out and another run took over) neither extends nor clears the other run's, and
+    stops before its next row (`held`).
+    """
+
+    def __init__(self, subscription_id, until: datetime):
+        self.subscription_id = subscription_id
+        self.until = until
+        self.held = True
+        self._stopped = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name=f"webhook-lease-{subscription_id}", daemon=True)
+
+    @classmethod
+    def take(cls, subscription_id, now: datetime) -> "Lease | None":
+        """The subscription's lease if it is free (or ran out); None while another run holds it."""
+        until = now + lease_duration()
+        taken = (WebhookSubscription.objects.filter(pk=subscription_id, active=True)
+                 .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now)).update(lease_until=until))
+        return cls(subscription_id, until) if taken else None
+
+    def __enter__(self) -> "Lease":
+        self._heartbeat.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stopped.set()
+        self._heartbeat.join()
+        self._mine().update(lease_until=None)
+
+    def _mine(self):
+        return WebhookSubscription.objects.filter(pk=self.subscription_id, lease_until=self.until)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stopped.wait(lease_duration().total_seconds() / 3):
+                until = timezone.now() + lease_duration()
+                try:
+                    extended = self._mine().update(lease_until=until)
+                except DatabaseError as error:  # the next beat tries again; the token still holds till then
+                    logger.warning("webhook lease not extended", extra={"subscription": str(self.subscription_id),
+                                                                        "error": str(error)})
+                    continue
+                if not extended:
+                    self.held = False
+                    return
+                self.until = until
+        finally:
+            connection.close()  # this thread's own connection
+
+
 def run(subscription_id) -> int:
     """One delivery run for a subscription; returns how many rows were delivered."""
     now = timezone.now()
     WebhookSubscription.objects.filter(pk=subscription_id).update(scheduled=False)
-    leased = (WebhookSubscription.objects.filter(pk=subscription_id, active=True)
-              .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now)).update(lease_until=now + LEASE))
-    if not leased:
+    lease = Lease.take(subscription_id, now)
+    if lease is None:
         subscription = WebhookSubscription.objects.filter(pk=subscription_id, active=True).first()
         if subscription is not None and subscription.lease_until and subscription.lease_until >= now:
-            # Another run holds it: come back when it is likely done, so rows sealed meanwhile are not left.
+            # Another run holds it (or held it and died: its lease runs out soon). Come back shortly, so
+            # rows sealed meanwhile are not left waiting for the next seal.
             schedule(subscription_id, run_after=now + timedelta(seconds=2))
         return 0
-    try:
-        return _deliver(WebhookSubscription.objects.get(pk=subscription_id))
-    finally:
-        WebhookSubscription.objects.filter(pk=subscription_id).update(lease_until=None)
+    with lease:
+        return _deliver(WebhookSubscription.objects.get(pk=subscription_id), lease)
 
 
-def _deliver(subscription: WebhookSubscription) -> int:
+def _deliver(subscription: WebhookSubscription, lease: Lease) -> int:
     now = timezone.now()
     if subscription.next_attempt_at and subscription.next_attempt_at > now:
         schedule(subscription.pk, run_after=subscription.next_attempt_at)
@@ -131,6 +195,8 @@ def _deliver(subscription: WebhookSubscription) -> int:
     delivered = 0
     leaves = matching_leaves(subscription)
     for leaf in leaves:
+        if not lease.held:  # another run has taken over, from the cursor as this run left it
+            return delivered
         if not _attempt(subscription, leaf):
             return delivered
         delivered += 1

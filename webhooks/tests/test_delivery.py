@@ -304,3 +304,96 @@ def test_old_attempts_are_pruned_by_age(allow_private, receiver, project, owner,
 
     assert not WebhookDelivery.objects.filter(pk=old.pk).exists()
     assert WebhookDelivery.objects.filter(succeeded=True).count() == len(local.delivered())
+
+
+class WorkerKilled(BaseException):
+    """Stands for a SIGKILL of the worker: the run stops mid-delivery (the lease it left is put back below)."""
+
+
+def test_a_run_killed_mid_delivery_is_taken_over_when_its_lease_runs_out_and_nothing_is_lost(
+        allow_private, receiver, project, owner, settings, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks import delivery, outbound
+
+    local = receiver()
+    made = subscribe(owner, project, local.url)
+    make_events(owner, project, 6)
+    left_behind = {}
+
+    def post_then_die(url, body, headers):
+        outcome = real_post(url, body, headers)
+        if len(local.requests) == 4:  # the receiver has the 4th row; the cursor has not moved past it
+            left_behind.update(WebhookSubscription.objects.values("lease_until", "cursor").get(pk=made["id"]),
+                               at=timezone.now())
+            raise WorkerKilled
+        return outcome
+
+    real_post = outbound.post
+    monkeypatch.setattr(outbound, "post", post_then_die)
+    run_worker()
+    monkeypatch.setattr(outbound, "post", real_post)
+    # What the killed worker leaves: its last lease (a live run's cleanup released it here) and its cursor.
+    WebhookSubscription.objects.filter(pk=made["id"]).update(lease_until=left_behind["lease_until"])
+    assert left_behind["lease_until"] - left_behind["at"] <= timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+
+    class OneLeaseLater:  # the clock the runs read, one lease (and a second) after the kill
+        @staticmethod
+        def now():
+            return timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS + 1)
+
+    monkeypatch.setattr(delivery, "timezone", OneLeaseLater)
+    make_events(owner, project, 1)  # a newly sealed row queues a run, as it would in production
+    run_worker()
+
+    expected = expected_leaves(project, made["cursor"])
+    got = [event["data"]["leaf_index"] for event in local.delivered()]
+    assert got == expected[:4] + expected[3:]  # the row in flight at the kill is sent again, nothing else
+    assert [headers["webhook-id"] for headers, _, _ in local.requests].count(local.requests[3][0]["webhook-id"]) == 2
+    state = WebhookSubscription.objects.get(pk=made["id"])
+    assert (state.cursor, state.lease_until, state.consecutive_failures, state.active) == (expected[-1] + 1, None, 0, True)
+    assert WebhookDelivery.objects.filter(succeeded=True).count() == len(expected)  # the killed attempt left no row
+    assert not AuditEntry.objects.filter(event_name="webhook.paused").exists()
+    assert_trail_verifies()
+
+
+def test_a_live_run_keeps_its_lease_past_its_first_expiry_and_no_other_run_delivers_meanwhile(
+        allow_private, receiver, project, owner, settings):
+    import time
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from webhooks import delivery
+
+    settings.WEBHOOK_LEASE_SECONDS = 1.0  # a heartbeat every third of a second
+    seen = {}
+
+    def slow_first_answer(n):
+        if n == 0:
+            first_expiry = WebhookSubscription.objects.values_list("lease_until", flat=True).get()
+            give_up = time.monotonic() + 10
+            while timezone.now() <= first_expiry and time.monotonic() < give_up:
+                time.sleep(0.05)
+            seen["at"] = timezone.now()
+            seen["lease_until"] = WebhookSubscription.objects.values_list("lease_until", flat=True).get()
+            seen["first_expiry"] = first_expiry
+            seen["competing run delivered"] = delivery.run(WebhookSubscription.objects.get().pk)
+            connection.close()  # this receiver thread's connection
+        return 200
+
+    local = receiver(slow_first_answer)
+    made = subscribe(owner, project, local.url)
+    make_events(owner, project, 3)
+
+    run_worker()
+
+    assert seen["at"] > seen["first_expiry"] < seen["lease_until"]  # renewed while the run was alive
+    assert seen["lease_until"] - seen["at"] <= timedelta(seconds=1.5)  # a kill now: free within a lease
+    assert seen["competing run delivered"] == 0
+    expected = expected_leaves(project, made["cursor"])
+    assert [event["data"]["leaf_index"] for event in local.delivered()] == expected  # each once, in order
+    assert WebhookSubscription.objects.get(pk=made["id"]).lease_until is None  # released at the end
