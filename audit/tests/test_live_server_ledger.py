@@ -177,6 +177,9 @@ def test_rows_written_by_a_live_gunicorn_server_are_sealed_and_verify_outside(se
         assert not LedgerQueue.objects.exists()
         assert LedgerLeaf.objects.filter(entry_id__in=served_ids).count() == len(served_ids)
 
+        # The maintenance task's work, every few seconds in production: sign and store a checkpoint.
+        settings.AUDIT_SIGNING_KEY = SIGNING_KEY
+        call_command("audit_checkpoint", stdout=io.StringIO())
         # What an outsider fetches: the key (once), the latest checkpoint, a proof of the transition.
         key_text = _text(base, "/api/v1/ledger/key/")
         note = _text(base, "/api/v1/ledger/checkpoint/")
@@ -219,7 +222,7 @@ def test_rows_written_by_a_live_gunicorn_server_are_sealed_and_verify_outside(se
 
     total = AuditEntry.objects.count()
     assert LedgerLeaf.objects.count() == total
-    stored = LedgerCheckpoint.objects.get()  # the checkpoint GET signed and stored the grown tree
+    stored = LedgerCheckpoint.objects.get()  # audit_checkpoint's; the reads signed nothing more
     assert stored.tree_size == total and stored.note == note
     assert proof["tree_size"] == total and proof["checkpoint"] == note
     assert proof["leaf_index"] == LedgerLeaf.objects.get(entry_id=activated_id).leaf_index
@@ -244,7 +247,6 @@ def test_rows_written_by_a_live_gunicorn_server_are_sealed_and_verify_outside(se
     assert verifier("inclusion", "proof.json").returncode == 1
 
     out = io.StringIO()
-    settings.AUDIT_SIGNING_KEY = SIGNING_KEY
     call_command("verify_audit", stdout=out, stderr=io.StringIO())
     assert f"OK: {total} leaves recomputed from their rows" in out.getvalue(), out.getvalue()
 
