@@ -25,10 +25,9 @@ class RegisterSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
 
     def validate_email(self, value):
-        value = value.lower()
-        if get_user_model().objects.filter(email__iexact=value).exists():
-            raise serializers.ValidationError("A user with this email already exists.")
-        return value
+        # Whether the address has an account is not said here: the view answers a taken one exactly as a
+        # new one (accounts.api.RegisterView).
+        return value.lower()
 
     def validate(self, attrs):
         candidate = get_user_model()(email=attrs["email"], name=attrs.get("name", ""))

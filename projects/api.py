@@ -1,13 +1,11 @@
 """Projects, their transitions, team and audit over the REST API."""
 
-from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from audit.pagination import paginated_events
@@ -30,7 +28,7 @@ from .serializers import (
     TransitionsSerializer,
 )
 from .services import (
-    membership_add,
+    membership_add_person,
     membership_remove,
     project_create,
     project_soft_delete,
@@ -150,10 +148,7 @@ class ProjectViewSet(ValuesListMixin, viewsets.ModelViewSet):
             return Response(MembershipSerializer(memberships, many=True).data)
         payload = MembershipCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        user = get_user_model().objects.filter(pk=payload.validated_data["user_id"]).first()
-        if user is None:
-            raise ValidationError({"user_id": ["No such user."]})
-        membership = membership_add(project=project, actor=request.user, user=user, role=payload.validated_data["role"])
+        membership = membership_add_person(project=project, actor=request.user, **payload.validated_data)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None, **errors(400, 403, 404)},

@@ -1,7 +1,6 @@
 """Page forms for projects. They only validate; writes go through projects.services."""
 
 from django import forms
-from django.contrib.auth import get_user_model
 
 from .models import MembershipRole
 
@@ -15,13 +14,8 @@ class ProjectForm(forms.Form):
 
 
 class TeamAddForm(forms.Form):
+    """The address only: looking it up is the service's, after it checked that the caller may manage the
+    team (projects.services.membership_add_person)."""
+
     email = forms.EmailField(label="Email of the person to add", max_length=254)
     role = forms.ChoiceField(choices=MembershipRole.choices, initial=MembershipRole.MEMBER)
-
-    def clean_email(self):
-        email = self.cleaned_data["email"]
-        user = get_user_model().objects.filter(email__iexact=email).first()
-        if user is None:
-            raise forms.ValidationError("There is no user with this email address.")
-        self.cleaned_data["user"] = user
-        return email

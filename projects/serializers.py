@@ -67,5 +67,13 @@ class MembershipSerializer(FastOutputMixin, serializers.ModelSerializer):
 
 
 class MembershipCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    user_id = serializers.UUIDField()
+    """Who to add, by `user_id` or by `email` (one of them), and their role."""
+
+    user_id = serializers.UUIDField(required=False)
+    email = serializers.EmailField(required=False, max_length=254)
     role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)
+
+    def validate(self, attrs):
+        if ("user_id" in attrs) == ("email" in attrs):
+            raise serializers.ValidationError({"user_id": ["Give either user_id or email."]})
+        return attrs

@@ -1,5 +1,6 @@
 """Every write to projects and their team."""
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -104,6 +105,11 @@ def project_restore(*, project: Project, actor) -> Project:
     return project
 
 
+def _require_team_manager(project: Project, actor, action: str) -> None:
+    require(can_steer(project, actor), actor=actor, obj=project, action=action,
+            message="Only the owner or an operator can manage the team.")
+
+
 def membership_add(*, project: Project, actor, user, role: str = MembershipRole.MEMBER,
                    from_shell: bool = False) -> Membership:
     """Add `user` to the team, or change their role if they are already on it.
@@ -112,8 +118,7 @@ def membership_add(*, project: Project, actor, user, role: str = MembershipRole.
     e.g. `service_key create` giving a service account its project.
     """
     if not from_shell:
-        require(can_steer(project, actor), actor=actor, obj=project, action="team_add",
-                message="Only the owner or an operator can manage the team.")
+        _require_team_manager(project, actor, "team_add")
     if role not in MembershipRole.values:
         raise InvalidInput(f"Unknown role '{role}'.", field="role")
     if user.pk == project.owner_id:
@@ -131,9 +136,29 @@ def membership_add(*, project: Project, actor, user, role: str = MembershipRole.
     return membership
 
 
+def membership_add_person(*, project: Project, actor, role: str = MembershipRole.MEMBER, email: str | None = None,
+                          user_id=None) -> Membership:
+    """membership_add for the person an email (the page, the API) or a user id (the API) names.
+
+    Whether `actor` may manage the team is checked, and a refusal recorded, before anyone is looked up:
+    a caller who may not gets the same 403 whether or not the address has an account, so adding people
+    to a project one can see is no way to find out who is registered.
+    """
+    _require_team_manager(project, actor, "team_add")
+    User = get_user_model()
+    if email is not None:
+        user = User.objects.filter(email__iexact=email).first()
+        missing = InvalidInput("There is no user with this email address.", field="email")
+    else:
+        user = User.objects.filter(pk=user_id).first()
+        missing = InvalidInput("No such user.", field="user_id")
+    if user is None:
+        raise missing
+    return membership_add(project=project, actor=actor, user=user, role=role)
+
+
 def membership_remove(*, project: Project, actor, user) -> None:
-    require(can_steer(project, actor), actor=actor, obj=project, action="team_remove",
-            message="Only the owner or an operator can manage the team.")
+    _require_team_manager(project, actor, "team_remove")
     membership = Membership.objects.filter(project=project, user=user).first()
     if membership is None:
         raise InvalidInput(f"{user} is not a member of this project.", field="user_id")

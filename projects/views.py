@@ -165,8 +165,8 @@ def team_add(request, pk):
         messages.error(request, f"Nobody was added: {errors}")
         return redirect(project)
     try:
-        membership = services.membership_add(
-            project=project, actor=request.user, user=form.cleaned_data["user"], role=form.cleaned_data["role"]
+        membership = services.membership_add_person(
+            project=project, actor=request.user, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
         )
     except (ActionForbidden, InvalidInput) as error:
         messages.error(request, error.message)

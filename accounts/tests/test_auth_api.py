@@ -25,7 +25,6 @@ def test_register_creates_a_user(api_client, db):
 @pytest.mark.parametrize(
     "body,field",
     [
-        ({"email": "taken@example.com", "password": "a-long-unusual-pass"}, "email"),
         ({"email": "weak@example.com", "password": "123"}, "password"),
         ({"email": "not-an-email", "password": "a-long-unusual-pass"}, "email"),
         ({"password": "a-long-unusual-pass"}, "email"),
@@ -37,6 +36,32 @@ def test_register_rejects_bad_input(api_client, db, body, field):
     assert response.status_code == 400
     assert field in response.json()
     assert User.objects.count() == 1
+
+
+def test_registering_a_taken_email_answers_as_a_new_account_would_and_changes_nothing(api_client, db):
+    existing = UserFactory(email="taken@example.com", name="Original")
+    stored = User.objects.values().get(pk=existing.pk)
+    register = reverse("api:auth-register")
+
+    new = api_client.post(register, {"email": "fresh@example.com", "password": "a-long-unusual-pass", "name": "Sam"})
+    taken = api_client.post(register, {"email": "Taken@Example.com", "password": "a-long-unusual-pass", "name": "Sam"})
+
+    assert (new.status_code, taken.status_code) == (201, 201)
+    assert list(taken.json()) == list(new.json())
+    same = {"is_staff", "is_active", "last_login", "name"}
+    assert {k: v for k, v in taken.json().items() if k in same} == {k: v for k, v in new.json().items() if k in same}
+    assert taken.json()["email"] == "taken@example.com" and taken.json()["id"] != str(existing.pk)
+    assert not User.objects.filter(pk=taken.json()["id"]).exists()
+    assert User.objects.values().get(pk=existing.pk) == stored  # the account is untouched, password included
+    assert User.objects.count() == 2
+    row = AuditEntry.objects.get(event_name="auth.register_existing")
+    assert (row.event_type, row.success, row.entity_id, row.extra) == ("auth_failed", False, str(existing.pk),
+                                                                       {"email": "taken@example.com"})
+    assert "a-long-unusual-pass" not in str(row.extra) + row.failure_reason
+    created = AuditEntry.objects.filter(event_name="user.created").exclude(entity_id=str(existing.pk))
+    assert [row.entity_id for row in created] == [new.json()["id"]]
+    assert login(api_client, "taken@example.com").status_code == 200  # its own password still signs in
+    assert login(api_client, "taken@example.com", "a-long-unusual-pass").status_code == 401
 
 
 def test_login_returns_a_token_pair_and_records_auth_login(api_client, member):

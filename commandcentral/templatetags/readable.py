@@ -19,6 +19,7 @@ VERBS = {
     "failed": "failed to log in", "transition": "moved", "register": "registered", "restore": "restored",
     "refresh_reuse": "replayed a spent refresh token", "paused": "paused", "redeliver": "redelivered",
     "throttled": "stopped an address that failed to authenticate too often",
+    "register_existing": "turned away a registration of an address that already has an account",
 }
 DETAIL_VIEWS = {"project": "project_detail", "decision": "decision_detail", "entity_state": "entity_detail"}
 

@@ -204,6 +204,37 @@ def test_team_management_api(api_client, project, owner, outsider, member, viewe
     assert api_client.post(detail(project, "team/"), {"user_id": str(outsider.pk)}, format="json").status_code == 403
 
 
+def test_owner_adds_people_by_email_too(api_client, project, owner, outsider):
+    client = as_user(api_client, owner)
+
+    added = client.post(detail(project, "team/"), {"email": "OUTSIDER@example.com", "role": "viewer"}, format="json")
+    unknown = client.post(detail(project, "team/"), {"email": "nobody-here@example.com"}, format="json")
+    both = client.post(detail(project, "team/"), {"email": outsider.email, "user_id": str(outsider.pk)}, format="json")
+
+    assert added.status_code == 201 and added.json()["user"]["email"] == outsider.email
+    assert (unknown.status_code, unknown.json()) == (400, {"email": ["There is no user with this email address."]})
+    assert both.status_code == 400
+    assert Membership.objects.get(project=project, user=outsider).role == "viewer"
+    assert AuditEntry.objects.filter(event_name="membership.created").latest("id").actor == owner
+
+
+@pytest.mark.parametrize("role", ["member", "viewer"])
+def test_a_refused_team_add_is_the_same_403_whether_or_not_the_person_exists(api_client, roles, project, outsider,
+                                                                             role):
+    client = as_user(api_client, roles[role])
+    bodies = [{"email": outsider.email}, {"email": "nobody-here@example.com"},
+              {"user_id": str(outsider.pk)}, {"user_id": "00000000-0000-0000-0000-000000000000"}]
+
+    answers = [client.post(detail(project, "team/"), body, format="json") for body in bodies]
+
+    assert {(answer.status_code, answer.content) for answer in answers} == {
+        (403, b'{"detail":"Only the owner or an operator can manage the team."}')}
+    assert not Membership.objects.filter(user=outsider).exists()
+    denied = AuditEntry.objects.filter(event_type="permission_denied").order_by("id")
+    assert [(row.actor, row.event_name, row.success, row.project_id) for row in denied] == [
+        (roles[role], "project.team_add", False, project.pk)] * 4
+
+
 def test_project_audit_lists_its_rows_newest_first(api_client, project, owner, viewer):
     perform_transition(project, "activate", actor=owner)
     response = as_user(api_client, viewer).get(detail(project, "audit/"))

@@ -303,7 +303,8 @@ def test_adding_an_unknown_email_is_explained(client, owner, project):
     client.force_login(owner)
     response = client.post(reverse("project_team_add", args=[project.pk]), {"email": "nobody@example.com",
                                                                             "role": "member"})
-    assert messages_of(response) == ["Nobody was added: There is no user with this email address."]
+    assert messages_of(response) == ["There is no user with this email address."]
+    assert not AuditEntry.objects.filter(success=False).exists()
 
 
 def test_adding_the_owner_shows_the_service_message(client, owner, project):
@@ -321,6 +322,25 @@ def test_team_members_cannot_manage_the_team(client, roles, project, outsider, r
     assert not Membership.objects.filter(user=outsider).exists()
     denied = AuditEntry.objects.get(event_type=AuditEventType.PERMISSION_DENIED)
     assert (denied.actor, denied.event_name) == (roles[role], "project.team_add")
+
+
+@pytest.mark.parametrize("role", ["member", "viewer"])
+def test_the_refusal_of_a_team_add_does_not_tell_whether_the_email_has_an_account(client, roles, project, outsider,
+                                                                                  role):
+    client.force_login(roles[role])
+    url = reverse("project_team_add", args=[project.pk])
+
+    answers = []
+    for email in (outsider.email, "nobody-here@example.com"):
+        response = client.post(url, {"email": email, "role": "member"}, follow=True)  # the message is shown
+        answers.append((response.redirect_chain, response.status_code, messages_of(response)))
+
+    assert answers[0] == answers[1]
+    assert answers[0][2] == ["Only the owner or an operator can manage the team."]
+    assert not Membership.objects.filter(user=outsider).exists()
+    denied = AuditEntry.objects.filter(event_type=AuditEventType.PERMISSION_DENIED).order_by("id")
+    assert [(row.actor, row.event_name, row.success) for row in denied] == [(roles[role], "project.team_add", False)] * 2
+    assert denied[0].failure_reason == denied[1].failure_reason
 
 
 def test_owner_removes_a_member(client, owner, project, member):
