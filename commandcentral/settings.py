@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "commandcentral.null_characters.NullCharacterMiddleware",  # a NUL in the path or query string: 404/400
     "commandcentral.database_outage.DatabaseUnavailableMiddleware",  # 503 + Retry-After, not 500
     "django_structlog.middlewares.RequestMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",

@@ -14,7 +14,7 @@ from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..core.access import visible_project
+from ..core.access import visible_project, visible_projects
 from ..core.errors import ActionForbidden, Conflict, InvalidInput
 from ..core.transitions import RequirementsMissing, TransitionNotAvailable, TransitionRefused
 
@@ -112,17 +112,18 @@ def visible_project_or_404(user, project_id):
     """
     key = parse_uuid(project_id)
     if key is None and project_id:
-        key = _live_project_key_by_slug(str(project_id)[:220])
+        key = _visible_project_key_by_slug(user, str(project_id)[:220])
     try:
         return visible_project(user, key)
     except ObjectDoesNotExist:
         raise Http404("No such project.")
 
 
-def _live_project_key_by_slug(slug: str):
-    from django.apps import apps
-
-    return apps.get_model("projects", "Project").objects.live().filter(slug=slug).values_list("pk", flat=True).first()
+def _visible_project_key_by_slug(user, slug: str):
+    """Looked up among the projects `user` may see: a hidden project's slug then costs one query, as a
+    free slug does. Found among all live projects, it would go on to be read by key and refused, and the
+    time of the 404 would tell an outsider which slugs are taken."""
+    return visible_projects(user).filter(slug=slug).values_list("pk", flat=True).first()
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):

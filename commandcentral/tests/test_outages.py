@@ -2,7 +2,9 @@
 
 Redis down: the cache configured against a closed port (no Redis needed), except the recovery test,
 which breaks and then heals connections to the real Redis and skips when there is none. Database
-down: the default connection refuses to connect, through the whole request stack.
+down: the default connection refuses to connect, through the whole request stack. Connection lost
+during a request: a statement fails as psycopg reports it (on any database), and on PostgreSQL the
+request's own backend is really terminated from a second connection.
 """
 
 import io
@@ -10,12 +12,14 @@ import json
 import logging
 import socket
 import uuid
+from contextlib import contextmanager
 from unittest import mock
 
+import psycopg
 import pytest
 import redis
 from django.core.cache import caches
-from django.db import IntegrityError, OperationalError, ProgrammingError, connections
+from django.db import IntegrityError, InterfaceError, OperationalError, ProgrammingError, connection, connections
 from django.test import override_settings
 from django.urls import reverse
 from prometheus_client import REGISTRY
@@ -23,8 +27,10 @@ from prometheus_client import REGISTRY
 import commandcentral.cache
 from accounts.tests.factories import PASSWORD
 from accounts.throttles import LoginThrottle
+from audit.models import AuditEntry
 from commandcentral.cache import CACHE_DEGRADED
 from commandcentral.database_outage import RETRY_AFTER_SECONDS
+from projects.models import Project, ProjectState
 
 
 def _redis_cache(location: str, **extra) -> dict:
@@ -244,14 +250,24 @@ def test_a_session_request_answers_503_when_a_middleware_meets_the_dead_database
     assert "cannot reach its database" in page.content.decode()
 
 
+def _from_driver(django_error_class, driver_error):
+    """What Django raises for a psycopg error: its own class of the same name, caused by the driver's."""
+    error = django_error_class(*driver_error.args)
+    error.__cause__ = driver_error
+    return error
+
+
 @pytest.mark.parametrize(
     "error",
     [
         OperationalError("no such table: projects_project"),  # a missing migration, not an outage
         ProgrammingError('relation "projects_project" does not exist'),
         IntegrityError("UNIQUE constraint failed"),
+        # The statement failed on a connection that is still there: a slow query, a misused cursor.
+        _from_driver(OperationalError, psycopg.errors.QueryCanceled("canceling statement due to statement timeout")),
+        _from_driver(InterfaceError, psycopg.InterfaceError("the cursor is closed")),
     ],
-    ids=["missing-table", "programming", "integrity"],
+    ids=["missing-table", "programming", "integrity", "statement-timeout", "closed-cursor"],
 )
 def test_a_query_error_from_a_database_that_answers_stays_a_500(api_client, member, error):
     api_client.force_authenticate(member)
@@ -262,3 +278,145 @@ def test_a_query_error_from_a_database_that_answers_stays_a_500(api_client, memb
 
     assert response.status_code == 500
     assert "Retry-After" not in response
+
+
+# --- A connection lost during the request --------------------------------------------------------
+
+# How psycopg reports a connection that ended: the server's farewell (57P01, 57P05, 08006), or libpq
+# finding the socket closed (no SQLSTATE).
+LOST = {
+    "admin-shutdown": psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+    "idle-session-timeout": psycopg.errors.IdleSessionTimeout("terminating connection due to idle-session timeout"),
+    "connection-failure": psycopg.errors.ConnectionFailure("could not receive data from server"),
+    "socket-closed": psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly"),
+}
+
+
+@contextmanager
+def _connection_lost_at(statement: str, driver_error):
+    """The first statement starting with `statement` fails as psycopg reports a lost connection; yields
+    the statements that ran before it, so a test can show the request had used its connection."""
+    ran = []
+
+    def execute(run, sql, params, many, context):
+        if sql.startswith(statement):
+            raise _from_driver(OperationalError, driver_error)
+        ran.append(sql)
+        return run(sql, params, many, context)
+
+    with connections["default"].execute_wrapper(execute):
+        yield ran
+
+
+def _assert_503(response, *, api: bool):
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    if api:
+        assert response.json() == {"detail": "The database is unavailable; retry later."}
+    else:
+        assert "cannot reach its database" in response.content.decode()
+
+
+@pytest.mark.parametrize("lost", LOST.values(), ids=LOST.keys())
+def test_an_api_read_whose_connection_is_lost_answers_503(api_client, member, project, lost):
+    api_client.force_authenticate(member)
+    api_client.raise_request_exception = False
+
+    # The project is read, then the connection is lost as the member's role is looked up.
+    with _connection_lost_at('SELECT "projects_membership"', lost) as ran:
+        response = api_client.get(reverse("api:project-detail", args=[project.pk]))
+
+    assert ran  # the connection had answered within this request
+    _assert_503(response, api=True)
+    assert str(lost) not in response.content.decode()
+
+
+def test_a_transition_whose_connection_is_lost_answers_503_and_changes_nothing(api_client, owner, project):
+    api_client.force_authenticate(owner)
+    api_client.raise_request_exception = False
+    rows = AuditEntry.objects.count()
+
+    with _connection_lost_at('UPDATE "projects_project"', LOST["admin-shutdown"]) as ran:
+        response = api_client.post(reverse("api:project-activate", args=[project.pk]), {"rationale": "go"},
+                                   format="json")
+
+    assert ran  # the project was read and locked, then the connection was lost
+    _assert_503(response, api=True)
+    assert Project.objects.get(pk=project.pk).state == ProjectState.PROPOSED
+    assert AuditEntry.objects.count() == rows  # rolled back, and an outage is not a refusal to record
+
+
+@pytest.mark.parametrize("lost", [LOST["admin-shutdown"], LOST["socket-closed"]],
+                         ids=["admin-shutdown", "socket-closed"])
+def test_a_page_whose_connection_is_lost_answers_the_503_page(client, member, project, lost):
+    client.force_login(member)
+    client.raise_request_exception = False
+
+    # The session and the user are read first; the connection is lost as the project is.
+    with _connection_lost_at('SELECT "projects_project"', lost) as ran:
+        response = client.get(reverse("project_detail", args=[project.pk]))
+
+    assert any("django_session" in sql for sql in ran)
+    _assert_503(response, api=False)
+
+
+@contextmanager
+def _backend_terminated_at(statement: str):
+    """Before the first statement starting with `statement`, a second connection terminates this
+    request's PostgreSQL backend (pg_terminate_backend), as an operator, a failover or an idle timeout
+    would; the statement then meets the closed connection for real."""
+    ran = []
+
+    def execute(run, sql, params, many, context):
+        if sql.startswith(statement) and "terminated" not in ran:
+            backend = connections["default"].connection.info.backend_pid
+            settings = connections["default"].settings_dict
+            with psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+                                 password=settings["PASSWORD"] or None, dbname=settings["NAME"],
+                                 autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [backend])
+            ran.append("terminated")
+        else:
+            ran.append(sql)
+        return run(sql, params, many, context)
+
+    try:
+        with connections["default"].execute_wrapper(execute):
+            yield ran
+    finally:
+        connections["default"].close()  # a dead connection left behind would fail the test's teardown
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL)")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "surface,statement",
+    [
+        ("api-read", 'SELECT "projects_membership"'),
+        ("api-transition", 'UPDATE "projects_project"'),  # inside the transition's transaction
+        ("page", 'SELECT "projects_project"'),
+    ],
+)
+def test_a_postgresql_backend_terminated_mid_request_answers_503(api_client, client, owner, member, project,
+                                                                 surface, statement):
+    api_client.raise_request_exception = client.raise_request_exception = False
+    if surface == "page":
+        client.force_login(member)
+    api_client.force_authenticate(owner if surface == "api-transition" else member)
+    rows = AuditEntry.objects.count()
+
+    with _backend_terminated_at(statement) as ran:
+        if surface == "api-read":
+            response = api_client.get(reverse("api:project-detail", args=[project.pk]))
+        elif surface == "api-transition":
+            response = api_client.post(reverse("api:project-activate", args=[project.pk]), {"rationale": "go"},
+                                       format="json")
+        else:
+            response = client.get(reverse("project_detail", args=[project.pk]))
+
+    assert "terminated" in ran and ran.index("terminated") > 0  # the backend had answered this request
+    _assert_503(response, api=surface != "page")
+    assert Project.objects.get(pk=project.pk).state == ProjectState.PROPOSED
+    assert AuditEntry.objects.count() == rows
