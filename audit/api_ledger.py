@@ -59,14 +59,14 @@ class LedgerCheckpointView(APIView):
         operation_id="ledger_checkpoint",
         tags=["ledger"],
         summary="Latest signed checkpoint (C2SP tlog-checkpoint in a signed note, with witness cosignatures)",
-        responses={(200, "text/plain"): TEXT, **errors(503)},
+        responses={(200, "text/plain"): TEXT, **errors(404)},
     )
     def get(self, request):
         head = latest_checkpoint()
-        if head is None:
+        if head is None:  # a new ledger: there is nothing to serve yet (not a fault of the server)
             return Response(
                 {"detail": "No checkpoint has been signed yet; the maintenance task signs one within seconds."},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(checkpoint_wait())},
+                status=status.HTTP_404_NOT_FOUND, headers={"Retry-After": str(checkpoint_wait())},
             )
         return Response(head.note)
 

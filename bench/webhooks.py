@@ -9,7 +9,11 @@ subscription to a receiver on 127.0.0.1 (a thread in this process that answers 2
 - throughput: --events audit rows written in a burst by a writer process (service calls, each its own
   transaction and seal); rows/s = events / (last arrival - first write);
 - latency: --paced rows written at --rate per second; for each, arrival at the receiver minus the audit
-  row's timestamp (its commit, give or take the write), p50 / p99 / max.
+  row's timestamp (its commit, give or take the write), p50 / p99 / max;
+- bursts then silence, with the production sealing interval (AUDIT_SEAL_MIN_INTERVAL=1): --bursts
+  bursts of --burst-size rows, each followed by --silence seconds without a write, from a writer that
+  stays alive (so its deferred seal, not its exit, seals the last rows): the seal lag of every row
+  (leaf sealed_at minus row timestamp) and commit → receipt, p50 / p99 / max.
 
 Prints both and returns them as a dict (bench.run adds them to its JSON). The worker's poll interval
 bounds the latency of an idle worker: a row sealed just after a poll waits for the next one.
@@ -43,6 +47,20 @@ for n in range(count):
     project_update(project=project, actor=owner, description=f"take {n}")
     if rate > 0:
         time.sleep(max(0.0, 1 / rate - (time.monotonic() - started)))
+"""
+
+BURSTS = """
+import sys, time
+from accounts.models import User
+from projects.models import Project
+from projects.services import project_update
+owner = User.objects.get(email="bench-owner@example.com")
+project = Project.objects.get(slug="bench-webhooks")
+bursts, size, silence = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+for b in range(bursts):
+    for n in range(size):
+        project_update(project=project, actor=owner, description=f"burst {b} take {n}")
+    time.sleep(silence)
 """
 
 SETUP = """
@@ -119,12 +137,21 @@ def bench(options) -> dict:
             _manage(env, "shell", "-c", f"import sys; sys.argv = ['', '{options.paced}', '{options.rate}']\n{WRITER}")
             _wait_for(receiver, options.paced, timeout=60)
             paced = receiver.updates()
+            receiver.arrivals.clear()
+            first_row = _last_row(Path(tmp) / "bench.sqlite3")
+            grouped = {**env, "AUDIT_SEAL_MIN_INTERVAL": "1"}  # production sealing: one deferred seal per second
+            _manage(grouped, "shell", "-c",
+                    f"import sys; sys.argv = ['', '{options.bursts}', '{options.burst_size}', '{options.silence}']\n{BURSTS}")
+            _wait_for(receiver, options.bursts * options.burst_size, timeout=60)
+            bursts = receiver.updates()
+            seal_lags = _seal_lags(Path(tmp) / "bench.sqlite3", first_row)
         finally:
             worker.terminate()
             worker.wait(timeout=30)
     receiver.server.shutdown()
     order_ok = [event["data"]["leaf_index"] for _, event in burst] == sorted(event["data"]["leaf_index"] for _, event in burst)
     latencies = [(at - datetime.fromisoformat(event["timestamp"]).timestamp()) * 1000 for at, event in paced]
+    after_bursts = [(at - datetime.fromisoformat(event["timestamp"]).timestamp()) * 1000 for at, event in bursts]
     result = {
         "events": options.events, "delivered": len(burst), "in_order": order_ok,
         "write_seconds": round(written - started, 2),
@@ -133,6 +160,8 @@ def bench(options) -> dict:
         "latency_ms": {"p50": round(_percentile(latencies, 50), 1), "p99": round(_percentile(latencies, 99), 1),
                        "max": round(max(latencies), 1)} if latencies else None,
         "worker_interval_s": options.interval,
+        "bursts": {"bursts": options.bursts, "size": options.burst_size, "silence_s": options.silence,
+                   "delivered": len(bursts), "seal_lag_ms": _summary(seal_lags), "commit_to_receipt_ms": _summary(after_bursts)},
     }
     print()
     print(f"Webhooks (1 db_worker polling every {options.interval:g} s, SQLite, local receiver answering 200):")
@@ -142,7 +171,38 @@ def bench(options) -> dict:
         lat = result["latency_ms"]
         print(f"  paced {options.rate:g}/s: {len(paced)}/{options.paced} delivered; row committed → receiver got it: "
               f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms")
+    groups = result["bursts"]
+    print(f"  {options.bursts} bursts of {options.burst_size}, each then {options.silence:g} s of silence (AUDIT_SEAL_MIN_INTERVAL=1): "
+          f"{groups['delivered']}/{options.bursts * options.burst_size} delivered")
+    for label, key in (("seal lag (row → leaf)", "seal_lag_ms"), ("commit → receipt", "commit_to_receipt_ms")):
+        if groups[key]:
+            print(f"    {label}: p50 {groups[key]['p50']} ms, p99 {groups[key]['p99']} ms, max {groups[key]['max']} ms")
     return result
+
+
+def _summary(values: list[float]) -> dict | None:
+    if not values:
+        return None
+    return {"p50": round(_percentile(values, 50), 1), "p99": round(_percentile(values, 99), 1), "max": round(max(values), 1)}
+
+
+def _last_row(database: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        return connection.execute("SELECT COALESCE(MAX(id), 0) FROM audit_auditentry").fetchone()[0]
+
+
+def _seal_lags(database: Path, after: int) -> list[float]:
+    """Milliseconds from each row's timestamp to its leaf's sealed_at, for the rows after `after`."""
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT e.timestamp, l.sealed_at FROM audit_auditentry e JOIN audit_ledgerleaf l ON l.entry_id = e.id WHERE e.id > ?",
+            [after],
+        ).fetchall()
+    return [(datetime.fromisoformat(sealed).timestamp() - datetime.fromisoformat(stamp).timestamp()) * 1000 for stamp, sealed in rows]
 
 
 def parse_args(argv=None):
@@ -152,6 +212,9 @@ def parse_args(argv=None):
     parser.add_argument("--paced", type=int, default=int(env("BENCH_WEBHOOK_PACED", "200")))
     parser.add_argument("--rate", type=float, default=float(env("BENCH_WEBHOOK_RATE", "20")))
     parser.add_argument("--interval", type=float, default=float(env("BENCH_WEBHOOK_INTERVAL", "0.2")))
+    parser.add_argument("--bursts", type=int, default=int(env("BENCH_WEBHOOK_BURSTS", "5")))
+    parser.add_argument("--burst-size", type=int, default=int(env("BENCH_WEBHOOK_BURST_SIZE", "20")))
+    parser.add_argument("--silence", type=float, default=float(env("BENCH_WEBHOOK_SILENCE", "3")))
     return parser.parse_args(argv)
 
 

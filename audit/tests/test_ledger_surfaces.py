@@ -102,7 +102,7 @@ def test_key_and_checkpoint_are_public_text_and_verify(api_client, project):
     assert parsed == _key() and str(parsed) == key.content.decode().strip()
 
     none_yet = api_client.get("/api/v1/ledger/checkpoint/")
-    assert none_yet.status_code == 503 and int(none_yet["Retry-After"]) >= 1 and "No checkpoint" in none_yet.content.decode()
+    assert none_yet.status_code == 404 and int(none_yet["Retry-After"]) >= 1 and "No checkpoint" in none_yet.content.decode()
     assert not LedgerCheckpoint.objects.exists() and LedgerQueue.objects.exists()  # reading signed and sealed nothing
     _checkpoint()
     note = api_client.get("/api/v1/ledger/checkpoint/")
@@ -398,7 +398,7 @@ def test_a_consistency_proof_across_a_thousand_rows_verifies_and_fails_after_a_r
     _rebuild_tree_from_rows()  # also drops the stored checkpoints, as a thorough rewrite would
     with pytest.raises(LedgerDiverged, match="was signed for that size"):
         make_checkpoint()  # the signer's record (outside the database) still knows what it signed
-    assert api_client.get("/api/v1/ledger/checkpoint/").status_code == 503  # nothing new was signed
+    assert api_client.get("/api/v1/ledger/checkpoint/").status_code == 404  # nothing new was signed
     from audit.ledger.sequencer import root_at
 
     assert root_at(new.size) != new.root_hash  # the rebuilt tree is another tree of the signed size

@@ -77,15 +77,21 @@ JSON_OBJECT_PROPERTIES = {"settings", "metadata"}
 
 def add_summaries(result, generator, request, public):
     """drf-spectacular post-processing hook: every operation without a summary gets its SUMMARIES line,
-    and JSON_OBJECT_PROPERTIES are typed as objects."""
+    JSON_OBJECT_PROPERTIES are typed as objects, and every operation documents a 400: a null character
+    in any query parameter is refused before the view (commandcentral.null_characters)."""
     for component in result.get("components", {}).get("schemas", {}).values():
         for name, prop in component.get("properties", {}).items():
             if name in JSON_OBJECT_PROPERTIES and "type" not in prop and "$ref" not in prop:
                 prop.update(type="object", additionalProperties=True)
-    for path, operations in result.get("paths", {}).items():
-        for method, operation in operations.items():
-            if isinstance(operation, dict) and not operation.get("summary"):
-                summary = SUMMARIES.get((method, path))
-                if summary:
-                    operation["summary"] = summary
+    operations = [(path, method, operation) for path, methods in result.get("paths", {}).items()
+                  for method, operation in methods.items() if isinstance(operation, dict)]
+    bad_input = next((operation["responses"]["400"] for _, _, operation in operations if "400" in operation.get("responses", {})), None)
+    for path, method, operation in operations:
+        if not operation.get("summary"):
+            summary = SUMMARIES.get((method, path))
+            if summary:
+                operation["summary"] = summary
+        responses = operation.setdefault("responses", {})
+        if bad_input is not None and "400" not in responses:
+            responses["400"] = {**bad_input, "description": "A query parameter holds a null character"}
     return result

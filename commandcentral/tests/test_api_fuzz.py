@@ -23,10 +23,12 @@ from projects.tests.factories import MembershipFactory, ProjectFactory
 
 pytestmark = [pytest.mark.integration]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
-# The ledger's key, checkpoint and consistency proofs are public (SPEC §13): anyone may check the log.
+# The ledger's key, checkpoint and consistency proofs are public: anyone may check the log. So is the
+# witness protocol, whose only credential is the log's signature on the checkpoint it submits.
 PUBLIC = {
     "/api/v1/auth/register/", "/api/v1/auth/login/", "/api/v1/auth/refresh/", "/api/v1/schema/",
     "/api/v1/ledger/key/", "/api/v1/ledger/checkpoint/", "/api/v1/ledger/consistency/",
+    "/api/v1/witness/add-checkpoint", "/api/v1/witness/key/",
 }
 # Operations only staff may call (IsAdminUser); the fuzz calls them as an operator, the rest as a member.
 STAFF_ONLY = {"/api/v1/events/verify/", "/api/v1/ledger/status/"}

@@ -34,6 +34,7 @@ def production_env(**overrides) -> dict:
         "ALLOWED_HOSTS": "example.com",
         # The ledger's checkpoint signing key (audit.W001 warns without one).
         "AUDIT_SIGNING_KEY": "PRIVATE+KEY+deploy.test/audit+6c0d7cf7+AUySg4nmMmFkivbQ0/4TbzHbYEIEizkLxzOI6EExKwNZ",
+        "AUDIT_SIGNER_STATE": "/var/lib/commandcentral/audit-signer.state",
     }
     env.update(overrides)
     return {name: value for name, value in env.items() if value is not None}
