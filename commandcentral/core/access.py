@@ -188,6 +188,10 @@ def rows_of_visible_projects(rows, user, *, field: str = "project", operators_se
     return rows.filter(condition | own if own is not None else condition)
 
 
+def _read_membership(project_id, user) -> str | None:
+    return _membership_model().objects.filter(project_id=project_id, user=user).values_list("role", flat=True).first()
+
+
 def visible_project(user, pk):
     """The live project `pk` if `user` may see it, else Project.DoesNotExist (callers answer 404).
 
@@ -195,12 +199,25 @@ def visible_project(user, pk):
     subquery was a fifth of a project request (bench/README.md). The role looked up stays cached on
     the project for the permission checks that follow; an owner reading their own project is its
     `owner` already.
+
+    Every 404 costs the same queries, whatever the reason (no such project, not the caller's, deleted,
+    even the caller's own deleted project): the caller's membership is read for each, so the time of a
+    404 does not tell which it was.
     """
     Project = _project_model()
     if pk is None:
         raise Project.DoesNotExist
-    project = get_by_key(Project, pk)
-    if project.deleted_at is not None or role_of(project, user) is None:
+    reads_membership = is_active_user(user) and not user.is_staff
+    try:
+        project = get_by_key(Project, pk)
+    except Project.DoesNotExist:
+        if reads_membership:
+            _read_membership(pk, user)
+        raise
+    role = role_of(project, user)
+    if project.deleted_at is not None or role is None:
+        if reads_membership and project.owner_id == user.pk:
+            _read_membership(pk, user)  # role_of knew the owner without asking
         raise Project.DoesNotExist
     if project.owner_id == user.pk:
         project.owner = user

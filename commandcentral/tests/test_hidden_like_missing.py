@@ -19,28 +19,21 @@ from projects.tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
-# visible_project() (commandcentral/core/access.py) reads the caller's membership only once the
-# project's row was found, so a hidden project's id costs one query more than a free one. Strict: when
-# it reads the membership whether or not the row exists, these pass and the mark must go.
-ROLE_READ_ONLY_WHEN_FOUND = pytest.mark.xfail(
-    strict=True, reason="visible_project() reads the caller's membership only for a project that exists"
-)
-
 # (path with {key}, how the hidden object is named, how a free one is): "project", "slug" or "decision".
 API = [
-    pytest.param("/api/v1/projects/{key}/", "project", marks=ROLE_READ_ONLY_WHEN_FOUND, id="project"),
-    pytest.param("/api/v1/projects/{key}/transitions/", "project", marks=ROLE_READ_ONLY_WHEN_FOUND,
+    pytest.param("/api/v1/projects/{key}/", "project", id="project"),
+    pytest.param("/api/v1/projects/{key}/transitions/", "project",
                  id="project-transitions"),
     pytest.param("/api/v1/projects/{key}/", "slug", id="project-by-slug"),
     pytest.param("/api/v1/decisions/{key}/", "decision", id="decision"),
-    pytest.param("/api/v1/decisions/?project={key}", "project", marks=ROLE_READ_ONLY_WHEN_FOUND,
+    pytest.param("/api/v1/decisions/?project={key}", "project",
                  id="decisions-of-project"),
     pytest.param("/api/v1/events/?project={key}", "slug", id="events-of-project-by-slug"),
 ]
 PAGES = [
-    pytest.param("/projects/{key}/", "project", marks=ROLE_READ_ONLY_WHEN_FOUND, id="project"),
+    pytest.param("/projects/{key}/", "project", id="project"),
     pytest.param("/decisions/{key}/", "decision", id="decision"),
-    pytest.param("/projects/{key}/decisions/new/", "project", marks=ROLE_READ_ONLY_WHEN_FOUND,
+    pytest.param("/projects/{key}/decisions/new/", "project",
                  id="new-decision-in-project"),
 ]
 
