@@ -367,3 +367,18 @@ def test_our_log_is_cosigned_by_an_independent_witness_until_its_history_is_rewr
     assert status["last_error"].startswith("HTTP 422") and status["cosigned_size"] == second["tree_size"]
     assert 'commandcentral_audit_witness_failing{witness="witness.example/reference"} 1.0' in client.get("/metrics").content.decode()
     assert json.loads(json.dumps(WitnessState.objects.get().last_error)).startswith("HTTP 422")
+
+
+@pytest.mark.audit_tamper
+def test_the_admin_ledger_page_shows_the_signer_the_witnesses_and_a_divergence(client, operator, owner, project, reference_witness):
+    client.force_login(operator)
+    page = client.get("/admin/audit/auditentry/ledger-status/").content.decode()
+    assert "witness.example/reference" in page and "none on this host yet" in page
+    run_maintenance()
+    page = client.get("/admin/audit/auditentry/ledger-status/").content.decode()
+    assert f"last signed tree size {read_record().tree_size}" in page
+    assert f"<td>{LedgerCosignature.objects.get().tree_size}</td>" in page
+    _rewrite_history()
+    run_maintenance()
+    page = client.get("/admin/audit/auditentry/ledger-status/").content.decode()
+    assert "ledger diverged: the tree of size" in page and "audit_signer start-over" in page
