@@ -155,3 +155,35 @@ def test_every_query_is_counted_and_the_cursor_class_is_built_once(db):
         if connection.vendor == "sqlite":  # commandcentral.db_backends.sqlite3: one class, not one per cursor
             assert type(first.cursor) is type(second.cursor)
     assert _sample("django_db_execute_total", **labels) == before + 2
+
+
+def test_metrics_under_several_workers_have_each_family_once_and_no_per_worker_ledger_gauges(client, db, tmp_path, monkeypatch):
+    """With PROMETHEUS_MULTIPROC_DIR (gunicorn with several workers), a prometheus_client Gauge made at scrape
+    time is written to that worker's file and comes back in every later scrape with a pid label, next to
+    the fresh value: the ledger's gauges are computed at collection and never touch those files."""
+    from prometheus_client import values
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue())  # as chosen at import under gunicorn
+    for _ in range(3):
+        body = client.get("/metrics").content.decode()
+    families = [line.split()[2] for line in body.splitlines() if line.startswith("# TYPE ")]
+    assert len(families) == len(set(families)), sorted(name for name in families if families.count(name) > 1)
+    assert "commandcentral_audit_unsealed_rows" in families and "pid=" not in body
+    assert not list(tmp_path.glob("gauge_*.db"))
+
+
+def test_metrics_answer_while_the_database_is_down(client, db, monkeypatch):
+    from django.db import OperationalError
+
+    from commandcentral import ops
+
+    def down(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(ops, "pending_status", down)
+    response = client.get("/metrics")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "commandcentral_metrics_database_up 0.0" in body and "commandcentral_audit_ledger_diverged 0.0" in body
+    assert "commandcentral_audit_unsealed_rows" not in body and "django_http_requests" in body
