@@ -137,6 +137,8 @@ class APIKeyAuthentication(FailedAttemptsLimited, BaseAuthentication):
             raw = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise AuthenticationFailed("Invalid API key.", code="api_key_invalid") from None
+        if not raw.isprintable():  # a NUL or control character: no key holds one (and PostgreSQL refuses the lookup)
+            raise AuthenticationFailed("Invalid API key.", code="api_key_invalid")
         prefix = raw.partition(".")[0]
         key = ServiceKey.objects.filter(prefix=prefix, revoked=False).select_related("service").first()
         if key is None or not key.is_valid(raw):

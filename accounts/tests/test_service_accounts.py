@@ -218,3 +218,10 @@ def test_no_origin_is_allowed_by_default(client):
     response = client.options("/api/v1/projects/", HTTP_ORIGIN="https://app.example.com",
                               HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
     assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.django_db
+def test_an_api_key_holding_a_null_or_control_character_is_a_401_not_a_500(client):
+    for raw in ("abc\x00def.secret", "abc\x01.secret"):
+        response = client.get("/api/v1/projects/", HTTP_AUTHORIZATION=f"Api-Key {raw}")
+        assert response.status_code == 401 and response.json()["detail"] == "Invalid API key."
