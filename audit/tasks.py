@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.dispatch import Signal
 from django.utils import timezone
 from django_tasks import task
 
@@ -26,6 +27,11 @@ logger = logging.getLogger("commandcentral.audit.ledger")
 # Finished runs of this task older than this are pruned by the task itself (a run every few seconds
 # would otherwise leave ~17,000 result rows a day in the task table).
 KEEP_FINISHED_RUNS = timedelta(hours=1)
+
+
+# Sent after every maintenance run: the periodic tick other apps hang their own safety nets on (webhooks
+# resume subscriptions whose run died with its worker). A receiver's error is logged, never raised.
+maintenance_ran = Signal()
 
 
 def checkpoint_interval() -> float:
@@ -47,6 +53,9 @@ def run_maintenance() -> dict:
     """Seal, checkpoint, submit to witnesses. A diverged ledger signs nothing and says so (every time)."""
     sealed = seal_pending()
     outcome = {"sealed": sealed}
+    for receiver, failure in maintenance_ran.send_robust(sender=None, using="default"):
+        if isinstance(failure, Exception):
+            logger.error("a maintenance_ran receiver failed: %r", failure, exc_info=failure)
     try:
         head = make_checkpoint()
     except (LedgerDiverged, SignerStateError, LedgerConfigurationError) as error:

@@ -107,6 +107,17 @@ def schedule_after_seal(sender=None, using="default", **kwargs) -> None:
         schedule(subscription_id)
 
 
+def resume_abandoned(sender=None, using="default", **kwargs) -> None:
+    """Receiver of audit.tasks.maintenance_ran (every few seconds): a subscription whose run died with its
+    worker keeps an expired lease that nobody released. With no new row sealed, nothing else would queue
+    its next run; this does, and the run takes over from the row the dead one had not finished."""
+    now = timezone.now()
+    abandoned = (WebhookSubscription.objects.using(using).filter(active=True, scheduled=False, lease_until__lte=now)
+                 .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).values_list("pk", flat=True))
+    for subscription_id in abandoned:
+        schedule(subscription_id)
+
+
 # --- A run ------------------------------------------------------------------------------------------
 
 

@@ -397,3 +397,49 @@ def test_a_live_run_keeps_its_lease_past_its_first_expiry_and_no_other_run_deliv
     expected = expected_leaves(project, made["cursor"])
     assert [event["data"]["leaf_index"] for event in local.delivered()] == expected  # each once, in order
     assert WebhookSubscription.objects.get(pk=made["id"]).lease_until is None  # released at the end
+
+
+def test_a_run_killed_mid_delivery_is_resumed_by_the_maintenance_tick_without_any_new_row(
+        allow_private, receiver, project, owner, settings, monkeypatch):
+    """No row is sealed after the kill, so nothing queues a run but the ledger's maintenance tick."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.tasks import run_maintenance
+    from webhooks import delivery, outbound
+
+    local = receiver()
+    made = subscribe(owner, project, local.url)
+    make_events(owner, project, 3)
+    lease = {}
+
+    def post_then_die(url, body, headers):
+        outcome = real_post(url, body, headers)
+        if len(local.requests) == 2:
+            lease.update(WebhookSubscription.objects.values("lease_until").get(pk=made["id"]))
+            raise WorkerKilled
+        return outcome
+
+    real_post = outbound.post
+    monkeypatch.setattr(outbound, "post", post_then_die)
+    run_worker()
+    monkeypatch.setattr(outbound, "post", real_post)
+    WebhookSubscription.objects.filter(pk=made["id"]).update(lease_until=lease["lease_until"])
+    run_maintenance()
+    run_worker()
+    assert len(local.delivered()) == 2  # the dead run's lease has not run out: nobody takes over yet
+
+    class OneLeaseLater:
+        @staticmethod
+        def now():
+            return timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS + 1)
+
+    monkeypatch.setattr(delivery, "timezone", OneLeaseLater)
+    rows_before = AuditEntry.objects.count()
+    run_maintenance()  # the tick, with no new row
+    run_worker()
+    expected = expected_leaves(project, made["cursor"])
+    assert [event["data"]["leaf_index"] for event in local.delivered()] == expected[:2] + expected[1:]
+    assert WebhookSubscription.objects.get(pk=made["id"]).lease_until is None
+    assert AuditEntry.objects.count() == rows_before  # nothing was written to get it going
