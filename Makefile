@@ -72,4 +72,4 @@ check: install
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) db.sqlite3* test-db*.sqlite3* staticfiles .coverage htmlcov .pytest_cache
+	rm -rf $(VENV) db.sqlite3* test-db*.sqlite3* audit-signer.state* staticfiles .coverage htmlcov .pytest_cache
