@@ -64,7 +64,7 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
     def __str__(self) -> str:
         return self.email
 
-    # SPEC §3: an operator (is_staff) sees and may do everything, admin included; Django's model
+    # An operator (is_staff) sees and may do everything, admin included; Django's model
     # permissions are not a second rulebook here. AuditEntryAdmin still refuses add/change/delete.
     def has_perm(self, perm, obj=None) -> bool:
         return (self.is_active and self.is_staff) or super().has_perm(perm, obj)

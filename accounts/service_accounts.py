@@ -1,4 +1,4 @@
-"""Service accounts and their API keys (SPEC §14, issue 17): every write, on every surface (admin,
+"""Service accounts and their API keys: every write, on every surface (admin,
 `manage.py service_key`), goes through here and leaves an audit row.
 
 A service account is a user with `is_service`: its projects and roles are memberships like anyone's,

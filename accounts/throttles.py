@@ -7,7 +7,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 
 class ClientAddressMixin:
-    """DRF's own `get_ident` trusts X-Forwarded-For from *any* peer once NUM_PROXIES is set (issue 16):
+    """DRF's own `get_ident` trusts X-Forwarded-For from *any* peer once NUM_PROXIES is set:
     use the address the middleware decided instead, the one the audit rows and the logs carry."""
 
     def get_ident(self, request):

@@ -1,4 +1,4 @@
-"""Ending sign-ins: single-use refresh tokens and the per-user token generation (issue 16, items 2–3).
+"""Ending sign-ins: single-use refresh tokens and the per-user token generation.
 
 Every token carries the user's `token_generation` (claim `gen`) from the moment it was issued; the
 authentication of each API request and each refresh compares it with the user row it reads anyway, so
@@ -7,7 +7,8 @@ with no extra query and no cache. It is bumped by logout, "log out everywhere", 
 deactivation, an operator's "end sessions" and the reuse of a rotated refresh token.
 
 Refresh tokens are single use: spending one is an INSERT into simplejwt's blacklist, whose unique key
-is the arbiter between concurrent refreshes (PITFALLS §3, "Rotation race"). A token presented again
+is the arbiter between concurrent refreshes (simplejwt checks the blacklist and then adds to it in two
+steps, so two concurrent refreshes of one token would both pass). A token presented again
 after it was spent is a replay (RFC 9700 §4.14.2): every token of the user is revoked and the attempt
 is written to the audit trail.
 """

@@ -172,7 +172,7 @@ def test_forwarded_for_cannot_dodge_the_login_throttle(api_client, member, monke
 
 
 def test_a_forwarded_address_is_believed_only_from_a_listed_proxy(api_client, member, settings, monkeypatch):
-    """Issue 16 (5): with TRUSTED_PROXIES set, a client that is not the proxy cannot rotate
+    """With TRUSTED_PROXIES set, a client that is not the proxy cannot rotate
     X-Forwarded-For to dodge the login throttle; requests through the listed proxy are keyed on the
     forwarded client address (each client its own budget), and the audit row names that address."""
     from accounts.throttles import LoginThrottle

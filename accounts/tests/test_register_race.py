@@ -1,4 +1,4 @@
-"""Issue 16 (10, part): eight simultaneous registrations of one email → one account, eight 201s (a taken
+"""Eight simultaneous registrations of one email → one account, eight 201s (a taken
 address is answered as a new one), no 500."""
 
 import threading

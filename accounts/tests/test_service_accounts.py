@@ -1,4 +1,4 @@
-"""Issue 17 (1, 2): service accounts call the API with `Authorization: Api-Key <key>`, under the same
+"""Service accounts call the API with `Authorization: Api-Key <key>`, under the same
 rules as people, and their audit rows say actor_type=service; CORS for listed browser origins.
 
 Keys are made the way operators make them (`manage.py service_key`, the admin); every call goes

@@ -1,4 +1,4 @@
-"""Issue 16, items 2–3: a refresh token works once, and every way of ending a sign-in ends every token.
+"""A refresh token works once, and every way of ending a sign-in ends every token.
 
 Through the real stack: the API with JWTs, the pages with a session, the admin's change and password
 forms. Each test asserts the tokens refused afterwards, the response, and the audit row left behind.
@@ -38,7 +38,7 @@ def assert_ended(pair):
     assert refresh(pair["refresh_token"]).status_code == 401
 
 
-# --- Item 2: refresh-token reuse ------------------------------------------------------------------
+# --- Refresh-token reuse ------------------------------------------------------------------------
 
 def test_a_refresh_token_works_once_and_its_replay_revokes_every_token_of_the_user(db):
     user = UserFactory(email="replay@example.com")
@@ -90,7 +90,7 @@ def test_eight_concurrent_refreshes_with_one_token_exactly_one_succeeds():
     assert AuditEntry.objects.filter(event_name="auth.refresh_reuse", success=False).count() >= 1
 
 
-# --- Item 3: every way of ending a sign-in ends every token --------------------------------------
+# --- Every way of ending a sign-in ends every token ---------------------------------------------
 
 def test_logout_ends_the_access_token_and_every_refresh_token_at_once(db):
     user = UserFactory(email="bye@example.com")
