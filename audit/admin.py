@@ -9,7 +9,8 @@ from .ledger.checkpoints import ledger_status
 from .ledger.verification import verify_ledger
 from .models import AuditEntry
 
-# auditlog.admin registers the swapped-in entry model itself; ours replaces it (PITFALLS §1.3).
+# auditlog.admin registers the swapped-in entry model itself (registering ours again would raise
+# AlreadyRegistered, and its admin allows deletes): ours replaces it.
 if admin.site.is_registered(AuditEntry):
     admin.site.unregister(AuditEntry)
 

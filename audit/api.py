@@ -146,5 +146,5 @@ class EventViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
     @INCLUSION_PROOF_SCHEMA
     @action(detail=True, filterset_class=None, filter_backends=[])
     def proof(self, request, pk=None):
-        """Leaf index, inclusion path, canonical bytes and the signed note they verify against (SPEC §13)."""
+        """Leaf index, inclusion path, canonical bytes and the signed note they verify against."""
         return inclusion_proof_response(visible_entry_id_or_404(self.get_queryset(), pk), request)

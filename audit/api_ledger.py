@@ -1,4 +1,4 @@
-"""The ledger over HTTP (SPEC §13): verifier key, signed checkpoints, proofs, status, verification."""
+"""The ledger over HTTP: verifier key, signed checkpoints, proofs, status, verification."""
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone

@@ -63,7 +63,7 @@ APPEND_ONLY_MODELS = ("AuditEntry", "LedgerLeaf", "LedgerNode", "LedgerCheckpoin
 @checks.register("audit", checks.Tags.database, deploy=True)
 def database_role_cannot_bypass_the_triggers(app_configs=None, databases=None, **kwargs):
     """PostgreSQL: the append-only triggers bind every role except those that may drop or disable them,
-    i.e. a superuser or the tables' owner. Warn when the application connects as either (issue 16)."""
+    i.e. a superuser or the tables' owner. Warn when the application connects as either."""
     from django.apps import apps
     from django.db import DatabaseError, connections
 

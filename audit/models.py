@@ -55,7 +55,7 @@ class AuditEntry(AbstractLogEntry):
     """One row per change, transition attempt, refusal and authentication event.
 
     The integer id orders the trail. Foreign keys PROTECT so that deleting a user, project or content
-    type can never rewrite history (auditlog's defaults SET_NULL / CASCADE would, PITFALLS §1.3).
+    type can never rewrite history (auditlog's defaults SET_NULL / CASCADE would UPDATE or delete audit rows).
     """
 
     content_type = models.ForeignKey(

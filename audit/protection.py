@@ -1,4 +1,4 @@
-"""Commands that would empty the audit trail refuse to (issue 16, item 8).
+"""Commands that would empty the audit trail refuse to.
 
 `manage.py flush` truncates every table and `auditlogflush` deletes django-auditlog's entries, i.e.
 our trail. The overriding commands live in the first installed app (commandcentral/management/

@@ -16,7 +16,7 @@ JSON columns as their decoded JSON value, with every number whose value is integ
 integer (`1.0` → `1`), because PostgreSQL's jsonb returns `1e16` as `10000000000000000` and reorders
 keys — the hash is over the loaded values, never over database text.
 
-Version 1 (the hash chain until issue 15) hashed {"fields", "prev_hash", "seq", "version": 1}; its
+Version 1 (the hash chain the ledger replaced) hashed {"fields", "prev_hash", "seq", "version": 1}; its
 rows became leaves in `seq` order with this form (migration audit 0009).
 """
 

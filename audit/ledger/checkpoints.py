@@ -58,7 +58,7 @@ def _load(text: str, path: str, secret: str, origin: str) -> SigningKey:
     except VerificationError as error:
         raise LedgerConfigurationError(
             f"AUDIT_SIGNING_KEY is not a signed-note private key ({error}). Keys of the HMAC checkpoints "
-            "retired in issue 15 do not work: make a new one with `manage.py audit_keygen`."
+            "of the retired hash chain do not work: make a new one with `manage.py audit_keygen`."
         ) from error
 
 

@@ -1,4 +1,4 @@
-"""The ledger's tables (issue 15): queue, leaves, stored subtrees and signed checkpoints."""
+"""The ledger's tables: queue, leaves, stored subtrees and signed checkpoints."""
 
 import django.db.models.deletion
 import django.utils.timezone

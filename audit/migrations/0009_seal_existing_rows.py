@@ -1,9 +1,10 @@
-"""Turn the hash-chained rows into ledger leaves, in `seq` order (issue 15).
+"""Turn the hash-chained rows into ledger leaves, in `seq` order.
 
 The chain is checked first, with the version 1 canonical form it was sealed with: a trail that does
 not verify is not laundered into a fresh ledger. The migration stops, naming the first bad row; run
-`manage.py verify_audit` (and, for rows of issue 13, `audit_relink`) on the previous release first
-(README, "Moving from the hash chain"). Leaves use the version 2 canonical form (audit.ledger.canonical),
+`manage.py verify_audit` on the previous release first (and, for rows web requests wrote before the
+release that stamped the caller's address before hashing, that release's `audit_relink`; docs/audit.md,
+"Moving from the hash chain"). Leaves use the version 2 canonical form (audit.ledger.canonical),
 so new and migrated leaves verify with the same code.
 """
 

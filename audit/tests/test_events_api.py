@@ -141,7 +141,7 @@ def test_event_type_filter_selects_without_distinct(api_client, history, project
 
 
 def test_a_forged_or_garbled_cursor_is_a_400_not_a_500(api_client, operator, project):
-    """Issue 16 (10): a cursor that does not decode, or whose position is not an id, answers 400."""
+    """A cursor that does not decode, or whose position is not an id, answers 400."""
     import base64
 
     api_client.force_authenticate(operator)

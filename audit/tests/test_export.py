@@ -179,7 +179,7 @@ def formula_row(db):
 
 
 def test_every_csv_export_defuses_formula_cells_by_default_and_jsonl_stays_raw(formula_row, api_client, operator, tmp_path):
-    """Issue 16 (6): the API export, `manage.py export_audit` and the generator all escape; JSONL is raw."""
+    """The API export, `manage.py export_audit` and the generator all escape; JSONL is raw."""
     api_client.force_authenticate(operator)
     response = api_client.get("/api/v1/events/export/?format=csv")
     assert response.status_code == 200

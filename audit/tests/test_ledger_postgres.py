@@ -188,7 +188,7 @@ def test_the_fast_append_and_the_orm_fallback_build_the_same_tree(settings):
 
 @pytest.mark.django_db
 def test_the_deploy_check_warns_when_the_app_can_disable_the_audit_triggers():
-    """Issue 16 (8, part): the suite connects as the superuser that owns the tables, which the check names."""
+    """The suite connects as the superuser that owns the tables, which the check names."""
     from audit.checks import database_role_cannot_bypass_the_triggers
 
     warnings = database_role_cannot_bypass_the_triggers(databases=["default"])

@@ -373,7 +373,7 @@ def test_a_minimum_interval_lets_one_seal_cover_many_commits_and_defers_one_seal
 
 @pytest.mark.audit_tamper
 def test_a_consistency_proof_across_a_thousand_rows_verifies_and_fails_after_a_row_is_edited(api_client, owner):
-    """Issue 15: two checkpoints 1,000 rows apart; after an edit (and the tree rebuilt from the edited
+    """Two checkpoints 1,000 rows apart; after an edit (and the tree rebuilt from the edited
     rows, as someone hiding it would) the new head no longer extends the old checkpoint."""
     from django.core.management import CommandError, call_command
 

@@ -1,7 +1,8 @@
 """Audit rows written by a real gunicorn server (2 workers) on PostgreSQL are sealed by the server
 itself after each commit, and an outsider checks them with the stand-alone verifier alone.
 
-Regression for issue 13 / PITFALLS §11 too: every row a web request writes carries the caller's
+Also a regression test: django-auditlog's request context fills `remote_addr` at save time (pre_save),
+so anything derived from a row before that missed it; every row a web request writes carries the caller's
 address. The rows here come from another process, so the suite's ledger guard (conftest.py,
 in-process rows only) does not see them: the test verifies explicitly, and fetches the key, the
 checkpoint and a proof over HTTP from the server, then runs audit/ledger/verifier.py from a

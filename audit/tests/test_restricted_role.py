@@ -1,4 +1,4 @@
-"""Issue 16, item 8: nothing empties the trail — flush and auditlogflush refuse, and the documented (docs/audit.md)
+"""Nothing empties the trail — flush and auditlogflush refuse, and the documented (docs/audit.md)
 restricted PostgreSQL role can append to it but not change, delete or truncate it.
 
 Each test runs `manage.py` in a process of its own with production settings, as an operator would.

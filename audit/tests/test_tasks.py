@@ -1,4 +1,4 @@
-"""Issue 17 (4): the ledger's periodic work runs as a task on django-tasks' database backend."""
+"""The ledger's periodic work runs as a task on django-tasks' database backend."""
 
 import io
 
