@@ -1,4 +1,5 @@
-"""Shared fixtures: the five roles of SPEC §4 and an API client; the audit chain guard."""
+"""Shared fixtures: the five roles (operator, owner, member, viewer, outsider) and an API client; the
+audit chain guard."""
 
 import pytest
 from rest_framework.test import APIClient

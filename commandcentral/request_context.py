@@ -110,7 +110,7 @@ class AuditContextMiddleware:
     """Replaces auditlog's middleware: one audit context per request (commandcentral.core.recording.audit_context).
 
     Not auditlog's context: its `pre_save` receiver fills remote_addr and the actor after the row was
-    hashed, so every row of a request failed its own hash (issue 13). Ours is read before sealing.
+    hashed, so every row of a request failed its own hash. Ours is read before sealing.
     The actor is lazy: `request.user` is read when a row is written, after DRF authenticated a JWT
     (auditlog's middleware reads it before, logging API changes with no actor: auditlog #711).
     """

@@ -107,7 +107,8 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE: a writer waits for the lock instead of failing at once with "database is locked"
-    # (PITFALLS §5). synchronous=FULL keeps the last audit rows across a power loss.
+    # (a DEFERRED transaction that reads, then writes, cannot wait for the lock upgrade: SQLite refuses
+    # it regardless of the timeout). synchronous=FULL keeps the last audit rows across a power loss.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": env.int("SQLITE_TIMEOUT", default=20),
@@ -166,7 +167,8 @@ LOGOUT_REDIRECT_URL = "login"
 AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
 # Our middleware validates or generates the correlation id; auditlog reads it from here.
 AUDITLOG_CID_GETTER = "commandcentral.request_context.get_correlation_id"
-# Soft-deleted rows must be diffed against their real previous state (PITFALLS §1.3).
+# Soft-deleted rows must be diffed against their real previous state: auditlog reads the old row with
+# the default manager, which hides them, so a restore would look like a create.
 AUDITLOG_USE_BASE_MANAGER = True
 AUDITLOG_STORE_JSON_CHANGES = True
 # auditlog 3.4.1 still creates its own unused `auditlog_logentry` table even with a custom entry

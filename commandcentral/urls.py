@@ -6,7 +6,7 @@ from django.urls import include, path
 from . import pages
 
 urlpatterns = [
-    # Before admin.site.urls: the admin's login goes through the one login throttle (issue 16).
+    # Before admin.site.urls: the admin's login goes through the one login throttle.
     path("admin/login/", pages.admin_login, name="admin_login_throttled"),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on every page without a <link rel=icon> (the admin, the API docs).

@@ -1,4 +1,4 @@
-"""API paths without their trailing slash work for every method (issue 18, item 10).
+"""API paths without their trailing slash work for every method.
 
 Django's APPEND_SLASH answers a GET with a redirect and cannot keep a POST's body (it raises in DEBUG
 and redirects to a GET elsewhere), so `POST /api/v1/projects` lost its payload. Under /api/ a path

@@ -64,7 +64,7 @@ class FilterBackend(DjangoFilterBackend):
         return cls._parameters[filterset_class]
 
 
-# Parameter names clients of the reference service send, and ours for the same thing (issue 18, item 10).
+# Parameter names clients of the reference service send, and ours for the same thing.
 QUERY_ALIASES = {"project_id": "project", "actor_id": "actor", "type": "event_type"}
 
 

@@ -94,7 +94,7 @@ urlpatterns = [
         csp_update(REDOC_CSP)(SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html")),
         name="redoc",
     ),
-    # SPEC §6 names it without a trailing slash: it is a file.
+    # No trailing slash: the URL names a file.
     path(
         "decisions/<uuid:pk>/record.md",
         DecisionViewSet.as_view({"get": "record"}, renderer_classes=[MarkdownRenderer, JSONRenderer], filterset_class=None),

@@ -1,4 +1,4 @@
-"""Who may see and do what (SPEC §4): the one rule, written once.
+"""Who may see and do what: the one rule, written once.
 
 `role_of(project, user)` is the rule: operator, owner, member, viewer, or None (anyone else: 404).
 Everything else is built from it:

@@ -127,7 +127,7 @@ _audit_context: ContextVar[AuditContext | None] = ContextVar("audit_context", de
 @contextlib.contextmanager
 def audit_context(*, actor=None, remote_addr: str | None = None):
     """The caller of a request or a command. Replaces django-auditlog's context, whose `pre_save`
-    receiver set remote_addr and the actor *after* the row was hashed (issue 13, PITFALLS §11):
+    receiver set remote_addr and the actor *after* the row was hashed:
     AuditEntry.save() reads this before sealing, so the hash covers the row as it is stored."""
     token = _audit_context.set(AuditContext(actor=actor, remote_addr=remote_addr))
     try:
@@ -157,8 +157,8 @@ def audited_write(actor):
     """
     token = _acting_actor.set(user_or_none(actor))
     try:
-        # No lock shared by all writers: audit rows are queued with the change and sealed into the
-        # ledger after commit (audit/ledger/sequencer.py, issue 15).
+        # No lock shared by all writers (it would serialize every write of the system): audit rows are
+        # queued with the change and sealed into the ledger after commit (audit/ledger/sequencer.py).
         with transaction.atomic():
             yield
     finally:

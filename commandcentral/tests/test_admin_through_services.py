@@ -1,4 +1,4 @@
-"""Issue 16, items 1 and 12: admin writes go through the services, and refused edits leave a trace.
+"""Admin writes go through the services, and refused edits leave a trace.
 
 Every test posts the admin's own forms (or the API, or a page) through the test client with the real
 middleware, then checks the stored state, the response and the audit rows.
@@ -53,7 +53,7 @@ def decided(owner) -> Decision:
     return decision
 
 
-# --- Item 1: the change forms ------------------------------------------------------------------
+# --- The change forms --------------------------------------------------------------------------
 
 def test_renaming_a_killed_project_in_the_admin_is_refused_on_the_form_and_audited(admin_client, project, operator):
     perform_transition(project, "kill", actor=operator, rationale="stopped")
@@ -175,7 +175,7 @@ def test_a_decision_cannot_be_linked_across_projects_in_the_admin(admin_client, 
     assert not decision.related_decisions.exists()
 
 
-# --- Item 1: the team -------------------------------------------------------------------------
+# --- The team ---------------------------------------------------------------------------------
 
 def test_the_team_inline_is_read_only(admin_client, project, outsider):
     url = reverse("admin:projects_project_change", args=[project.pk])
@@ -236,7 +236,7 @@ def test_bulk_removal_of_memberships_goes_through_the_service(admin_client, proj
     assert len(rows(event_type="entity_deleted", entity_type="membership")) == len(ids)
 
 
-# --- Item 12: refused edits and deletes leave one row, on every surface ------------------------
+# --- Refused edits and deletes leave one row, on every surface ---------------------------------
 
 def test_editing_a_decided_decision_over_the_api_is_409_with_one_audit_row(api_client, owner):
     decision = decided(owner)

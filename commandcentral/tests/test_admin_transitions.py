@@ -1,4 +1,4 @@
-"""Issue 18 (4): the admin's transitions say from → to, list their requirements, pick Decide's option,
+"""The admin's transitions say from → to, list their requirements, pick Decide's option,
 and the site is branded CommandCentral."""
 
 from django.urls import reverse

@@ -1,4 +1,4 @@
-"""Issue 18 (10): API conventions a client expects — unknown query parameters are a 400 naming them
+"""API conventions a client expects — unknown query parameters are a 400 naming them
 (the reference service's names accepted as aliases), paths work without their trailing slash for every
 method, `events?project=` takes a slug."""
 

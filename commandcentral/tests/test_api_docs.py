@@ -1,4 +1,4 @@
-"""Issue 18 (3): API docs a user can read — a summary on every operation, no internal notes, an
+"""API docs a user can read — a summary on every operation, no internal notes, an
 authentication section, JSON objects typed as objects; a root that lists where to go; a login link."""
 
 import pytest

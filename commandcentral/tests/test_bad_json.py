@@ -1,4 +1,4 @@
-"""Issue 16 (10, part): request bodies that used to answer 500 answer 400 and change nothing."""
+"""Request bodies that used to answer 500 answer 400 and change nothing."""
 
 import pytest
 

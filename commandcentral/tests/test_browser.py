@@ -247,7 +247,7 @@ def test_owner_runs_a_project_and_a_decision_through_their_lifecycles(open_page,
 
 @pytest.mark.django_db(transaction=True)
 def test_requirements_are_shown_before_acting_and_the_button_waits_for_them(open_page, base_url):
-    """Issue 18 (1): the checklist in plain words, the button disabled with its reason until they hold."""
+    """The checklist in plain words, the button disabled with its reason until they hold."""
     from decisions.services import decision_update
 
     owner = UserFactory(email="lead@example.com")
@@ -456,7 +456,7 @@ def test_admin_api_docs_and_browsable_api_work_under_the_content_security_policy
 
 @pytest.mark.django_db(transaction=True)
 def test_keyboard_focus_and_dark_mode_polish(open_page, base_url):
-    """Issue 18 (9): focus moves to the message after an htmx update, Esc closes a transition panel,
+    """Focus moves to the message after an htmx update, Esc closes a transition panel,
     "/" focuses search, dark mode follows the system, and /favicon.ico is no 404."""
     owner = UserFactory(email="keys@example.com")
     project = ProjectFactory(owner=owner, name="Keyboard project")
@@ -489,7 +489,7 @@ def test_keyboard_focus_and_dark_mode_polish(open_page, base_url):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
 def test_a_newcomers_first_hour_as_viewer_member_and_owner(open_page, base_url, viewport):
-    """Issue 18, "Done when": the role notes, the checklist and the disabled button with its reason,
+    """A newcomer's first hour: the role notes, the checklist and the disabled button with its reason,
     the confirmation and the Undo of a delete, and the focus after an htmx update — on a desktop and a
     phone, with no console error and no CSP violation."""
     from projects.models import MembershipRole

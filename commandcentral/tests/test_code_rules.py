@@ -1,4 +1,5 @@
-"""Rules a grep can hold (PITFALLS §1.2, §1.6, STYLE §10): audited models change only through save()/delete()."""
+"""Rules a grep can hold: audited models change only through save()/delete(), since django-auditlog
+sees only those; audited M2M fields are never cleared; auditlog's own context is never used."""
 
 import re
 from pathlib import Path
@@ -11,8 +12,8 @@ RULES = {
     "bulk write": re.compile(r"\.bulk_(create|update)\("),
     # clear() on an audited M2M logs every object of the related model (auditlog #539): use set([]).
     "m2m clear": re.compile(r"related_decisions\.clear\("),
-    # auditlog's context sets actor/remote_addr in a pre_save receiver, after the row was hashed
-    # (issue 13); nested, it also leaks a receiver and drops actors (#711, #846). Use audit_context.
+    # auditlog's context sets actor/remote_addr in a pre_save receiver, after the row was hashed;
+    # nested, it also leaks a receiver and drops actors (#711, #846). Use audit_context.
     "auditlog context": re.compile(r"\b(set_actor|set_extra_data)\("),
 }
 ALLOWED = {

@@ -1,4 +1,4 @@
-"""Issue 18 (5): feeds read like sentences, with titles linked."""
+"""Feeds read like sentences, with titles linked."""
 
 from django.urls import reverse
 

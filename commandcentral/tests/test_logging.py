@@ -114,7 +114,7 @@ def test_logs_are_json_in_production_and_readable_with_debug_on():
 
 
 def test_the_development_console_prints_one_line_per_request():
-    """Issue 18 (9): request_started is dropped on the console; request_finished (status, time) stays."""
+    """The console drops request_started and keeps request_finished (status, time)."""
     import logging
 
     from commandcentral.request_logging import OneLinePerRequest

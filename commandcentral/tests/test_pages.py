@@ -230,7 +230,7 @@ def test_audit_rows_of_other_projects_never_reach_the_dashboard(client, outsider
 
 
 def test_one_login_budget_for_the_api_the_page_and_the_admin(client, api_client, operator, monkeypatch):
-    """Issue 16 (4): wrong passwords on any of the three surfaces spend the same budget; the admin
+    """Wrong passwords on any of the three surfaces spend the same budget; the admin
     answers 429 with Retry-After like the others, and its failed logins are audited."""
     monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {"login": "4/min"})
     assert api_client.post("/api/v1/auth/login/", {"email": operator.email, "password": "wrong"}, format="json").status_code == 401

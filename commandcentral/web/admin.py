@@ -14,7 +14,7 @@ SERVICE_REFUSALS = (ActionForbidden, Conflict, InvalidInput)
 
 
 class ServiceAdminMixin:
-    """Admin writes that go through the services (issue 16, item 1).
+    """Admin writes that go through the services.
 
     The model admin says how in `save_model` / `delete_model` (a service call each); this mixin makes a
     refusal behave as in the other surfaces. Django runs the change form, the delete page and the bulk

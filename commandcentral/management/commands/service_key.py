@@ -1,4 +1,4 @@
-"""manage.py service_key create|revoke|list: service accounts' API keys from a shell (SPEC §14).
+"""manage.py service_key create|revoke|list: service accounts' API keys from a shell.
 
     service_key create --service ci-bot --project <id or slug> --role member [--expires 90] [--name "CI"]
     service_key revoke <prefix> [--reason "..."]
