@@ -10,6 +10,7 @@ class ProjectsConfig(AppConfig):
 
         from .models import Membership, Project
 
-        # No serialize_data: auditlog's deep copy trips over the protected FSM field (PITFALLS §1.3).
+        # No serialize_data: auditlog's deep copy sets every field, and the protected FSM field refuses
+        # direct assignment (AttributeError on every save, create included).
         auditlog.register(Project, exclude_fields=["updated_at"])
         auditlog.register(Membership, exclude_fields=["updated_at"])

@@ -1,4 +1,4 @@
-"""The permission matrix of SPEC §4, computed by asking the real rules, never written down.
+"""The permission matrix (who may do what, per role), computed by asking the real rules, never written down.
 
 Each cell comes from calling the predicate the services and `perform_transition` call (the FSM
 `permission=` callables through `TransitionSpec.has_perm`, `can_steer`, `can_edit_decisions`,

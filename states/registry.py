@@ -2,7 +2,7 @@
 
 `project` and `decision` are read at call time from the models' django-fsm-2 decorators (through
 `transition_specs`), so they cannot drift from the code. `task`, `hypothesis` and `evidence` live in
-other services and are declared here, once (SPEC §3). Names of declared transitions do not exist: a
+other services and are declared here, once. Names of declared transitions do not exist: a
 declared transition is identified by its target state.
 """
 
@@ -50,7 +50,7 @@ class StateMachine:
         }
 
 
-# --- Declared once (SPEC §3): from → allowed targets; the first state is the initial one ----------
+# --- Declared once: from → allowed targets; the first state is the initial one -------------------
 
 DECLARED: dict[str, dict[str, tuple[str, ...]]] = {
     "task": {

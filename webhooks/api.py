@@ -1,4 +1,4 @@
-"""/api/v1/projects/{id}/webhooks/ and /api/v1/webhooks/{id}/ (SPEC §14): parse → service → serialize."""
+"""/api/v1/projects/{id}/webhooks/ and /api/v1/webhooks/{id}/: parse → service → serialize."""
 
 from django.http import Http404
 from drf_spectacular.utils import extend_schema

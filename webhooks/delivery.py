@@ -49,7 +49,7 @@ def message_id(subscription: WebhookSubscription, leaf_index: int) -> str:
 
 
 def payload_of(entry: AuditEntry, leaf_index: int) -> dict:
-    """SPEC §14: {"type", "timestamp", "data": the event as events/{id}/ shows it, plus leaf_index}."""
+    """The body of a delivery: {"type", "timestamp", "data": the event as events/{id}/ shows it, plus leaf_index}."""
     data = dict(AuditEntrySerializer(entry).data)
     data["leaf_index"] = leaf_index
     return {"type": entry.event_name, "timestamp": entry.timestamp.isoformat(), "data": data}

@@ -1,4 +1,4 @@
-"""Webhook subscriptions (per project) and the record of every delivery attempt (SPEC §14, issue 17)."""
+"""Webhook subscriptions (per project) and the record of every delivery attempt."""
 
 import base64
 import secrets

@@ -367,7 +367,7 @@ def test_new_decision_form_starts_with_two_blank_option_rows(project, owner):
 
 
 def test_each_transition_shows_its_requirements_and_is_disabled_until_they_hold(client, member, project):
-    """Issue 18 (1): a checklist in plain words, the button disabled with the reason, the diagram honest."""
+    """A checklist in plain words, the button disabled with the reason, the diagram honest."""
     decision = DecisionFactory(project=project, question="", options=[{"id": "a", "label": "A"}])
     client.force_login(member)
 
@@ -400,7 +400,7 @@ def test_a_refused_transition_reopens_with_what_the_user_sent(client, owner, pro
 
 
 def test_the_list_shows_the_chosen_option_and_overdue_reviews(client, owner, project):
-    """Issue 18 (6)."""
+    """The decision list shows a decided decision's chosen option and flags an overdue review."""
     from datetime import timedelta
 
     from django.utils import timezone

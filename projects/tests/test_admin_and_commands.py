@@ -129,7 +129,7 @@ def test_graph_transitions_still_draws_both_machines(db):
 
 
 def test_transition_command_takes_a_project_slug(project, owner):
-    """Issue 18 (2): `transition project <slug> activate` as the README shows it."""
+    """`transition project <slug> activate` as the README shows it."""
     out = io.StringIO()
     call_command("transition", "project", project.slug, "activate", "--actor", owner.email, "--rationale", "go", stdout=out)
 
@@ -140,7 +140,7 @@ def test_transition_command_takes_a_project_slug(project, owner):
 
 
 def test_seed_demo_tells_a_believable_story(db):
-    """Issue 18 (5): no "active → active" refusals, no kill whose rationale says kick-off."""
+    """The demo history has no "active → active" refusals, no kill whose rationale says kick-off."""
     call_command("seed_demo", "--projects", "6", "--decisions", "3", stdout=io.StringIO(), stderr=io.StringIO())
 
     rows = AuditEntry.objects.filter(event_name__startswith="project.")

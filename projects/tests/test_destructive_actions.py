@@ -1,4 +1,4 @@
-"""Issue 18 (7): Delete asks first, an Undo follows it, Kill warns that it is final, a duplicate name is flagged."""
+"""Delete asks first, an Undo follows it, Kill warns that it is final, a duplicate name is flagged."""
 
 from django.urls import reverse
 

@@ -366,7 +366,8 @@ def test_member_cannot_remove_anyone(client, member, viewer, project):
 
 
 def test_the_list_sorts_filters_mine_and_shows_my_role(client, owner, member, project):
-    """Issue 18 (6)."""
+    """The project list sorts by name, filters to one member's projects and shows the caller's role
+    in each."""
     other = ProjectFactory(name="Aardvark", owner=member)
     client.force_login(member)
 

@@ -1,4 +1,4 @@
-"""Issue 16, item 7: nobody can squat, block or probe another project's entity keys or project slugs.
+"""Nobody can squat, block or probe another project's entity keys or project slugs.
 
 Through the API with the real middleware: the responses, what is stored and the audit rows.
 """

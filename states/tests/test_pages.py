@@ -1,4 +1,4 @@
-"""Issue 18 (8): entity states get a page — in the navigation, filtered by service, type and state,
+"""Entity states get a page — in the navigation, filtered by service, type and state,
 with each entity's history in readable words; visibility as everywhere."""
 
 from django.urls import reverse

@@ -1,4 +1,4 @@
-"""The registry: declared machines exactly as SPEC §3, derived machines exactly as the model FSMs."""
+"""The registry: declared machines exactly as the contract below, derived machines exactly as the model FSMs."""
 
 import pytest
 from django_fsm import Transition
@@ -11,8 +11,8 @@ from commandcentral.core.transitions import state_field
 from decisions.models import Decision
 from projects.models import Project
 
-# SPEC §3, restated here on purpose: the test pins the contract, the registry implements it.
-SPEC_MACHINES = {
+# The declared machines' contract, restated here on purpose: the test pins it, the registry implements it.
+EXPECTED_MACHINES = {
     "task": {
         "backlog": ["in_progress", "blocked"],
         "in_progress": ["review", "blocked", "backlog"],
@@ -34,12 +34,12 @@ SPEC_MACHINES = {
         "deprecated": [],
     },
 }
-SPEC_INITIAL = {"task": "backlog", "hypothesis": "proposed", "evidence": "pending"}
-SPEC_TERMINAL = {"task": ["done"], "hypothesis": ["archived"], "evidence": ["deprecated"]}
+EXPECTED_INITIAL = {"task": "backlog", "hypothesis": "proposed", "evidence": "pending"}
+EXPECTED_TERMINAL = {"task": ["done"], "hypothesis": ["archived"], "evidence": ["deprecated"]}
 
 DECLARED_EDGES = [
     (entity_type, source, target)
-    for entity_type, table in SPEC_MACHINES.items()
+    for entity_type, table in EXPECTED_MACHINES.items()
     for source, targets in table.items()
     for target in targets
 ]
@@ -59,14 +59,14 @@ FORBIDDEN_SAMPLE = [
 ]
 
 
-@pytest.mark.parametrize("entity_type", sorted(SPEC_MACHINES))
+@pytest.mark.parametrize("entity_type", sorted(EXPECTED_MACHINES))
 def test_declared_machine_matches_the_spec(entity_type):
     definition = get_definition(entity_type)
     assert definition.source == "declared"
-    assert list(definition.states) == list(SPEC_MACHINES[entity_type])
-    assert {state: definition.allowed_targets(state) for state in definition.states} == SPEC_MACHINES[entity_type]
-    assert definition.initial_state == SPEC_INITIAL[entity_type]
-    assert list(definition.terminal_states) == SPEC_TERMINAL[entity_type]
+    assert list(definition.states) == list(EXPECTED_MACHINES[entity_type])
+    assert {state: definition.allowed_targets(state) for state in definition.states} == EXPECTED_MACHINES[entity_type]
+    assert definition.initial_state == EXPECTED_INITIAL[entity_type]
+    assert list(definition.terminal_states) == EXPECTED_TERMINAL[entity_type]
 
 
 @pytest.mark.parametrize(("entity_type", "source", "target"), DECLARED_EDGES)
@@ -92,7 +92,7 @@ def test_forbidden_transitions_are_refused_naming_the_allowed_targets(entity_typ
     with pytest.raises(EntityTransitionNotAvailable) as refused:
         entity_transition(entity, target, actor=member)
 
-    allowed = SPEC_MACHINES[entity_type][source]
+    allowed = EXPECTED_MACHINES[entity_type][source]
     assert refused.value.status == 409
     assert refused.value.current_state == source
     assert refused.value.allowed_transitions == allowed

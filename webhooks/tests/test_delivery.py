@@ -1,4 +1,4 @@
-"""Issue 17 (3, 4): webhooks from the ledger, delivered by the task engine to a local receiver.
+"""Webhooks from the ledger, delivered by the task engine to a local receiver.
 
 Subscriptions are made through the API; events are made through the API; deliveries are run by
 django-tasks' real database worker (`manage.py db_worker --batch`); the receiver is an HTTP server on

@@ -1,4 +1,4 @@
-"""Issue 17 (3): project owners manage webhooks on the pages, through the same services."""
+"""Project owners manage webhooks on the pages, through the same services."""
 
 from django.urls import reverse
 
