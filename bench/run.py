@@ -48,7 +48,8 @@ VENV_BIN = Path(sys.executable).parent
 RESULTS_DIR = ROOT / "bench-results"
 HOST = "127.0.0.1"
 
-# The public FastAPI implementation, same kind of machine, 1 core, SQLite, 8 connections (issue #8).
+# The public FastAPI implementation's req/s, same kind of machine, 1 core, SQLite, 8 connections:
+# the targets are twice these.
 REFERENCE = {"list_projects": 170, "get_project": 310, "list_events": 175, "create_project": 170, "transition": 195}
 WRITE_OPERATIONS = ("create_project", "transition")
 WRITE_P99_TARGET_MS = 100
@@ -222,7 +223,7 @@ class Server:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> None:
-        # The issue's setup is one *sync* worker; the served default is gthread (gunicorn.conf.py).
+        # The targets were set for one *sync* worker; the served default is gthread (gunicorn.conf.py).
         command = [*self.prefix, str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--worker-class", "sync",
                    "--bind", f"{HOST}:{self.port}"]
         self._log = open(self.logfile, "ab")
