@@ -315,6 +315,7 @@ PHONE_NARROW = {"width": 375, "height": 812}
 
 @pytest.mark.django_db(transaction=True)
 def test_audit_row_page_shows_its_ledger_leaf_and_its_downloaded_proof_verifies(open_page, base_url):
+    from audit.ledger.checkpoints import make_checkpoint
     from audit.ledger.verifier import parse_verifier_key, verify_inclusion_document
     from audit.models import LedgerLeaf
 
@@ -339,11 +340,16 @@ def test_audit_row_page_shows_its_ledger_leaf_and_its_downloaded_proof_verifies(
     expect(page).to_have_url(f"{base_url}{entry_path}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Audit row #{entry.pk}")
 
-    # No checkpoint is stored yet in a fresh ledger: the page names the leaf and the tree it is in.
+    # No checkpoint is stored yet in a fresh ledger: the page names the leaf and the tree it is in, and
+    # offers no proof until the maintenance task signs a checkpoint covering it.
     ledger = page.get_by_role("region", name="In the ledger")
     sealed = ledger.locator("p", has_text="Sealed at leaf #")
-    expect(sealed).to_contain_text(re.compile(r"Sealed at leaf #\d+"))
-    match = re.search(r"Sealed at leaf #(\d+) (?:in the signed checkpoint of tree size|of a tree of) (\d+)", " ".join(sealed.inner_text().split()))
+    expect(sealed).to_contain_text("No signed checkpoint covers it yet")
+    expect(ledger.get_by_role("link", name="Download its proof")).to_have_count(0)
+    make_checkpoint()  # what the maintenance task does every few seconds
+    page.reload()
+    expect(sealed).to_contain_text(re.compile(r"Sealed at leaf #\d+\s+in the signed checkpoint of tree size \d+"))
+    match = re.search(r"Sealed at leaf #(\d+) in the signed checkpoint of tree size (\d+)", " ".join(sealed.inner_text().split()))
     assert match, sealed.inner_text()
     shown_index, shown_size = int(match[1]), int(match[2])
     assert shown_index == LedgerLeaf.objects.get(entry_id=entry.pk).leaf_index
@@ -375,7 +381,6 @@ def test_audit_row_page_shows_its_ledger_leaf_and_its_downloaded_proof_verifies(
     # Phone width: nothing scrolls sideways.
     page.set_viewport_size(PHONE_NARROW)
     page.reload()
-    # Signing the proof stored its checkpoint: the page now names that signed tree.
     expect(sealed).to_contain_text(re.compile(rf"Sealed at leaf #{shown_index}\s+in the signed checkpoint of tree size {checkpoint.size}\b"))
     width = page.evaluate("document.documentElement.scrollWidth")
     watched.shot("phone-audit-entry")
