@@ -1,4 +1,4 @@
-"""The registry: declared machines exactly as the contract below, derived machines exactly as the model FSMs."""
+"""The registry: declared machines exactly as specified below, derived machines exactly as the model FSMs."""
 
 import pytest
 from django_fsm import Transition
@@ -11,7 +11,7 @@ from commandcentral.core.transitions import state_field
 from decisions.models import Decision
 from projects.models import Project
 
-# The declared machines' contract, restated here on purpose: the test pins it, the registry implements it.
+# The declared machines' specification, restated here on purpose: the test pins it, the registry implements it.
 EXPECTED_MACHINES = {
     "task": {
         "backlog": ["in_progress", "blocked"],
