@@ -62,11 +62,11 @@ serve: install collectstatic
 # sync worker, wrk (apt-get install -y wrk). Options via BENCH_* variables, e.g.
 # `make bench BENCH_AUDIT_SCALE=10000,100000,1000000`. Results: the printed tables and bench-results/*.json.
 bench: install
-	$(PY) -m bench.run
+	$(PY) -m bench
 
 # About a minute: SQLite only, 5 s per operation, 10,000 audit rows.
 bench-quick: install
-	BENCH_BACKENDS=$${BENCH_BACKENDS:-sqlite} BENCH_DURATION=$${BENCH_DURATION:-5} BENCH_AUDIT_SCALE=$${BENCH_AUDIT_SCALE:-10000} $(PY) -m bench.run
+	BENCH_BACKENDS=$${BENCH_BACKENDS:-sqlite} BENCH_DURATION=$${BENCH_DURATION:-5} BENCH_AUDIT_SCALE=$${BENCH_AUDIT_SCALE:-10000} $(PY) -m bench
 
 check: install
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run

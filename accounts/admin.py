@@ -1,14 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
 
-from commandcentral.web.admin import ServiceAdminMixin
+from core.web.admin import ServiceAdminMixin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from commandcentral.core.recording import audited_write
+from core.recording import audited_write
 
 from .models import ServiceAccount, ServiceKey, User
 from .service_accounts import service_account_get_or_create, service_key_create, service_key_revoke

@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from commandcentral.core.recording import AuditEventType, audited_write, record_event
-from commandcentral.api.schema import errors
+from core.recording import AuditEventType, audited_write, record_event
+from core.api.schema import errors
 
 from .tokens import SessionRefreshToken, end_sessions, is_current
 from .throttles import AnonRateThrottle, LoginThrottle, UserRateThrottle

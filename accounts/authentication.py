@@ -18,8 +18,8 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
-from commandcentral.core.by_key import get_by_key
-from commandcentral.core.recording import AuditEventType, record_event
+from core.by_key import get_by_key
+from core.recording import AuditEventType, record_event
 
 from .throttles import FailedAuthThrottle
 from .tokens import is_current

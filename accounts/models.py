@@ -8,7 +8,7 @@ from django.db import models
 from django.utils.crypto import salted_hmac
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
-from commandcentral.core.base_models import UUIDModel
+from core.base_models import UUIDModel
 
 
 class UserManager(BaseUserManager):

@@ -3,7 +3,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from commandcentral.api.speedups.output import FastOutputMixin
+from core.api.speedups.output import FastOutputMixin
 
 
 class UserSummarySerializer(FastOutputMixin, serializers.ModelSerializer):

@@ -2,7 +2,7 @@
 `manage.py service_key`), goes through here and leaves an audit row.
 
 A service account is a user with `is_service`: its projects and roles are memberships like anyone's,
-so the one access rule (commandcentral.core.access) and the same transition rules apply to it. It
+so the one access rule (core.access) and the same transition rules apply to it. It
 has no password and is never an operator. Only operators manage them (the admin, a shell). Its keys (accounts.ServiceKey) are shown once and stored
 hashed; a service may hold several valid keys at once (rotation), each revocable and expirable.
 """
@@ -13,8 +13,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from commandcentral.core.errors import InvalidInput
-from commandcentral.core.recording import AuditEventType, audited_write, record_event
+from core.errors import InvalidInput
+from core.recording import AuditEventType, audited_write, record_event
 
 from .models import ServiceKey, User
 

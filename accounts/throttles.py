@@ -1,4 +1,4 @@
-"""Throttles keyed on the request's one client address (commandcentral.request_context.client_ip: a
+"""Throttles keyed on the request's one client address (core.request_context.client_ip: a
 forwarded address is believed only from a proxy in TRUSTED_PROXIES), and one login budget shared by
 the API, the login page and the admin login."""
 
@@ -51,7 +51,7 @@ class LoginThrottle(ClientAddressMixin, SimpleRateThrottle):
     """`THROTTLE_LOGIN` (default 10/min) per client address, on the shared cache: the same cache key for
     `POST /api/v1/auth/login/` (and refresh, register), `POST /login` and `POST /admin/login/`, so no
     surface is a way around another. The address is the request's one client address
-    (commandcentral.request_context.client_ip, which believes a forwarded address only from a listed proxy).
+    (core.request_context.client_ip, which believes a forwarded address only from a listed proxy).
     """
 
     scope = "login"

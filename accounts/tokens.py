@@ -21,7 +21,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from commandcentral.core.recording import AuditEventType, audited_write, record_event
+from core.recording import AuditEventType, audited_write, record_event
 
 GENERATION_CLAIM = "gen"
 

@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from commandcentral.web.admin import ReadOnlyAdminMixin
+from core.web.admin import ReadOnlyAdminMixin
 
 from .ledger.checkpoints import ledger_status
 from .ledger.verification import verify_ledger

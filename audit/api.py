@@ -12,10 +12,10 @@ from rest_framework import renderers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from commandcentral.api.speedups.output import ValuesListMixin
-from commandcentral.api.schema import errors
-from commandcentral.api.support import visible_project_or_404
-from commandcentral.api.support import FilterBackend
+from core.api.speedups.output import ValuesListMixin
+from core.api.schema import errors
+from core.api.support import visible_project_or_404
+from core.api.support import FilterBackend
 
 from .api_ledger import INCLUSION_PROOF_SCHEMA, inclusion_proof_response, visible_entry_id_or_404
 from .filters import AuditEntryFilter
@@ -70,7 +70,7 @@ def _days(request, default=7) -> int:
 class EventViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
     """Audit rows. No write method exists: the trail is append-only."""
 
-    compiled_default_pages = True  # its default list depends only on request.user (commandcentral.api.speedups.list_sql)
+    compiled_default_pages = True  # its default list depends only on request.user (core.api.speedups.list_sql)
     serializer_class = AuditEntrySerializer
     pagination_class = AuditCursorPagination
     filterset_class = AuditEntryFilter

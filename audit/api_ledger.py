@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from commandcentral.api.schema import errors
+from core.api.schema import errors
 
 from .ledger.checkpoints import latest_checkpoint, ledger_status, verifier_key_text
 from .ledger.proofs import ProofUnavailable, checkpoint_wait, consistency_proof, inclusion_proof

@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiRequest, OpenApiRespons
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from commandcentral.api.schema import errors
+from core.api.schema import errors
 
 from .api_ledger import TEXT, PlainTextRenderer
 from .ledger.witnessing import WitnessConfigurationError, WitnessRefusal, add_checkpoint, record_refusal, witness_key

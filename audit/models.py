@@ -5,8 +5,8 @@ from django.conf import settings
 from django.db import models, router, transaction
 from django.utils import timezone
 
-from commandcentral.core import access
-from commandcentral.core.recording import ActorType, AuditEventType
+from core import access
+from core.recording import ActorType, AuditEventType
 
 from .ledger import sequencer
 from .ledger.merkle import NODE_INDEX_BITS
@@ -131,7 +131,7 @@ class AuditEntry(AbstractLogEntry):
             self.entity_id = str(self.object_pk)
         if self.project_id is None and isinstance(self.additional_data, dict):
             self.project_id = self.additional_data.get("project_id")
-        from commandcentral.core.recording import actor_type_of, user_or_none, current_actor, current_context
+        from core.recording import actor_type_of, user_or_none, current_actor, current_context
 
         context = current_context()
         actor = None

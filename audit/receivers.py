@@ -5,7 +5,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from .models import AuditEventType
-from commandcentral.core.recording import record_event
+from core.recording import record_event
 
 
 @receiver(user_logged_in, dispatch_uid="audit_auth_login")

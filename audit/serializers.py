@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from commandcentral.api.speedups.output import FastOutputMixin
+from core.api.speedups.output import FastOutputMixin
 
 from .models import AuditEntry
 

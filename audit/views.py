@@ -12,7 +12,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from commandcentral.core.access import visible_projects
+from core.access import visible_projects
 
 from .export import formula_safe
 from .filters import AuditEntryFilter

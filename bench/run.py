@@ -618,11 +618,10 @@ def parse_args(argv):
     return options
 
 
-def main(argv=None) -> int:
-    options = parse_args(argv)
+def measure(options) -> dict:
+    """The HTTP benchmarks of every backend; the pinning is undone afterwards for what runs next."""
     if not shutil.which("wrk"):
         raise SystemExit("bench: wrk not found. Install it: apt-get install -y wrk")
-    started = time.monotonic()
     all_cpus = os.sched_getaffinity(0)
     server_prefix, load_prefix, pin_note = pinning()
     log(pin_note)
@@ -647,20 +646,13 @@ def main(argv=None) -> int:
                 raise SystemExit(f"bench: unknown backend {name!r} (sqlite, postgres)")
             results["backends"][name] = bench_backend(database, options=options, server_prefix=server_prefix,
                                                       load_prefix=load_prefix, workdir=workdir)
-    if options.ledger and "postgres" in options.backends:
-        from . import ledger
+    # The ledger and webhook benchmarks spread their processes over every CPU.
+    os.sched_setaffinity(0, all_cpus)
+    return results
 
-        # The ledger benchmark spreads gunicorn workers over every CPU: undo this driver's pinning.
-        os.sched_setaffinity(0, all_cpus)
-        ledger_options = ledger.parse_args([])
-        ledger_options.postgres_url, ledger_options.label = options.postgres_url, options.label
-        results["ledger"] = ledger.bench(ledger_options)
-    if options.webhooks:
-        from . import webhooks
 
-        os.sched_setaffinity(0, all_cpus)
-        results["webhooks"] = webhooks.bench(webhooks.parse_args([]))
-    results["seconds"] = round(time.monotonic() - started, 1)
+def report(results: dict, options, extra_reports=()) -> None:
+    """Write the JSON and print the tables (`extra_reports`: more text printed before the file name)."""
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = RESULTS_DIR / f"bench-{stamp}{'-' + options.label if options.label else ''}.json"
@@ -672,7 +664,7 @@ def main(argv=None) -> int:
     print(f"CommandCentral benchmark — {m['cpu']}, {m['cpus']} CPUs, {m['memory_gb']} GB, Linux {m['kernel']}, "
           f"Python {m['python']}, {m['wrk']}")
     print(f"gunicorn: 1 sync worker on {HOST}; {options.concurrency} connections; {options.duration:g} s per operation; "
-          f"{pin_note}")
+          f"{results['pinning']}")
     print()
     print(throughput_table(results))
     print("target = 2x the reference req/s; errors = non-2xx (409 on transitions counted apart) + socket errors; "
@@ -688,12 +680,19 @@ def main(argv=None) -> int:
         if backend.get("server_log_problems"):
             print(f"\n{backend['database']} server log problems (first lines):")
             print("\n".join("  " + line for line in backend["server_log_problems"]))
-    if "ledger" in results:
-        from . import ledger
-
+    for text in extra_reports:
         print()
-        print(ledger.report(results["ledger"]))
+        print(text)
     print(f"\nResults: {out.relative_to(ROOT)}   total time {results['seconds']:.0f} s")
+
+
+def main(argv=None) -> int:
+    """The HTTP benchmarks alone; `python -m bench` (make bench) adds the ledger and webhook ones."""
+    started = time.monotonic()
+    options = parse_args(argv)
+    results = measure(options)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    report(results, options)
     return 0
 
 

@@ -61,9 +61,9 @@ def seed_base(*, projects: int, state_path: str) -> dict:
 
     call_command("migrate", verbosity=0, interactive=False)
 
-    from commandcentral.core.recording import audited_write
+    from core.recording import audited_write
     from accounts.models import User
-    from commandcentral.core.transitions import perform_transition
+    from core.transitions import perform_transition
     from projects.models import Project, ProjectState
     from projects.services import project_create
 

@@ -5,7 +5,7 @@ So does a connection lost during the request: the server ended the session (a re
 gets a new connection, so the client is asked to retry rather than told of a bug.
 
 The middleware catches the errors that views raise, DRF views included. DRF's exception handler
-(commandcentral.api.support) leaves these errors alone, and DRF re-raises them. The middleware
+(core.api.support) leaves these errors alone, and DRF re-raises them. The middleware
 logs one warning line per request. A middleware can raise one outside any view: django_structlog
 reads the session's user before the view for every request with a session cookie. Such an error
 reaches handler500 (commandcentral.error_views.server_error), which answers the same 503. Django

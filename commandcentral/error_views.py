@@ -22,7 +22,7 @@ def bad_request(request, exception=None):
 def permission_denied(request, exception=None):
     # A refusal a service made (ActionForbidden) is recorded already; any other 403 is recorded here.
     if not getattr(exception, "audit_row", None):
-        from commandcentral.core.recording import AuditEventType, record_event
+        from core.recording import AuditEventType, record_event
 
         try:
             record_event(event_type=AuditEventType.PERMISSION_DENIED, event_name=f"page.{request.method.lower()}",

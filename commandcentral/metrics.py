@@ -14,7 +14,7 @@ from django_prometheus.cache.metrics import (
 )
 from redis.exceptions import RedisError
 
-# Transition attempts are counted by the engine (commandcentral.core.transitions.TRANSITIONS).
+# Transition attempts are counted by the engine (core.transitions.TRANSITIONS).
 
 
 # --- Cache hit/miss counters ---------------------------------------------------------------------

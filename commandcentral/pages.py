@@ -1,4 +1,4 @@
-"""Session login, logout and the dashboard."""
+"""Session login, logout, the dashboard and the project page: the pages that compose several apps."""
 
 from django import forms
 from django.conf import settings
@@ -12,9 +12,17 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.throttles import LoginThrottle
 from accounts.tokens import end_sessions
+from core.access import can_edit_decisions, can_steer, role_of
+from core.api.support import visible_project_or_404
+from core.web.diagrams import activity_chart_svg
+from core.web.transitions import refused_from, state_panel
+from decisions.models import Decision
+from decisions.selectors import project_decisions
+from projects import selectors as project_selectors
+from projects.forms import TeamAddForm
+from states.selectors import project_entities
 
 from . import selectors
-from .web.diagrams import activity_chart_svg
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -90,4 +98,23 @@ def dashboard(request):
         "denied": selectors.recent_denied(user=user),
         "past_review": selectors.decisions_past_review(user=user),
         "chart": activity_chart_svg(selectors.activity_per_day(user=user)),
+    })
+
+
+@login_required
+def project_detail(request, pk):
+    """A project with its state, team, decisions, tracked entities and timeline."""
+    project = visible_project_or_404(request.user, pk)
+    user = request.user
+    return render(request, "projects/project_detail.html", {
+        "project": project,
+        **state_panel(project, user, **refused_from(request, project)),
+        "can_steer": can_steer(project, user),
+        "my_role": role_of(project, user),
+        "can_contribute": can_edit_decisions(Decision(project=project), user) and not project.is_closed,
+        "team": project_selectors.project_team(project=project),
+        "team_form": TeamAddForm(),
+        "decisions": project_decisions(project=project, user=user),
+        "timeline": project_selectors.project_timeline(project=project, user=user),
+        "entities": project_entities(project=project, user=user),
     })

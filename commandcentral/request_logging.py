@@ -1,7 +1,7 @@
 """What django-structlog's `request_finished` line carries beyond its defaults.
 
 django-structlog 11 logs `request` ("GET /path?query"), `code`, and the bound context: `request_id`,
-`user_id`, and our `correlation_id` and `client_ip` (commandcentral.request_context). These receivers
+`user_id`, and our `correlation_id` and `client_ip` (core.request_context). These receivers
 add the fields a log query filters on directly: `method`, `path`, `status` and `duration_ms`.
 """
 

@@ -27,7 +27,7 @@ if not SECRET_KEY or SECRET_KEY == _DEV_SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# Addresses of reverse proxies whose X-Forwarded-For we believe (commandcentral.request_context.client_ip).
+# Addresses of reverse proxies whose X-Forwarded-For we believe (core.request_context.client_ip).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 INSTALLED_APPS = [
@@ -67,14 +67,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # early: every response, errors included, carries the policy
     "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware: preflights answered, redirects too
-    "commandcentral.request_context.RequestContextMiddleware",
+    "core.request_context.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "commandcentral.api.slashes.APITrailingSlashMiddleware",  # before CommonMiddleware's APPEND_SLASH redirect
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "commandcentral.request_context.AuditContextMiddleware",
+    "core.request_context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -97,7 +97,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "commandcentral.web.undo.undo_offer",
+                "core.web.undo.undo_offer",
             ],
         },
     },
@@ -166,7 +166,7 @@ LOGOUT_REDIRECT_URL = "login"
 # --- Audit (django-auditlog) -----------------------------------------------------------------
 AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
 # Our middleware validates or generates the correlation id; auditlog reads it from here.
-AUDITLOG_CID_GETTER = "commandcentral.request_context.get_correlation_id"
+AUDITLOG_CID_GETTER = "core.request_context.get_correlation_id"
 # Soft-deleted rows must be diffed against their real previous state: auditlog reads the old row with
 # the default manager, which hides them, so a restore would look like a create.
 AUDITLOG_USE_BASE_MANAGER = True
@@ -218,15 +218,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON in; the browsable API's "Raw data" form sends JSON too. Form encodings cannot carry
     # the typed JSON fields (options, settings, metadata) faithfully.
-    "DEFAULT_PARSER_CLASSES": ["commandcentral.api.parsers.JSONParser"],  # + depth and surrogate checks
-    "DEFAULT_PAGINATION_CLASS": "commandcentral.api.support.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],  # + depth and surrogate checks
+    "DEFAULT_PAGINATION_CLASS": "core.api.support.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "commandcentral.api.support.FilterBackend",  # DjangoFilterBackend, skipped when no filter is named
+        "core.api.support.FilterBackend",  # DjangoFilterBackend, skipped when no filter is named
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "commandcentral.api.support.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.support.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "accounts.throttles.AnonRateThrottle",  # keyed on request.client_ip (TRUSTED_PROXIES), not DRF's NUM_PROXIES
         "accounts.throttles.UserRateThrottle",

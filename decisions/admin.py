@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from commandcentral.web.admin import AuditedTransitionsMixin, ServiceAdminMixin, SoftDeletedFilter
-from commandcentral.web.forms import DecideForm, RationaleForm
+from core.web.admin import AuditedTransitionsMixin, ServiceAdminMixin, SoftDeletedFilter
+from core.web.forms import DecideForm, RationaleForm
 
 from .models import Decision
 from .services import EDITABLE_FIELDS, decision_create, decision_restore, decision_update

@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from audit.pagination import paginated_events
 from audit.models import AuditEntry
 from audit.serializers import AuditEntryCursorPageSerializer
-from commandcentral.api.support import parse_uuid, visible_project_or_404
-from commandcentral.api.schema import TRANSITION_ERRORS, errors
-from commandcentral.core.transitions import allowed_transitions, perform_transition
+from core.api.support import parse_uuid, visible_project_or_404
+from core.api.schema import TRANSITION_ERRORS, errors
+from core.transitions import allowed_transitions, perform_transition
 from projects.serializers import TransitionRequestSerializer, TransitionsSerializer
 
 from .decision_record import decision_record_markdown

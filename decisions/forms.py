@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.text import slugify
 
-from commandcentral.web.forms import DecideForm
+from core.web.forms import DecideForm
 
 from .models import Decision, DecisionState
 from .options import clean_options, clean_tags

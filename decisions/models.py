@@ -6,10 +6,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from commandcentral.core.base_models import UUIDModel
-from commandcentral.core.transitions import StateTracked, requirement
-from commandcentral.core import access
-from commandcentral.core.access import can_edit_decisions, can_govern_decisions
+from core.base_models import UUIDModel
+from core.transitions import StateTracked, requirement
+from core import access
+from core.access import can_edit_decisions, can_govern_decisions
 
 
 class DecisionState(models.TextChoices):

@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from commandcentral.api.fields import StrictFieldsMixin, reject_nul
+from core.api.fields import StrictFieldsMixin, reject_nul
 
 from .models import Decision
 from .options import clean_options, clean_tags

@@ -3,10 +3,10 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
-from commandcentral.core.access import can_edit_decisions, can_restore
-from commandcentral.core.errors import InvalidInput, refuse, require
-from commandcentral.core.recording import audited_write
-from commandcentral.core.transitions import on_success, perform_transition
+from core.access import can_edit_decisions, can_restore
+from core.errors import InvalidInput, refuse, require
+from core.recording import audited_write
+from core.transitions import on_success, perform_transition
 
 from .models import Decision, DecisionState
 from .options import clean_options, clean_tags

@@ -9,17 +9,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.models import AuditEntry
-from commandcentral.api.support import visible_project_or_404
-from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, require
-from commandcentral.web.forms import RationaleForm
-from commandcentral.web.transitions import refused_from, add_service_error, run_transition, state_panel
+from core.api.support import visible_project_or_404
+from core.errors import ActionForbidden, Conflict, InvalidInput, require
+from core.web.forms import RationaleForm
+from core.web.transitions import refused_from, add_service_error, run_transition, state_panel
 from projects.models import Project
 
 from . import services
 from .filters import DecisionFilter
 from .forms import DecidePageForm, DecisionForm
-from commandcentral.core.access import can_edit_decisions, can_govern_decisions, knows_deleted
-from commandcentral.web.undo import offer_undo
+from core.access import can_edit_decisions, can_govern_decisions, knows_deleted
+from core.web.undo import offer_undo
 
 from .models import Decision, DecisionState
 

@@ -1,9 +1,9 @@
 from django.contrib import admin, messages
 from django.db import transaction
 
-from commandcentral.web.admin import AuditedTransitionsMixin, ServiceAdminMixin, SoftDeletedFilter
-from commandcentral.core.errors import Conflict
-from commandcentral.web.forms import RationaleForm
+from core.web.admin import AuditedTransitionsMixin, ServiceAdminMixin, SoftDeletedFilter
+from core.errors import Conflict
+from core.web.forms import RationaleForm
 
 from .models import Membership, Project
 from .services import EDITABLE_FIELDS, membership_add, membership_remove, project_create, project_restore, project_update

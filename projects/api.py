@@ -11,10 +11,10 @@ from rest_framework.response import Response
 from audit.pagination import paginated_events
 from audit.models import AuditEntry
 from audit.serializers import AuditEntryCursorPageSerializer
-from commandcentral.api.speedups.output import ValuesListMixin
-from commandcentral.api.support import parse_uuid, visible_project_or_404
-from commandcentral.api.schema import TRANSITION_ERRORS, errors
-from commandcentral.core.transitions import allowed_transitions, perform_transition
+from core.api.speedups.output import ValuesListMixin
+from core.api.support import parse_uuid, visible_project_or_404
+from core.api.schema import TRANSITION_ERRORS, errors
+from core.transitions import allowed_transitions, perform_transition
 
 from .filters import ProjectFilter
 from .models import Membership, Project
@@ -53,7 +53,7 @@ TRANSITION_SCHEMA = extend_schema(
 class ProjectViewSet(ValuesListMixin, viewsets.ModelViewSet):
     """Projects you can see (operators: all; others: those they own or are on the team of)."""
 
-    compiled_default_pages = True  # its default list depends only on request.user (commandcentral.api.speedups.list_sql)
+    compiled_default_pages = True  # its default list depends only on request.user (core.api.speedups.list_sql)
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter
     ordering_fields = ["name", "created_at", "updated_at", "state"]

@@ -8,10 +8,10 @@ from django.db.models import Q
 from django.urls import reverse
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from commandcentral.core import access
-from commandcentral.core.access import can_steer
-from commandcentral.core.base_models import TimestampedModel, UUIDModel
-from commandcentral.core.transitions import StateTracked
+from core import access
+from core.access import can_steer
+from core.base_models import TimestampedModel, UUIDModel
+from core.transitions import StateTracked
 
 
 class ProjectState(models.TextChoices):
@@ -32,7 +32,7 @@ class ProjectQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=True)
 
     def visible_to(self, user):
-        """Live projects this user may see at all (commandcentral.core.access). Anything else answers 404."""
+        """Live projects this user may see at all (core.access). Anything else answers 404."""
         return access.visible_projects(user, self)
 
 

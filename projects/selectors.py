@@ -3,7 +3,6 @@
 from django.db.models import Count, Q
 
 from audit.models import AuditEntry
-from decisions.models import Decision
 
 from .filters import ProjectFilter
 from .models import Project
@@ -22,12 +21,6 @@ def project_list(*, user, params) -> ProjectFilter:
 
 def project_team(*, project: Project):
     return list(project.memberships.select_related("user").order_by("role", "user__email"))
-
-
-def project_decisions(*, project: Project, user):
-    return list(
-        Decision.objects.visible_to(user).filter(project=project).select_related("created_by").order_by("-created_at")
-    )
 
 
 def project_timeline(*, project: Project, user, limit: int = 25):

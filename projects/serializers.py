@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
 from accounts.serializers import UserSummarySerializer
-from commandcentral.api.fields import JSONObjectField, StrictFieldsMixin
-from commandcentral.api.speedups.output import CachedFieldsMixin, FastOutputMixin
+from core.api.fields import JSONObjectField, StrictFieldsMixin
+from core.api.speedups.output import CachedFieldsMixin, FastOutputMixin
 
 from .models import Membership, MembershipRole, Project
 

@@ -4,10 +4,10 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from commandcentral.core.recording import audited_write
-from commandcentral.core.errors import InvalidInput, refuse, require
+from core.recording import audited_write
+from core.errors import InvalidInput, refuse, require
 
-from commandcentral.core.access import can_create_projects, can_restore, can_steer
+from core.access import can_create_projects, can_restore, can_steer
 
 from .models import Membership, MembershipRole, Project, ProjectState
 from .slugs import base_slug, unique_live_slug

@@ -9,14 +9,12 @@ from django.http import Http404
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from commandcentral.api.support import visible_project_or_404
-from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, require
-from commandcentral.web.forms import RationaleForm
-from commandcentral.web.transitions import refused_from, add_service_error, run_transition, state_panel
-from states.selectors import project_entities
-from commandcentral.core.access import can_edit_decisions, can_steer, knows_deleted, note_roles, role_of
-from commandcentral.web.undo import offer_undo
-from decisions.models import Decision
+from core.api.support import visible_project_or_404
+from core.errors import ActionForbidden, Conflict, InvalidInput, require
+from core.web.forms import RationaleForm
+from core.web.transitions import add_service_error, run_transition
+from core.access import can_steer, knows_deleted, note_roles
+from core.web.undo import offer_undo
 
 from . import selectors, services
 from .forms import ProjectForm, TeamAddForm
@@ -69,24 +67,6 @@ def project_create(request):
                                           "rename one of them if they are not the same thing.")
             return redirect(project)
     return render(request, "projects/project_form.html", {"form": form})
-
-
-@login_required
-def project_detail(request, pk):
-    project = _visible_project(request, pk)
-    user = request.user
-    return render(request, "projects/project_detail.html", {
-        "project": project,
-        **state_panel(project, user, **refused_from(request, project)),
-        "can_steer": can_steer(project, user),
-        "my_role": role_of(project, user),
-        "can_contribute": can_edit_decisions(Decision(project=project), user) and not project.is_closed,
-        "team": selectors.project_team(project=project),
-        "team_form": TeamAddForm(),
-        "decisions": selectors.project_decisions(project=project, user=user),
-        "timeline": selectors.project_timeline(project=project, user=user),
-        "entities": project_entities(project=project, user=user),
-    })
 
 
 @login_required

@@ -6,8 +6,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from commandcentral.web.admin import ReadOnlyAdminMixin
-from commandcentral.core.transitions import TransitionRefused
+from core.web.admin import ReadOnlyAdminMixin
+from core.transitions import TransitionRefused
 
 from .forms import EntityTransitionForm
 from .models import EntityState

@@ -8,8 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from commandcentral.api.schema import ERRORS, ErrorSerializer
-from commandcentral.api.support import visible_project_or_404
+from core.api.schema import ERRORS, ErrorSerializer
+from core.api.support import visible_project_or_404
 
 from .filters import EntityStateFilter
 from .models import ENTITY_ID_PATTERN, ENTITY_TYPE_PATTERN, SERVICE_PATTERN, EntityState

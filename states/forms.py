@@ -2,7 +2,7 @@
 
 from django import forms
 
-from commandcentral.web.forms import RationaleForm
+from core.web.forms import RationaleForm
 
 from .models import EntityState, validate_state
 from .services import allowed_next_states

@@ -5,8 +5,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from commandcentral.core import access
-from commandcentral.core.base_models import UUIDModel
+from core import access
+from core.base_models import UUIDModel
 
 # Each of the three key parts is a segment of /entity-states/{service}/{entity_type}/{entity_id}/,
 # so none may contain a slash.

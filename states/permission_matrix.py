@@ -13,8 +13,8 @@ from typing import Callable
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from commandcentral.core.transitions import transition_specs
-from commandcentral.core.access import (
+from core.transitions import transition_specs
+from core.access import (
     can_create_projects,
     can_edit_decisions,
     can_register_without_project,

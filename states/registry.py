@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ImproperlyConfigured
 from django_fsm import ANY_OTHER_STATE, ANY_STATE
 
-from commandcentral.core.transitions import state_field, transition_specs
+from core.transitions import state_field, transition_specs
 
 
 @dataclass(frozen=True)

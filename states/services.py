@@ -1,6 +1,6 @@
 """Every write to entity states: registration, and their transition action.
 
-`entity_transition` runs `EntityTransition` through the one engine (`commandcentral.core.transitions.run`):
+`entity_transition` runs `EntityTransition` through the one engine (`core.transitions.run`):
 the state change and its transition_success row commit together; a refusal is recorded after the
 rollback. Callers load the entity through `EntityState.objects.visible_to(actor)` first (hidden → 404).
 """
@@ -9,16 +9,16 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
-from commandcentral.core.access import can_register_without_project, can_track_entity
-from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput
-from commandcentral.core.recording import (
+from core.access import can_register_without_project, can_track_entity
+from core.errors import ActionForbidden, Conflict, InvalidInput
+from core.recording import (
     AuditEventType,
     audited_write,
     record_event,
     record_permission_denied,
     user_or_none,
 )
-from commandcentral.core.transitions import (
+from core.transitions import (
     TransitionAction,
     TransitionForbidden,
     TransitionNotAvailable,
@@ -38,7 +38,7 @@ from .registry import MODEL_GOVERNED, StateMachine, get_definition
 TRANSITION = "transition"
 
 
-# --- Refusals (mapped by commandcentral.api.support.exception_handler) -----------------------------
+# --- Refusals (mapped by core.api.support.exception_handler) -----------------------------
 
 
 class EntityTransitionForbidden(TransitionForbidden):

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from commandcentral.web.admin import ServiceAdminMixin
+from core.web.admin import ServiceAdminMixin
 
 from .models import WebhookDelivery, WebhookSubscription
 from .services import EDITABLE_FIELDS, subscription_create, subscription_delete, subscription_redeliver, subscription_update

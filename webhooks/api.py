@@ -7,8 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from commandcentral.api.schema import errors
-from commandcentral.api.support import LimitOffsetPagination, parse_uuid, visible_project_or_404
+from core.api.schema import errors
+from core.api.support import LimitOffsetPagination, parse_uuid, visible_project_or_404
 
 from .models import WebhookSubscription
 from .serializers import (

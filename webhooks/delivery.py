@@ -9,7 +9,7 @@ subscription is paused with its reason, and an audit row says so. Nothing after 
 before it, so a receiver sees rows in order; a crash after a 2xx and before the cursor moved sends
 that row again (at least once; `webhook-id` is stable per row, so receivers can drop repeats).
 
-Runs are tasks (webhooks.tasks, django-tasks with its database backend): scheduled when rows are
+Runs are tasks (`deliver_subscription` below, django-tasks with its database backend): scheduled when rows are
 sealed (`schedule_after_seal`), at the retry time, and on a manual redelivery.
 
 The lease (`lease_until`) is short, `WEBHOOK_LEASE_SECONDS` (60), and a live run keeps it with a
@@ -24,17 +24,19 @@ import json
 import logging
 import random
 import threading
+import uuid
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import F, Q
 from django.utils import timezone
+from django_tasks import task
 from standardwebhooks.webhooks import Webhook
 
 from audit.models import AuditEntry, LedgerLeaf
 from audit.serializers import AuditEntrySerializer
-from commandcentral.core.recording import AuditEventType, audited_write, record_event
+from core.recording import AuditEventType, audited_write, record_event
 
 from . import outbound
 from .models import WebhookDelivery, WebhookSubscription
@@ -87,8 +89,6 @@ def retry_delay(failures: int) -> float | None:
 
 def schedule(subscription_id, *, run_after: datetime | None = None) -> bool:
     """Queue a delivery run unless one is queued already; True if this call queued it."""
-    from .tasks import deliver_subscription
-
     claimed = WebhookSubscription.objects.filter(pk=subscription_id, scheduled=False).update(scheduled=True)
     if not claimed:
         return False
@@ -180,6 +180,12 @@ class Lease:
                 self.until = until
         finally:
             connection.close()  # this thread's own connection
+
+
+@task(queue_name="webhooks")
+def deliver_subscription(subscription_id: str) -> int:
+    """The task of one delivery run (django-tasks; the database backend runs it in `manage.py db_worker`)."""
+    return run(uuid.UUID(subscription_id))
 
 
 def run(subscription_id) -> int:

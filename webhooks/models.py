@@ -6,7 +6,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
-from commandcentral.core.base_models import UUIDModel
+from core.base_models import UUIDModel
 
 
 def new_secret() -> str:

@@ -5,9 +5,9 @@ import re
 from django.db import transaction
 
 from audit.ledger.sequencer import seal_pending, tree_size
-from commandcentral.core.access import can_steer, steered_projects
-from commandcentral.core.errors import InvalidInput, require
-from commandcentral.core.recording import AuditEventType, audited_write, record_event
+from core.access import can_steer, steered_projects
+from core.errors import InvalidInput, require
+from core.recording import AuditEventType, audited_write, record_event
 
 from . import outbound
 from .delivery import schedule

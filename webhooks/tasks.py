@@ -1,13 +1,6 @@
-"""The webhook tasks (django-tasks; the database backend runs them in `manage.py db_worker`)."""
+"""Where the delivery task was first defined: runs queued under this path still find it here.
 
-import uuid
+The task itself lives with the run it starts, in webhooks.delivery.
+"""
 
-from django_tasks import task
-
-from . import delivery
-
-
-@task(queue_name="webhooks")
-def deliver_subscription(subscription_id: str) -> int:
-    """One delivery run for a subscription (webhooks.delivery.run): the rows delivered."""
-    return delivery.run(uuid.UUID(subscription_id))
+from .delivery import deliver_subscription  # noqa: F401

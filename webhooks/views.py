@@ -8,10 +8,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from commandcentral.api.support import parse_uuid, visible_project_or_404
-from commandcentral.core.errors import InvalidInput
-from commandcentral.core.recording import AuditEventType
-from commandcentral.web.transitions import add_service_error
+from core.api.support import parse_uuid, visible_project_or_404
+from core.errors import InvalidInput
+from core.recording import AuditEventType
+from core.web.transitions import add_service_error
 
 from .services import (
     check_manage,

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from accounts.models import ServiceKey, User
 from audit.models import AuditEntry
 from audit.tests.verify import assert_trail_verifies
-from commandcentral.core.transitions import perform_transition
+from core.transitions import perform_transition
 from projects.models import Membership, Project
 from projects.tests.factories import ProjectFactory
 from states.models import EntityState

@@ -142,7 +142,7 @@ def _record_from_stored_checkpoint(using: str):
 
 def _audit_divergence(reason: str, anchor, size: int, using: str) -> None:
     """One audit row when the signer stops (its record says so from then on, so this is written once)."""
-    from commandcentral.core.recording import ActorType, AuditEventType, record_event
+    from core.recording import ActorType, AuditEventType, record_event
 
     record_event(
         event_type=AuditEventType.AUDIT_MAINTENANCE, event_name="ledger.diverged", success=False,

@@ -249,7 +249,7 @@ def _lock_log(origin: str, using: str) -> None:
 def record_refusal(error: WitnessRefusal, body: bytes) -> None:
     """A refusal that is evidence of a log's misbehaviour (another root for a size it signed, a proof that
     fails) goes into our own audit trail, with the submitted checkpoint, so it is sealed and signed too."""
-    from commandcentral.core.recording import ActorType, AuditEventType, record_event
+    from core.recording import ActorType, AuditEventType, record_event
 
     try:
         request = parse_request(body)

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from commandcentral.core.transitions import TransitionRefused, perform_transition
+from core.transitions import TransitionRefused, perform_transition
 from projects.tests.factories import ProjectFactory
 
 

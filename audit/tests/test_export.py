@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 
 from audit.export import EXPORT_COLUMNS, audit_rows_csv, audit_rows_jsonl
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.core.recording import record_event
-from commandcentral.core.transitions import TransitionForbidden, perform_transition
+from core.recording import record_event
+from core.transitions import TransitionForbidden, perform_transition
 from projects.tests.factories import ProjectFactory
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

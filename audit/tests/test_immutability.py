@@ -5,7 +5,7 @@ from django.db.utils import DatabaseError
 from django.urls import reverse
 
 from audit.models import AuditEntry, AuditImmutable
-from commandcentral.core.recording import record_event
+from core.recording import record_event
 from accounts.tests.factories import UserFactory
 
 postgres_only = pytest.mark.skipif(

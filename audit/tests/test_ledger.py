@@ -28,8 +28,8 @@ from audit.ledger.checkpoints import signing_key as configured_key
 from audit.ledger.sequencer import seal_pending, unqueued_rows
 from audit.models import AuditEntry, AuditEventType, AuditImmutable, LedgerCheckpoint, LedgerLeaf, LedgerNode, LedgerQueue
 from audit.tests.tampering import as_database_admin
-from commandcentral.core.recording import record_event
-from commandcentral.core.transitions import TransitionForbidden, perform_transition
+from core.recording import record_event
+from core.transitions import TransitionForbidden, perform_transition
 from projects.services import project_create, project_update
 
 KEY = "PRIVATE+KEY+ledger.test/audit+a0ca1b43+AVhLrkDgy2r7iipmhdJz5DCiZics3Cqzf/dvrvLVna/T"

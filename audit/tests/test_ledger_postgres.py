@@ -12,8 +12,8 @@ from accounts.tests.factories import UserFactory
 from audit.ledger.sequencer import seal_pending
 from audit.ledger.verification import verify_ledger
 from audit.models import AuditEntry, LedgerLeaf, LedgerQueue
-from commandcentral.core.recording import audited_write, record_event
-from commandcentral.core.transitions import TransitionNotAvailable, perform_transition
+from core.recording import audited_write, record_event
+from core.transitions import TransitionNotAvailable, perform_transition
 from projects.models import Project, ProjectState
 from projects.services import project_update
 from projects.tests.factories import ProjectFactory

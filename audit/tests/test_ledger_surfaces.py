@@ -13,8 +13,8 @@ from audit.ledger.sequencer import seal_pending
 from audit.ledger.signer import LedgerDiverged
 from audit.models import AuditEntry, AuditEventType, LedgerCheckpoint, LedgerLeaf, LedgerQueue
 from audit.tests.tampering import as_database_admin
-from commandcentral.core.recording import record_event
-from commandcentral.core.transitions import perform_transition
+from core.recording import record_event
+from core.transitions import perform_transition
 from projects.models import Project
 
 KEY = "PRIVATE+KEY+ledger.test/audit+a0ca1b43+AVhLrkDgy2r7iipmhdJz5DCiZics3Cqzf/dvrvLVna/T"

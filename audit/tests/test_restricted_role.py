@@ -39,7 +39,7 @@ def production_env(database_url: str) -> dict:
 
 WRITE_SOME_HISTORY = (
     "from accounts.models import User; from projects.services import project_create; "
-    "from commandcentral.core.transitions import perform_transition; "
+    "from core.transitions import perform_transition; "
     "u = User.objects.create_user('role@example.com', 'a-long-enough-password'); "
     "p = project_create(actor=u, name='Written by the app role'); "
     "perform_transition(p, 'activate', actor=u, rationale='go'); print(p.pk)"

@@ -34,7 +34,7 @@ from audit.tasks import run_maintenance
 from audit.tests import c2sp_reference as reference
 from audit.tests.tampering import as_database_admin
 from audit.tests.test_ledger import _rebuild_tree_from_rows
-from commandcentral.core.recording import record_event
+from core.recording import record_event
 
 KEY = "PRIVATE+KEY+ledger.test/audit+a0ca1b43+AVhLrkDgy2r7iipmhdJz5DCiZics3Cqzf/dvrvLVna/T"
 VERIFIER_FILE = Path(verifier.__file__)

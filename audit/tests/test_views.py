@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.core.recording import record_event
+from core.recording import record_event
 from audit.views import PAGE_SIZE
 from projects.tests.factories import ProjectFactory
 

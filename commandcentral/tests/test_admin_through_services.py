@@ -12,7 +12,7 @@ from django.urls import reverse
 from audit.models import AuditEntry
 from audit.tests.verify import assert_trail_verifies
 from accounts.tests.factories import UserFactory
-from commandcentral.core.transitions import perform_transition
+from core.transitions import perform_transition
 from decisions.models import Decision, DecisionState
 from decisions.tests.factories import DecisionFactory
 from projects.models import Membership, MembershipRole, Project, ProjectState

@@ -4,7 +4,7 @@ and the site is branded CommandCentral."""
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from commandcentral.core.transitions import perform_transition
+from core.transitions import perform_transition
 from decisions.models import Decision, DecisionState
 from decisions.tests.factories import DecisionFactory
 

@@ -52,7 +52,7 @@ def test_a_post_without_its_trailing_slash_keeps_its_body(as_owner, owner):
 
 
 def test_a_wrong_option_id_lists_the_valid_ones(api_client, owner, project):
-    from commandcentral.core.transitions import perform_transition
+    from core.transitions import perform_transition
     from decisions.tests.factories import DecisionFactory
 
     perform_transition(project, "activate", actor=owner)

@@ -8,7 +8,7 @@ from rest_framework.test import APIRequestFactory
 from rest_framework.request import Request
 
 from audit.filters import AuditEntryFilter
-from commandcentral.api.support import FilterBackend
+from core.api.support import FilterBackend
 from projects.filters import ProjectFilter
 from projects.models import Project, ProjectState
 from projects.tests.factories import ProjectFactory

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import UserFactory
-from commandcentral.core.transitions import perform_transition
+from core.transitions import perform_transition
 from decisions.tests.factories import DecisionFactory
 from projects.tests.factories import MembershipFactory, ProjectFactory
 

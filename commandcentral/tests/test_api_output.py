@@ -1,4 +1,4 @@
-"""The cheaper output serializers (commandcentral.api.speedups.output) produce exactly what plain DRF produces."""
+"""The cheaper output serializers (core.api.speedups.output) produce exactly what plain DRF produces."""
 
 import copy
 import json
@@ -12,8 +12,8 @@ from rest_framework.renderers import JSONRenderer
 from audit.models import AuditEntry
 from audit.serializers import AuditEntrySerializer
 from accounts.serializers import UserSummarySerializer
-from commandcentral.api.speedups.output import CachedFieldsMixin, FastOutputMixin
-from commandcentral.core.transitions import perform_transition
+from core.api.speedups.output import CachedFieldsMixin, FastOutputMixin
+from core.transitions import perform_transition
 from projects.models import Membership
 from projects.serializers import MembershipSerializer, ProjectSerializer, ProjectWriteSerializer
 

@@ -7,8 +7,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from commandcentral.core.by_key import get_by_key
-from commandcentral.core.transitions import perform_transition
+from core.by_key import get_by_key
+from core.transitions import perform_transition
 from projects.models import Project
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from commandcentral.core.transitions import perform_transition
+from core.transitions import perform_transition
 from decisions.tests.factories import DecisionFactory
 from projects.services import membership_add
 

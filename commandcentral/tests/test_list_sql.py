@@ -1,4 +1,4 @@
-"""Default list pages through compiled SQL (commandcentral.api.speedups.list_sql) answer exactly what the ORM path answers."""
+"""Default list pages through compiled SQL (core.api.speedups.list_sql) answer exactly what the ORM path answers."""
 
 import pytest
 from django.urls import include, path
@@ -7,8 +7,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 from audit.api import EventViewSet
 from audit.models import AuditEntry
 from audit.serializers import AuditEntrySerializer
-from commandcentral.api.speedups import list_sql, output as api_output
-from commandcentral.core.transitions import perform_transition
+from core.api.speedups import list_sql, output as api_output
+from core.transitions import perform_transition
 from projects.models import Membership, MembershipRole, Project
 from projects.services import project_create
 from projects.tests.factories import ProjectFactory

@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.throttling import AnonRateThrottle
 
-from commandcentral.core.transitions import TransitionForbidden, perform_transition
+from core.transitions import TransitionForbidden, perform_transition
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.views.defaults import server_error
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.core.recording import record_event
+from core.recording import record_event
 from accounts.tests.factories import PASSWORD
 from accounts.throttles import LoginThrottle
-from commandcentral.core.transitions import TransitionForbidden, perform_transition
+from core.transitions import TransitionForbidden, perform_transition
 from decisions.models import DecisionState
 from decisions.tests.factories import DecisionFactory
 from projects.models import ProjectState

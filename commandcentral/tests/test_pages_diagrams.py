@@ -7,10 +7,10 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEventType
-from commandcentral.core.recording import record_event
+from core.recording import record_event
 from commandcentral import selectors
-from commandcentral.web.diagrams import activity_chart_svg, machine_of, state_machine_svg
-from commandcentral.core.transitions import transition_specs
+from core.web.diagrams import activity_chart_svg, machine_of, state_machine_svg
+from core.transitions import transition_specs
 from decisions.models import Decision, DecisionState
 from projects.models import Project, ProjectState
 

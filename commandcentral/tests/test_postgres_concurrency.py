@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, connections
 
 from audit.models import AuditEntry
-from commandcentral.core.transitions import TransitionRefused, perform_transition
+from core.transitions import TransitionRefused, perform_transition
 from projects.models import Project, ProjectState
 from projects.tests.factories import ProjectFactory
 

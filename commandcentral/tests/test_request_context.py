@@ -1,7 +1,7 @@
 import pytest
 from django.test import RequestFactory, override_settings
 
-from commandcentral.request_context import client_ip, set_correlation_id
+from core.request_context import client_ip, set_correlation_id
 
 
 @pytest.fixture

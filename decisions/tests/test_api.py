@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from commandcentral.core.transitions import perform_transition
+from core.transitions import perform_transition
 from decisions.models import Decision, DecisionState
 from decisions.tests.factories import DecisionFactory, two_options
 from projects.tests.factories import ProjectFactory

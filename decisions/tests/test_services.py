@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from audit.models import AuditEntry
-from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput
+from core.errors import ActionForbidden, Conflict, InvalidInput
 from decisions.models import Decision, DecisionState
 from decisions.options import clean_options, clean_tags
 from decisions.services import decision_create, decision_restore, decision_soft_delete, decision_update

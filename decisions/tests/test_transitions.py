@@ -1,7 +1,7 @@
 import pytest
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.core.transitions import (
+from core.transitions import (
     RequirementsMissing,
     TransitionForbidden,
     TransitionNotAvailable,
@@ -142,7 +142,7 @@ def test_archive_is_terminal(active_project, owner):
 
 
 def test_unknown_transition_and_unexpected_parameters(active_project, owner):
-    from commandcentral.core.transitions import UnknownTransition
+    from core.transitions import UnknownTransition
 
     decision = DecisionFactory(project=active_project)
     with pytest.raises(UnknownTransition):

@@ -5,7 +5,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.core.transitions import perform_transition
+from core.transitions import perform_transition
 from decisions.forms import DecisionForm, options_from_rows, rows_from_options
 from decisions.models import Decision, DecisionState
 from decisions.tests.factories import DecisionFactory

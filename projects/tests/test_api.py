@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from accounts.tests.factories import PASSWORD
-from commandcentral.core.transitions import perform_transition
+from core.transitions import perform_transition
 from projects.models import Membership, Project, ProjectState
 from projects.tests.factories import MembershipFactory, ProjectFactory
 
@@ -162,7 +162,7 @@ def test_jwt_transition_records_the_real_actor_and_correlation_id(api_client, pr
 def test_jwt_actor_is_right_even_on_direct_model_saves(api_client, project, owner):
     """Rows auditlog writes outside our services take the actor from the lazy middleware context."""
     token = api_client.post(reverse("api:auth-login"), {"email": owner.email, "password": PASSWORD}, format="json").json()["access_token"]
-    from commandcentral.request_context import AuditContextMiddleware
+    from core.request_context import AuditContextMiddleware
 
     seen = {}
 

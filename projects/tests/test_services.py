@@ -4,9 +4,9 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput
-from commandcentral.core.transitions import perform_transition
-from commandcentral.core.access import visible_project
+from core.errors import ActionForbidden, Conflict, InvalidInput
+from core.transitions import perform_transition
+from core.access import visible_project
 from projects.models import MembershipRole, Project, ProjectState
 from projects.services import (
     membership_add,

@@ -1,7 +1,7 @@
 import pytest
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.core.transitions import (
+from core.transitions import (
     TransitionForbidden,
     TransitionNotAvailable,
     allowed_transitions,

@@ -5,7 +5,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.core.transitions import perform_transition
+from core.transitions import perform_transition
 from projects.models import Membership, MembershipRole, Project, ProjectState
 from projects.tests.factories import ProjectFactory
 

@@ -9,7 +9,7 @@ from states.models import EntityState
 from states.permission_matrix import permission_matrix
 from states.registry import get_definition
 from states.tests.factories import EntityStateFactory
-from commandcentral.core.transitions import TransitionForbidden, perform_transition
+from core.transitions import TransitionForbidden, perform_transition
 from projects.models import Project, ProjectState
 from projects.tests.factories import ProjectFactory
 
@@ -84,7 +84,7 @@ def test_permission_matrix_endpoint_serves_the_generated_matrix(api_client, memb
     assert rows["entity_state.track"]["roles"]["service_member"] == "allowed"
     assert rows["entity_state.track"]["roles"]["service_viewer"] == "forbidden"
     assert rows["project.create"]["roles"]["service_member"] == "forbidden"
-    assert rows["project.pause"]["rule"] == "commandcentral.core.access.can_steer"
+    assert rows["project.pause"]["rule"] == "core.access.can_steer"
     assert rows["decision.activate"]["roles"]["member"] == "allowed"
     assert rows["decision.decide"]["roles"]["member"] == "forbidden"
     assert rows["decision.restore"]["roles"]["member"] == "allowed"

@@ -16,7 +16,7 @@ from states import services
 from states.models import EntityState
 from states.services import entity_transition
 from states.tests.factories import EntityStateFactory
-from commandcentral.core.transitions import TransitionRefused
+from core.transitions import TransitionRefused
 from projects.tests.factories import ProjectFactory
 
 pytestmark = [

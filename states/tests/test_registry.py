@@ -7,7 +7,7 @@ from audit.models import AuditEntry, AuditEventType
 from states.registry import all_definitions, derive_from_model, get_definition
 from states.services import EntityTransitionNotAvailable, entity_transition
 from states.tests.factories import EntityStateFactory
-from commandcentral.core.transitions import state_field
+from core.transitions import state_field
 from decisions.models import Decision
 from projects.models import Project
 

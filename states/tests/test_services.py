@@ -3,7 +3,7 @@
 import pytest
 
 from audit.models import AuditEntry, AuditEventType
-from commandcentral.core.errors import ActionForbidden, InvalidInput
+from core.errors import ActionForbidden, InvalidInput
 from states.models import EntityState
 from states.services import (
     EntityAlreadyRegistered,
@@ -143,7 +143,7 @@ def test_transition_success_row_carries_the_diff_and_no_auditlog_update_row(task
 
 
 def test_attempts_are_counted_for_prometheus(task, member, viewer):
-    from commandcentral.core.transitions import TRANSITIONS
+    from core.transitions import TRANSITIONS
 
     def count(outcome):
         return TRANSITIONS.labels(model="entity_state", name="task", outcome=outcome)._value.get()

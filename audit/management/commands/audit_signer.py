@@ -9,8 +9,8 @@ from audit.ledger import signer
 from audit.ledger.sequencer import fetch_nodes, root_at, seal_pending, tree_size
 from audit.ledger.verification import verify_ledger
 from audit.ledger.verifier import b64encode
-from commandcentral.core.recording import AuditEventType, record_event
-from commandcentral.management_support import command_audit_context, resolve_actor
+from core.recording import AuditEventType, record_event
+from core.commands import command_audit_context, resolve_actor
 
 
 class Command(BaseCommand):

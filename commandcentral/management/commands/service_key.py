@@ -20,8 +20,8 @@ from accounts.service_accounts import (
     service_key_create,
     service_key_revoke,
 )
-from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput
-from commandcentral.management_support import command_audit_context
+from core.errors import ActionForbidden, Conflict, InvalidInput
+from core.commands import command_audit_context
 from projects.models import MembershipRole, Project
 from projects.services import membership_add
 

@@ -12,7 +12,7 @@ from datetime import date
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from commandcentral.core.transitions import state_field, transition_specs
+from core.transitions import state_field, transition_specs
 
 BOX_W, BOX_H = 124, 40
 COL_GAP, ROW_GAP = 84, 70

@@ -62,7 +62,7 @@ def refuse(*, actor, obj, action: str, message: str) -> "Conflict":
 
 
 def _recorded(refusal, *, event_type: str, actor, obj, action: str):
-    from commandcentral.core.recording import entity_type_of, record_event
+    from core.recording import entity_type_of, record_event
 
     event_name = f"{entity_type_of(obj)}.{action}" if obj is not None else action
     row = dict(event_type=event_type, event_name=event_name, actor=actor, obj=obj,
@@ -80,7 +80,7 @@ def record_if_rolled_back(refusal) -> None:
         return
     still_there = type(entry)._base_manager.filter(pk=entry.pk, timestamp=entry.timestamp, event_name=entry.event_name).exists()
     if not still_there:
-        from commandcentral.core.recording import record_event
+        from core.recording import record_event
 
         refusal.audit_entry = record_event(**refusal.audit_row)
 

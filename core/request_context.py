@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject
 
-from commandcentral.core.recording import audit_context
+from core.recording import audit_context
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _VALID_CID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -107,7 +107,7 @@ class RequestContextMiddleware:
 
 
 class AuditContextMiddleware:
-    """Replaces auditlog's middleware: one audit context per request (commandcentral.core.recording.audit_context).
+    """Replaces auditlog's middleware: one audit context per request (core.recording.audit_context).
 
     Not auditlog's context: its `pre_save` receiver fills remote_addr and the actor after the row was
     hashed, so every row of a request failed its own hash. Ours is read before sealing.

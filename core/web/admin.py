@@ -5,8 +5,8 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django_fsm.admin import FSMAdminMixin, FSMObjectTransition, FSMTransitionContext
 
-from commandcentral.core.errors import ActionForbidden, Conflict, InvalidInput, record_if_rolled_back
-from commandcentral.core.transitions import TransitionRefused, allowed_transitions, perform_transition, transition_specs
+from core.errors import ActionForbidden, Conflict, InvalidInput, record_if_rolled_back
+from core.transitions import TransitionRefused, allowed_transitions, perform_transition, transition_specs
 
 from .forms import RationaleForm
 

@@ -5,6 +5,6 @@
 - `output`: `FastOutputMixin`, rows printed by a plan of plain DRF fields; anything else
   takes DRF's own serializer path.
 
-`commandcentral.core.by_key` (reads by key) and `commandcentral.db_backends.sqlite3`
+`core.by_key` (reads by key) and `commandcentral.db_backends.sqlite3`
 are the other two; `bench/README.md` names what each one buys and its fallback.
 """

@@ -3,8 +3,8 @@
 from django.contrib import messages
 from django.http import Http404
 
-from commandcentral.core.errors import plain_list
-from commandcentral.core.transitions import (
+from core.errors import plain_list
+from core.transitions import (
     TransitionRefused,
     UnknownTransition,
     allowed_transitions,

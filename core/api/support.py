@@ -14,9 +14,9 @@ from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..core.access import visible_project, visible_projects
-from ..core.errors import ActionForbidden, Conflict, InvalidInput
-from ..core.transitions import RequirementsMissing, TransitionNotAvailable, TransitionRefused
+from core.access import visible_project, visible_projects
+from core.errors import ActionForbidden, Conflict, InvalidInput
+from core.transitions import RequirementsMissing, TransitionNotAvailable, TransitionRefused
 
 logger = logging.getLogger("commandcentral.api")
 
@@ -160,7 +160,7 @@ def exception_handler(exc, context):
 
 def _record_forbidden(exc, context) -> None:
     """Any other 403 (a DRF permission class said no) is still an audited permission_denied."""
-    from commandcentral.core.recording import AuditEventType, record_event
+    from core.recording import AuditEventType, record_event
 
     request = context.get("request")
     view = context.get("view")

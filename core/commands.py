@@ -5,7 +5,7 @@ import contextlib
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from commandcentral.core.recording import audit_context
+from core.recording import audit_context
 
 from .request_context import set_correlation_id
 

@@ -9,23 +9,37 @@ Everything else is built from it:
   so the anonymous/inactive guard and the operator shortcut are written here and nowhere else;
 - `scope_key(user)`: what those scopes branch on, for caches of compiled list SQL.
 
-No app's models are imported: Project and Membership are looked up by label when needed.
+The rule is about projects and their teams, yet the core stands below every app: the projects app
+hands its two models in when Django starts (`use_project_models`, from ProjectsConfig.ready), so the
+dependency is written where it is made instead of hidden behind a lookup by label.
 """
 
-from django.apps import apps
 from django.db.models import Exists, OuterRef, Q
 
 from .by_key import get_by_key
 
 OPERATOR, OWNER, MEMBER, VIEWER = "operator", "owner", "member", "viewer"
 
+_models: dict[str, type] = {}
+
+
+def use_project_models(*, project, membership) -> None:
+    """Called once by the projects app: the models the rule reads (a project, its team memberships)."""
+    _models.update(project=project, membership=membership)
+
 
 def _project_model():
-    return apps.get_model("projects", "Project")
+    try:
+        return _models["project"]
+    except KeyError:
+        raise RuntimeError("core.access needs the projects app (in INSTALLED_APPS) to hand in its models") from None
 
 
 def _membership_model():
-    return apps.get_model("projects", "Membership")
+    try:
+        return _models["membership"]
+    except KeyError:
+        raise RuntimeError("core.access needs the projects app (in INSTALLED_APPS) to hand in its models") from None
 
 
 def is_active_user(user) -> bool:

@@ -216,7 +216,7 @@ class ValuesListMixin(mixins.ListModelMixin):
     instances are skipped. A view that sets `compiled_default_pages` promises that its list queryset,
     for a request without URL arguments and with nothing but the page size/offset in the query string,
     depends on nothing but `request.user`: such *default pages* run SQL compiled once per shape
-    (commandcentral.api.speedups.list_sql), which proves the caller's key is the only parameter or keeps the ORM path.
+    (core.api.speedups.list_sql), which proves the caller's key is the only parameter or keeps the ORM path.
     """
 
     compiled_default_pages = False

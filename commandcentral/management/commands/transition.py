@@ -2,8 +2,8 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from commandcentral.management_support import command_audit_context, resolve_actor
-from commandcentral.core.transitions import TransitionRefused, perform_transition
+from core.commands import command_audit_context, resolve_actor
+from core.transitions import TransitionRefused, perform_transition
 from decisions.models import Decision
 from projects.models import Project
 

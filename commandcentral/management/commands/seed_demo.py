@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import User
-from commandcentral.management_support import command_audit_context
-from commandcentral.core.transitions import TransitionRefused, perform_transition, transition_specs
+from core.commands import command_audit_context
+from core.transitions import TransitionRefused, perform_transition, transition_specs
 from decisions.services import decision_create
 from projects.models import MembershipRole, Project
 from projects.services import membership_add, project_create
