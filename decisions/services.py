@@ -1,11 +1,11 @@
 """Every write to decisions outside their transitions, and the supersession that follows a decide."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils import timezone
 
-from core.access import can_edit_decisions, can_restore
+from core.access import can_edit_decisions
 from core.errors import InvalidInput, refuse, require
 from core.recording import audited_write
+from core.soft_delete import restore, soft_delete
 from core.transitions import on_success, perform_transition
 
 from .models import Decision, DecisionState
@@ -83,30 +83,24 @@ def decision_update(*, decision: Decision, actor, related_decisions=None, **chan
 
 
 def decision_soft_delete(*, decision: Decision, actor) -> Decision:
-    require(can_edit_decisions(decision, actor), actor=actor, obj=decision, action="delete",
-            message="Only the owner, members or an operator can delete decisions.")
+    return soft_delete(decision, actor=actor, allowed=can_edit_decisions(decision, actor), conflict=_delete_conflict,
+                       forbidden="Only the owner, members or an operator can delete decisions.")
+
+
+def _delete_conflict(decision: Decision) -> str | None:
     if decision.state != DecisionState.DRAFT:
-        raise refuse(actor=actor, obj=decision, action="delete",
-                     message=f"This decision is {decision.state}; only drafts can be deleted.")
+        return f"This decision is {decision.state}; only drafts can be deleted."
     if decision.project.is_closed:
-        raise refuse(actor=actor, obj=decision, action="delete", message="Decisions of a closed project can no longer change.")
-    with audited_write(actor):
-        decision.deleted_at, decision.deleted_by = timezone.now(), actor
-        decision.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
-    return decision
+        return "Decisions of a closed project can no longer change."
+    return None
 
 
 def decision_restore(*, decision: Decision, actor) -> Decision:
     """Operators (the admin's restore action), or whoever deleted it within a few minutes while they
     may still contribute to its project (Undo)."""
-    require(can_restore(decision, actor), actor=actor, obj=decision, action="restore",
-            message="Only an operator can restore a deleted decision (or whoever deleted it, for ten minutes, "
-                    "while they may still edit this project's decisions).")
-    if decision.deleted_at is not None:
-        with audited_write(actor):
-            decision.deleted_at, decision.deleted_by = None, None
-            decision.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
-    return decision
+    return restore(decision, actor=actor,
+                   forbidden="Only an operator can restore a deleted decision (or whoever deleted it, for ten "
+                             "minutes, while they may still edit this project's decisions).")
 
 
 @on_success("decisions.Decision", "decide")

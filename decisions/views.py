@@ -4,13 +4,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.http import Http404
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.models import AuditEntry
 from core.api.support import visible_project_or_404
-from core.errors import ActionForbidden, Conflict, InvalidInput, require
+from core.errors import Conflict, InvalidInput, require
 from core.web.forms import RationaleForm
 from core.web.transitions import refused_from, add_service_error, run_transition, state_panel
 from projects.models import Project
@@ -18,8 +16,8 @@ from projects.models import Project
 from . import services
 from .filters import DecisionFilter
 from .forms import DecidePageForm, DecisionForm
-from core.access import can_edit_decisions, can_govern_decisions, knows_deleted
-from core.web.undo import offer_undo
+from core.access import can_edit_decisions, can_govern_decisions
+from core.web.soft_delete import SoftDeletePages
 
 from .models import Decision, DecisionState
 
@@ -111,26 +109,20 @@ def decision_edit(request, pk):
                                                             "decision": decision})
 
 
+DELETE_PAGES = SoftDeletePages(
+    rows=Decision._base_manager.select_related("project"), soft_delete=services.decision_soft_delete,
+    restore=services.decision_restore,
+    consequence="It disappears from the project's decision log. You can undo this for ten minutes; "
+                "after that only an operator can restore it.",
+    back_to=lambda decision: decision.project,
+)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def decision_delete(request, pk):
     """GET asks first; POST deletes (soft) and offers an Undo on the next page."""
-    decision = _visible_decision(request, pk)
-    if request.method == "GET":
-        return render(request, "_confirm_delete.html", {
-            "kind": "decision", "name": decision.title, "action": reverse("decision_delete", args=[decision.pk]),
-            "cancel": decision.get_absolute_url(),
-            "consequence": "It disappears from the project's decision log. You can undo this for ten minutes; "
-                           "after that only an operator can restore it.",
-        })
-    try:
-        services.decision_soft_delete(decision=decision, actor=request.user)
-    except (ActionForbidden, Conflict) as error:
-        messages.error(request, error.message)
-        return redirect(decision)
-    offer_undo(request, message=f"Decision '{decision.title}' deleted.", restore_view="decision_restore",
-               pk=decision.pk)
-    return redirect(decision.project)
+    return DELETE_PAGES.delete_view(request, _visible_decision(request, pk))
 
 
 @login_required
@@ -138,12 +130,7 @@ def decision_delete(request, pk):
 def decision_restore(request, pk):
     """Undo a delete: whoever deleted it (for a while, while they may still contribute to its project) or
     an operator. Its deleter is refused with a 403 (the service records it); anyone else gets a 404."""
-    decision = Decision._base_manager.select_related("project").filter(pk=pk, deleted_at__isnull=False).first()
-    if decision is None or not knows_deleted(decision, request.user):
-        raise Http404("No such decision.")
-    services.decision_restore(decision=decision, actor=request.user)
-    messages.success(request, f"Decision '{decision.title}' is back.")
-    return redirect(decision)
+    return DELETE_PAGES.restore_view(request, pk)
 
 
 @login_required

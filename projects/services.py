@@ -2,12 +2,12 @@
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from core.recording import audited_write
 from core.errors import InvalidInput, refuse, require
+from core.soft_delete import restore, soft_delete
 
-from core.access import can_create_projects, can_restore, can_steer
+from core.access import can_create_projects, can_steer
 
 from .models import Membership, MembershipRole, Project, ProjectState
 from .slugs import base_slug, unique_live_slug
@@ -77,32 +77,28 @@ def project_update(*, project: Project, actor, **changes) -> Project:
 
 
 def project_soft_delete(*, project: Project, actor) -> Project:
-    require(can_steer(project, actor), actor=actor, obj=project, action="delete",
-            message="Only the owner or an operator can delete this project.")
+    return soft_delete(project, actor=actor, allowed=can_steer(project, actor), conflict=_delete_conflict,
+                       forbidden="Only the owner or an operator can delete this project.")
+
+
+def _delete_conflict(project: Project) -> str | None:
     if project.state != ProjectState.PROPOSED:
-        raise refuse(actor=actor, obj=project, action="delete",
-                     message=f"This project is {project.state}; only proposed projects can be deleted.")
-    with audited_write(actor):
-        project.deleted_at, project.deleted_by = timezone.now(), actor
-        project.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
-    return project
+        return f"This project is {project.state}; only proposed projects can be deleted."
+    return None
 
 
 def project_restore(*, project: Project, actor) -> Project:
     """Operators (the admin's restore action), or whoever deleted it within a few minutes while they
     still steer it (Undo)."""
-    require(can_restore(project, actor), actor=actor, obj=project, action="restore",
-            message="Only an operator can restore a deleted project (or whoever deleted it, for ten minutes, "
-                    "while they still own it).")
-    if project.deleted_at is None:
-        return project
+    return restore(project, actor=actor, conflict=_restore_conflict,
+                   forbidden="Only an operator can restore a deleted project (or whoever deleted it, for ten "
+                             "minutes, while they still own it).")
+
+
+def _restore_conflict(project: Project) -> str | None:
     if _slug_taken(project.slug, project.pk):
-        raise refuse(actor=actor, obj=project, action="restore",
-                     message=f"Another live project already uses the slug '{project.slug}'.")
-    with audited_write(actor):
-        project.deleted_at, project.deleted_by = None, None
-        project.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
-    return project
+        return f"Another live project already uses the slug '{project.slug}'."
+    return None
 
 
 def _require_team_manager(project: Project, actor, action: str) -> None:

@@ -5,16 +5,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.http import Http404
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.api.support import visible_project_or_404
 from core.errors import ActionForbidden, Conflict, InvalidInput, require
 from core.web.forms import RationaleForm
 from core.web.transitions import add_service_error, run_transition
-from core.access import can_steer, knows_deleted, note_roles
-from core.web.undo import offer_undo
+from core.access import can_steer, note_roles
+from core.web.soft_delete import SoftDeletePages
 
 from . import selectors, services
 from .forms import ProjectForm, TeamAddForm
@@ -89,25 +87,19 @@ def project_edit(request, pk):
     return render(request, "projects/project_form.html", {"form": form, "project": project})
 
 
+DELETE_PAGES = SoftDeletePages(
+    rows=Project._base_manager.all(), soft_delete=services.project_soft_delete, restore=services.project_restore,
+    consequence="It disappears from every list and page. You can undo this for ten minutes; "
+                "after that only an operator can restore it.",
+    back_to=lambda project: "project_list",
+)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_delete(request, pk):
     """GET asks first; POST deletes (soft) and offers an Undo on the next page."""
-    project = _visible_project(request, pk)
-    if request.method == "GET":
-        return render(request, "_confirm_delete.html", {
-            "kind": "project", "name": project.name, "action": reverse("project_delete", args=[project.pk]),
-            "cancel": project.get_absolute_url(),
-            "consequence": "It disappears from every list and page. You can undo this for ten minutes; "
-                           "after that only an operator can restore it.",
-        })
-    try:
-        services.project_soft_delete(project=project, actor=request.user)
-    except (ActionForbidden, Conflict) as error:
-        messages.error(request, error.message)
-        return redirect(project)
-    offer_undo(request, message=f"Project '{project.name}' deleted.", restore_view="project_restore", pk=project.pk)
-    return redirect("project_list")
+    return DELETE_PAGES.delete_view(request, _visible_project(request, pk))
 
 
 @login_required
@@ -115,16 +107,7 @@ def project_delete(request, pk):
 def project_restore(request, pk):
     """Undo a delete: whoever deleted it (for a while, while they still steer it) or an operator. Its
     deleter is refused with a 403 (the service records it); anyone else gets a 404."""
-    project = Project._base_manager.filter(pk=pk, deleted_at__isnull=False).first()
-    if project is None or not knows_deleted(project, request.user):
-        raise Http404("No such project.")
-    try:
-        services.project_restore(project=project, actor=request.user)
-    except Conflict as error:
-        messages.error(request, error.message)
-        return redirect("project_list")
-    messages.success(request, f"Project '{project.name}' is back.")
-    return redirect(project)
+    return DELETE_PAGES.restore_view(request, pk)
 
 
 @login_required
