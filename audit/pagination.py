@@ -1,10 +1,14 @@
 """Cursor pages of audit rows: the events API, and the nested audit endpoints other apps' APIs serve
 (projects/{id}/audit/, decisions/{id}/audit/) without importing this app's API module."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import pagination
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 
-from .serializers import AuditEntrySerializer
+from core.api.schema import errors
+
+from .serializers import AuditEntryCursorPageSerializer, AuditEntrySerializer
 
 
 class AuditCursorPagination(pagination.CursorPagination):
@@ -39,3 +43,17 @@ def paginated_events(request, queryset):
     paginator = AuditCursorPagination()
     page = paginator.paginate_queryset(queryset.values(*AuditEntrySerializer.values_lookups()), request)
     return paginator.get_paginated_response(AuditEntrySerializer.represent_values(page))
+
+
+class AuditTrailAction:
+    """The `audit` action of a governed object's viewset (projects/{id}/audit/, decisions/{id}/audit/):
+    a cursor page of the rows its `audit_rows(obj)` selects."""
+
+    def audit_rows(self, obj):
+        raise NotImplementedError
+
+    # No docstring on the action: drf-spectacular would take it as the operation's description.
+    @extend_schema(responses={200: AuditEntryCursorPageSerializer, **errors(404)})
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def audit(self, request, pk=None):
+        return paginated_events(request, self.audit_rows(self.get_object()))

@@ -8,13 +8,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from audit.pagination import paginated_events
+from audit.pagination import AuditTrailAction
 from audit.models import AuditEntry
-from audit.serializers import AuditEntryCursorPageSerializer
+from core.api.governed import GovernedObjectActions, TransitionRequestSerializer
 from core.api.support import parse_uuid, visible_project_or_404
 from core.api.schema import TRANSITION_ERRORS, errors
-from core.transitions import allowed_transitions, perform_transition
-from projects.serializers import TransitionRequestSerializer, TransitionsSerializer
 
 from .decision_record import decision_record_markdown
 from .filters import DecisionFilter
@@ -65,7 +63,7 @@ def _resolve_links(user, data: dict) -> dict:
     ),
     destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
 )
-class DecisionViewSet(viewsets.ModelViewSet):
+class DecisionViewSet(GovernedObjectActions, AuditTrailAction, viewsets.ModelViewSet):
     """Decisions of the projects you can see: a question, its options, and what was decided and why."""
 
     serializer_class = DecisionSerializer
@@ -110,26 +108,25 @@ class DecisionViewSet(viewsets.ModelViewSet):
         decision_soft_delete(decision=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    def _transition(self, request, name, payload_class):
-        decision = self.get_object()
-        payload = payload_class(data=request.data)
-        payload.is_valid(raise_exception=True)
-        entry = perform_transition(decision, name, actor=request.user, **payload.validated_data)
+    def transition_result(self, decision, name, entry, params):
         warnings = []
-        if name == "decide" and not payload.validated_data.get("rationale", "").strip():
+        if name == "decide" and not params.get("rationale", "").strip():
             warnings.append("Decided without a rationale; recording why is strongly recommended.")
-        return Response({
+        return {
             "success": True,
             "message": f"Decision {entry.from_state} → {entry.to_state}." + (f" {warnings[0]}" if warnings else ""),
             "decision": DecisionSerializer(self.get_queryset().get(pk=decision.pk)).data,
             "audit_id": entry.pk,
             "warnings": warnings,
-        })
+        }
+
+    def audit_rows(self, decision):
+        return AuditEntry.objects.filter(entity_type="decision", entity_id=str(decision.pk))
 
     @extend_schema(request=TransitionRequestSerializer, responses={200: DecisionTransitionResultSerializer, **TRANSITION_ERRORS})
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
-        return self._transition(request, "activate", TransitionRequestSerializer)
+        return self._transition(request, "activate")
 
     @extend_schema(request=DecideRequestSerializer, responses={200: DecisionTransitionResultSerializer, **TRANSITION_ERRORS})
     @action(detail=True, methods=["post"])
@@ -139,19 +136,7 @@ class DecisionViewSet(viewsets.ModelViewSet):
     @extend_schema(request=TransitionRequestSerializer, responses={200: DecisionTransitionResultSerializer, **TRANSITION_ERRORS})
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
-        return self._transition(request, "archive", TransitionRequestSerializer)
-
-    @extend_schema(responses={200: TransitionsSerializer, **errors(404)})
-    @action(detail=True, methods=["get"])
-    def transitions(self, request, pk=None):
-        decision = self.get_object()
-        return Response({"current_state": decision.state, "allowed_transitions": allowed_transitions(decision, request.user)})
-
-    @extend_schema(responses={200: AuditEntryCursorPageSerializer, **errors(404)})
-    @action(detail=True, methods=["get"], filterset_class=None)
-    def audit(self, request, pk=None):
-        decision = self.get_object()
-        return paginated_events(request, AuditEntry.objects.filter(entity_type="decision", entity_id=str(decision.pk)))
+        return self._transition(request, "archive")
 
     @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR, **errors(404)})
     def record(self, request, pk=None):

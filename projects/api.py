@@ -8,13 +8,12 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from audit.pagination import paginated_events
+from audit.pagination import AuditTrailAction
 from audit.models import AuditEntry
-from audit.serializers import AuditEntryCursorPageSerializer
+from core.api.governed import GovernedObjectActions, TransitionRequestSerializer
 from core.api.speedups.output import ValuesListMixin
 from core.api.support import parse_uuid, visible_project_or_404
 from core.api.schema import TRANSITION_ERRORS, errors
-from core.transitions import allowed_transitions, perform_transition
 
 from .filters import ProjectFilter
 from .models import Membership, Project
@@ -24,8 +23,6 @@ from .serializers import (
     ProjectSerializer,
     ProjectTransitionResultSerializer,
     ProjectWriteSerializer,
-    TransitionRequestSerializer,
-    TransitionsSerializer,
 )
 from .services import (
     membership_add_person,
@@ -50,7 +47,7 @@ TRANSITION_SCHEMA = extend_schema(
     ),
     destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
 )
-class ProjectViewSet(ValuesListMixin, viewsets.ModelViewSet):
+class ProjectViewSet(GovernedObjectActions, AuditTrailAction, ValuesListMixin, viewsets.ModelViewSet):
     """Projects you can see (operators: all; others: those they own or are on the team of)."""
 
     compiled_default_pages = True  # its default list depends only on request.user (core.api.speedups.list_sql)
@@ -88,17 +85,12 @@ class ProjectViewSet(ValuesListMixin, viewsets.ModelViewSet):
         project_soft_delete(project=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    def _transition(self, request, name):
-        project = self.get_object()
-        payload = TransitionRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        entry = perform_transition(project, name, actor=request.user, **payload.validated_data)
-        return Response({
-            "success": True,
-            "message": f"Project {entry.from_state} → {entry.to_state}.",
-            "project": ProjectSerializer(project).data,
-            "audit_id": entry.pk,
-        })
+    def transition_result(self, project, name, entry, params):
+        return {"success": True, "message": f"Project {entry.from_state} → {entry.to_state}.",
+                "project": ProjectSerializer(project).data, "audit_id": entry.pk}
+
+    def audit_rows(self, project):
+        return AuditEntry.objects.filter(project=project)
 
     # One operation per transition, so the OpenAPI document names each; all share _transition.
     @TRANSITION_SCHEMA
@@ -125,17 +117,6 @@ class ProjectViewSet(ValuesListMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def kill(self, request, pk=None):
         return self._transition(request, "kill")
-
-    @extend_schema(responses={200: TransitionsSerializer, **errors(404)})
-    @action(detail=True, methods=["get"], url_path="transitions")
-    def transitions(self, request, pk=None):
-        project = self.get_object()
-        return Response({"current_state": project.state, "allowed_transitions": allowed_transitions(project, request.user)})
-
-    @extend_schema(responses={200: AuditEntryCursorPageSerializer, **errors(404)})
-    @action(detail=True, methods=["get"], filterset_class=None)
-    def audit(self, request, pk=None):
-        return paginated_events(request, AuditEntry.objects.filter(project=self.get_object()))
 
     @extend_schema(methods=["GET"], responses={200: MembershipSerializer(many=True), **errors(404)})
     @extend_schema(methods=["POST"], request=MembershipCreateSerializer,

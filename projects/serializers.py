@@ -41,15 +41,6 @@ class ProjectWriteSerializer(StrictFieldsMixin, CachedFieldsMixin, serializers.M
         return value.strip()
 
 
-class TransitionRequestSerializer(StrictFieldsMixin, serializers.Serializer):
-    rationale = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
-
-
-class TransitionsSerializer(serializers.Serializer):
-    current_state = serializers.CharField()
-    allowed_transitions = serializers.ListField(child=serializers.CharField())
-
-
 class ProjectTransitionResultSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     message = serializers.CharField()
