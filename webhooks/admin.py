@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.web.admin import ServiceAdminMixin
+from core.web.admin import ReadOnlyAdminMixin, ServiceAdminMixin
 
 from .models import WebhookDelivery, WebhookSubscription
 from .services import EDITABLE_FIELDS, subscription_create, subscription_delete, subscription_redeliver, subscription_update
@@ -62,18 +62,9 @@ class WebhookSubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("attempted_at", "subscription", "leaf_index", "event_name", "attempt", "status_code", "duration_ms",
                     "succeeded")
     list_filter = ("succeeded", "attempted_at", "subscription")
     search_fields = ("subscription__url", "event_name", "message_id")
     list_select_related = ("subscription",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -77,7 +77,7 @@ class ServiceAdminMixin:
 
 
 class ReadOnlyAdminMixin:
-    """No add, change or delete for anyone, superusers included (audit rows, tracked entities)."""
+    """No add, change or delete for anyone, superusers included (audit rows, tracked entities, webhook deliveries)."""
 
     def has_add_permission(self, request):
         return False
