@@ -53,10 +53,11 @@ def require(allowed: bool, *, actor, obj, action: str, message: str) -> None:
                     action=action)
 
 
-def refuse(*, actor, obj, action: str, message: str) -> "Conflict":
-    """A Conflict (409) for a change the object's state does not allow, recorded as change_denied.
+def record_refusal(*, actor, obj, action: str, message: str) -> "Conflict":
+    """Write a change_denied audit row for a change the object's state does not allow, and return the
+    Conflict (409) for the caller to raise: `raise record_refusal(...)`.
 
-    `raise refuse(...)`, before the service's atomic block, like `require`.
+    The row is written when this is called, so call it before the service's atomic block, like `require`.
     """
     return _recorded(Conflict(message), event_type=AuditEventType.CHANGE_DENIED, actor=actor, obj=obj, action=action)
 

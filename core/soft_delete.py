@@ -11,7 +11,7 @@ from typing import Callable
 from django.utils import timezone
 
 from .access import can_restore
-from .errors import refuse, require
+from .errors import record_refusal, require
 from .recording import audited_write
 
 SOFT_DELETE_FIELDS = ["deleted_at", "deleted_by", "updated_at"]
@@ -22,7 +22,7 @@ def soft_delete(obj, *, actor, allowed: bool, forbidden: str, conflict: Callable
     a 409 with `conflict(obj)` when that says why the object's state keeps it (else None)."""
     require(allowed, actor=actor, obj=obj, action="delete", message=forbidden)
     if reason := conflict(obj):
-        raise refuse(actor=actor, obj=obj, action="delete", message=reason)
+        raise record_refusal(actor=actor, obj=obj, action="delete", message=reason)
     with audited_write(actor):
         obj.deleted_at, obj.deleted_by = timezone.now(), actor
         obj.save(update_fields=SOFT_DELETE_FIELDS)
@@ -36,7 +36,7 @@ def restore(obj, *, actor, forbidden: str, conflict: Callable[..., str | None] |
     if obj.deleted_at is None:
         return obj
     if conflict is not None and (reason := conflict(obj)):
-        raise refuse(actor=actor, obj=obj, action="restore", message=reason)
+        raise record_refusal(actor=actor, obj=obj, action="restore", message=reason)
     with audited_write(actor):
         obj.deleted_at, obj.deleted_by = None, None
         obj.save(update_fields=SOFT_DELETE_FIELDS)

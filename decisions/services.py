@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 
 from core.access import can_edit_decisions
-from core.errors import InvalidInput, refuse, require
+from core.errors import InvalidInput, record_refusal, require
 from core.recording import audited_write
 from core.soft_delete import restore, soft_delete
 from core.transitions import on_success, perform_transition
@@ -44,8 +44,8 @@ def decision_create(*, actor, project, title: str, related_decisions=(), **field
     require(can_edit_decisions(draft, actor), actor=actor, obj=project, action="decision_create",
             message="Only the owner, members or an operator can create decisions in this project.")
     if project.is_closed:
-        raise refuse(actor=actor, obj=project, action="decision_create",
-                     message=f"This project is {project.state}; it takes no new decisions.")
+        raise record_refusal(actor=actor, obj=project, action="decision_create",
+                             message=f"This project is {project.state}; it takes no new decisions.")
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"decision_create got unexpected fields {sorted(unknown)}")
@@ -63,7 +63,7 @@ def decision_update(*, decision: Decision, actor, related_decisions=None, **chan
     require(can_edit_decisions(decision, actor), actor=actor, obj=decision, action="update",
             message="Only the owner, members or an operator can edit decisions.")
     if not decision.is_editable:
-        raise refuse(actor=actor, obj=decision, action="update", message=(
+        raise record_refusal(actor=actor, obj=decision, action="update", message=(
             f"This decision is {decision.state}; it can no longer be edited." if decision.state not in (
                 DecisionState.DRAFT, DecisionState.ACTIVE) else "Decisions of a closed project can no longer change."))
     unknown = set(changes) - set(EDITABLE_FIELDS)

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from core.recording import audited_write
-from core.errors import InvalidInput, refuse, require
+from core.errors import InvalidInput, record_refusal, require
 from core.soft_delete import restore, soft_delete
 
 from core.access import can_create_projects, can_steer
@@ -61,7 +61,8 @@ def project_update(*, project: Project, actor, **changes) -> Project:
     require(can_steer(project, actor), actor=actor, obj=project, action="update",
             message="Only the owner or an operator can edit this project.")
     if project.is_closed:
-        raise refuse(actor=actor, obj=project, action="update", message=f"This project is {project.state}; it can no longer be edited.")
+        raise record_refusal(actor=actor, obj=project, action="update",
+                             message=f"This project is {project.state}; it can no longer be edited.")
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"project_update got unexpected fields {sorted(unknown)}")
