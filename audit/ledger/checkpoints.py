@@ -10,7 +10,6 @@ record (`signer`); readers serve what is stored.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,7 +17,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from .notes import SigningKey, checkpoint_body, parse_signing_key
+from .notes import SigningKey, checkpoint_body, configured_key_text, development_key, parse_signing_key
 from .sequencer import fetch_nodes, root_at, tree_size
 from .verifier import VerificationError, b64encode, verify_note
 
@@ -44,15 +43,9 @@ def key_source() -> str:
 
 @lru_cache(maxsize=8)
 def _load(text: str, path: str, secret: str, origin: str) -> SigningKey:
-    if path and not text:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as error:
-            raise LedgerConfigurationError(f"AUDIT_SIGNING_KEY_FILE {path}: {error.strerror}") from error
+    text = configured_key_text(text, path, setting="AUDIT_SIGNING_KEY_FILE", error=LedgerConfigurationError)
     if not text:
-        seed = hashlib.sha256(b"commandcentral audit ledger development key\n" + secret.encode("utf-8")).digest()
-        return SigningKey(origin, seed)
+        return development_key(origin, "audit ledger", secret)
     try:
         return parse_signing_key(text)
     except VerificationError as error:

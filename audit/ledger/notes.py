@@ -7,6 +7,7 @@ Checking (keys, notes, checkpoints, proofs) lives in `verifier`, the file outsid
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -95,6 +96,24 @@ def parse_signing_key(text: str, alg: int = ALG_ED25519) -> SigningKey:
     if key.verifier.key_hash.hex() != hash_hex:
         raise VerificationError("signing key hash does not match its name and key")
     return key
+
+
+def configured_key_text(text: str, path: str, *, setting: str, error: type[Exception]) -> str:
+    """A private key as configured: `text`, else the contents of the file at `path` (an unreadable one
+    raises `error` naming `setting`, the file's setting); "" when neither is set."""
+    if path and not text:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except OSError as failure:
+            raise error(f"{setting} {path}: {failure.strerror}") from failure
+    return text
+
+
+def development_key(name: str, purpose: str, secret: str, alg: int = ALG_ED25519) -> SigningKey:
+    """The key used when none is configured, derived from `secret` (SECRET_KEY): whoever holds it can sign."""
+    seed = hashlib.sha256(f"commandcentral {purpose} development key\n".encode("utf-8") + secret.encode("utf-8")).digest()
+    return SigningKey(name, seed, alg)
 
 
 def checkpoint_body(origin: str, size: int, root_hash: bytes) -> str:

@@ -33,7 +33,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from . import merkle
-from .notes import SigningKey, parse_signing_key
+from .notes import SigningKey, configured_key_text, development_key, parse_signing_key
 from .sequencer import fetch_nodes
 from .verifier import (
     ALG_COSIGNATURE_V1,
@@ -73,15 +73,9 @@ def _entries(text: str) -> list[str]:
 
 @lru_cache(maxsize=8)
 def _load_witness_key(text: str, path: str, secret: str, name: str) -> SigningKey:
-    if path and not text:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as error:
-            raise WitnessConfigurationError(f"AUDIT_WITNESS_KEY_FILE {path}: {error.strerror}") from error
+    text = configured_key_text(text, path, setting="AUDIT_WITNESS_KEY_FILE", error=WitnessConfigurationError)
     if not text:
-        seed = hashlib.sha256(b"commandcentral witness development key\n" + secret.encode("utf-8")).digest()
-        return SigningKey(name, seed, ALG_COSIGNATURE_V1)
+        return development_key(name, "witness", secret, ALG_COSIGNATURE_V1)
     try:
         return parse_signing_key(text, ALG_COSIGNATURE_V1)
     except VerificationError as error:
