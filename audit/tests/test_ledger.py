@@ -549,6 +549,7 @@ def test_a_command_seals_the_rows_it_left_for_later_on_its_way_out(tmp_path):
     from django.conf import settings as django_settings
 
     env = {**os.environ, "DEBUG": "1", "ENV_FILE": os.devnull, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+           "AUDIT_SIGNER_STATE": str(tmp_path / "audit-signer.state"),
            "DJANGO_SETTINGS_MODULE": "commandcentral.settings", "AUDIT_SEAL_MIN_INTERVAL": "3600", "LOG_LEVEL": "WARNING"}
     base = Path(django_settings.BASE_DIR)
 

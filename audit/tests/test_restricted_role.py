@@ -9,6 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def production_env(database_url: str) -> dict:
         "SECRET_KEY": "restricted-role-test-secret-key-0123456789-abcdefghijklmnop",
         "DATABASE_URL": database_url, "LOG_LEVEL": "ERROR", "CONN_MAX_AGE": "0",
         "AUDIT_SIGNING_KEY": "PRIVATE+KEY+live.test/audit+446bcd85+AdPiowLR59AdV0pAjdJu6OkLX0cR6X4PeZmLYAOWa3xp",
+        # The signer's record of this throwaway database, not the checkout's development one.
+        "AUDIT_SIGNER_STATE": str(Path(tempfile.mkdtemp(prefix="cc-restricted-role-")) / "audit-signer.state"),
     }
 
 
