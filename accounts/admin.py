@@ -32,13 +32,13 @@ class UserAdmin(DjangoUserAdmin):
     form = UserChangeAdminForm
     add_form = UserCreationAdminForm
     ordering = ("email",)
-    list_display = ("email", "name", "is_active", "is_staff", "last_login", "created_at")
+    list_display = ("email", "name", "handle", "is_active", "is_staff", "last_login", "created_at")
     list_filter = ("is_active", "is_staff", "is_superuser")
-    search_fields = ("email", "name")
+    search_fields = ("email", "name", "handle")
     readonly_fields = ("last_login", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Profile", {"fields": ("name",)}),
+        ("Profile", {"fields": ("name", "handle")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )

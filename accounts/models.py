@@ -1,9 +1,12 @@
 """The custom user: email is the login."""
 
+import re
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import PermissionsMixin
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.crypto import salted_hmac
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
@@ -11,8 +14,58 @@ from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 from core.base_models import UUIDModel
 
 
+HANDLE_PATTERN = r"[a-z0-9][a-z0-9-]{1,39}"
+HANDLE_MAX_LENGTH = 40
+validate_handle = RegexValidator(
+    rf"^{HANDLE_PATTERN}\Z",
+    "A handle is 2–40 lowercase letters, digits or '-', starting with a letter or digit.",
+    code="invalid_handle",
+)
+
+
+def handle_base(email: str) -> str:
+    """The handle an address suggests: its local part in lowercase letters, digits and '-'."""
+    local = (email or "").split("@", 1)[0].lower()
+    base = re.sub(r"[^a-z0-9]+", "-", local).strip("-")[:HANDLE_MAX_LENGTH - 5].strip("-")
+    if not base:
+        return "user"
+    return base if len(base) >= 2 else f"user-{base}"
+
+
+def unique_handle(email: str, *, taken=None, model=None) -> str:
+    """A handle derived from `email` that no one holds: the base, else the base with -2, -3, ...
+
+    `taken` is a set of handles already in use (the data migration passes its own); otherwise the
+    users' table is asked."""
+    base = handle_base(email)
+
+    def is_taken(candidate: str) -> bool:
+        if taken is not None:
+            return candidate in taken
+        return (model or User)._base_manager.filter(handle=candidate).exists()
+
+    candidate, suffix = base, 1
+    while is_taken(candidate):
+        suffix += 1
+        candidate = f"{base}-{suffix}"
+    return candidate
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
+
+    def by_handle(self, handle: str):
+        """The user with this handle (any case, with or without '@'), or None."""
+        handle = (handle or "").lstrip("@").lower()
+        return self.filter(handle=handle).first() if handle else None
+
+    def resolve_handles(self, names) -> dict:
+        """{handle: user} for the names that are someone's handle (lowercased, '@' stripped); the rest
+        are left out. Inactive accounts are left out too: no one mentions them."""
+        wanted = {name.lstrip("@").lower() for name in names if name and name.lstrip("@")}
+        if not wanted:
+            return {}
+        return {user.handle: user for user in self.filter(handle__in=wanted, is_active=True)}
 
     def _create_user(self, email: str, password: str | None, **extra):
         if not email:
@@ -41,6 +94,9 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
 
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=150, blank=True)
+    # How people mention the user (@handle): derived from the email when the user is created, editable.
+    handle = models.CharField(max_length=HANDLE_MAX_LENGTH, unique=True, validators=[validate_handle],
+                              help_text="2–40 lowercase letters, digits or '-'; how others @mention this person.")
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     # A service account (another service calling the API with an Api-Key): never an operator, never
@@ -77,6 +133,10 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
         super().set_password(raw_password)
 
     def save(self, *args, **kwargs):
+        if not self.handle:
+            self.handle = unique_handle(self.email, model=type(self))
+        else:
+            self.handle = self.handle.lower()
         ended = False
         if not self._state.adding:
             # A new password (not the first one, not a hash upgrade at login) ends the old one's API

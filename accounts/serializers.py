@@ -9,13 +9,13 @@ from core.api.speedups.output import FastOutputMixin
 class UserSummarySerializer(FastOutputMixin, serializers.ModelSerializer):
     class Meta:
         model = get_user_model()
-        fields = ["id", "email", "name"]
+        fields = ["id", "email", "name", "handle"]
 
 
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = get_user_model()
-        fields = ["id", "email", "name", "is_staff", "is_active", "last_login", "created_at"]
+        fields = ["id", "email", "name", "handle", "is_staff", "is_active", "last_login", "created_at"]
         read_only_fields = fields
 
 

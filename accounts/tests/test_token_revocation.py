@@ -145,7 +145,7 @@ def test_deactivation_in_the_admin_ends_the_users_tokens_for_good(client, operat
     user = UserFactory(email="leaver@example.com", name="Leaver")
     pair = login(user.email)
     client.force_login(operator)
-    form = {"email": user.email, "name": user.name, "is_staff": "", "is_superuser": "",
+    form = {"email": user.email, "name": user.name, "handle": user.handle, "is_staff": "", "is_superuser": "",
             "last_login_0": "", "last_login_1": ""}
 
     response = client.post(f"/admin/accounts/user/{user.pk}/change/", form)  # is_active unchecked

@@ -94,8 +94,8 @@ def test_write_serializer_with_cached_fields_still_validates(db):
 
 
 def test_mapping_instances_fall_back_to_drf(busy_project):
-    row = {"id": busy_project.owner.pk, "email": "x@example.com", "name": "X"}
-    assert UserSummarySerializer(row).data == {"id": str(busy_project.owner.pk), "email": "x@example.com", "name": "X"}
+    row = {"id": busy_project.owner.pk, "email": "x@example.com", "name": "X", "handle": "x"}
+    assert UserSummarySerializer(row).data == {"id": str(busy_project.owner.pk), "email": "x@example.com", "name": "X", "handle": "x"}
     assert issubclass(UserSummarySerializer, FastOutputMixin)
 
 
@@ -116,7 +116,7 @@ def test_project_values_rows_match_plain_drf(busy_project, owner):
     assert fast == plain(ProjectSerializer)(list(queryset), many=True).data
     busy = next(row for row in fast if row["id"] == str(busy_project.pk))
     assert busy["state_changed_by"] == owner.pk and busy["owner"] == {"id": str(owner.pk), "email": owner.email,
-                                                                     "name": owner.name}
+                                                                     "name": owner.name, "handle": owner.handle}
     assert busy["settings"] == {"flags": {"beta": True}, "ratio": 0.5, "list": [1, "two", None]}
 
 
