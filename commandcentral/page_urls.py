@@ -4,6 +4,7 @@ from django.urls import path
 
 from audit import views as audit_views
 from decisions import views as decision_views
+from discussions import views as discussion_views
 from projects import views as project_views
 from states import views as state_views
 from webhooks import views as webhook_views
@@ -35,6 +36,11 @@ urlpatterns = [
     path("decisions/<uuid:pk>/restore/", decision_views.decision_restore, name="decision_restore"),
     path("decisions/<uuid:pk>/transitions/<slug:name>/", decision_views.decision_transition,
          name="decision_transition"),
+    path("decisions/<uuid:pk>/comments/", discussion_views.decision_comments, name="decision_comments"),
+    path("projects/<uuid:pk>/comments/", discussion_views.project_comments, name="project_comments"),
+    path("comments/<uuid:pk>/", discussion_views.comment_detail, name="comment_detail"),
+    path("comments/<uuid:pk>/edit/", discussion_views.comment_edit, name="comment_edit"),
+    path("comments/<uuid:pk>/delete/", discussion_views.comment_delete_view, name="comment_delete"),
     path("states/", state_views.entity_list, name="entity_list"),
     path("states/<uuid:pk>/", state_views.entity_detail, name="entity_detail"),
     path("audit/", audit_views.audit_list, name="audit_list"),

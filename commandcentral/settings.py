@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "decisions",
     "audit",
     "webhooks",
+    "discussions",
 ]
 
 MIDDLEWARE = [
@@ -237,6 +238,7 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "service": env.str("THROTTLE_SERVICE", default="1200/min"),
+        "comment": env.str("THROTTLE_COMMENT", default="30/min"),  # new comments per person (discussions.throttles)
         # Failed API authentications (bad, expired or revoked tokens, wrong keys) per client address,
         # counted by the authenticators themselves (accounts.throttles.FailedAuthThrottle). Room for a
         # client whose token expired with a few requests in flight; a guesser gets 30 tries a minute.

@@ -11,8 +11,10 @@ os.environ.setdefault("THROTTLE_ANON", "100000/min")
 os.environ.setdefault("THROTTLE_USER", "100000/min")
 os.environ.setdefault("THROTTLE_LOGIN", "100000/min")
 os.environ.setdefault("THROTTLE_AUTH_FAILED", "100000/min")
+os.environ.setdefault("THROTTLE_COMMENT", "100000/min")
 os.environ.setdefault("LOG_FORMAT", "json")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("SIGNUP", "open")  # the tests of invite-only sign-up set it themselves
 
 from .settings import *  # noqa: E402,F401,F403
 

@@ -159,6 +159,29 @@ def can_register_without_project(user) -> bool:
     return is_active_user(user) and user.is_staff
 
 
+def can_comment(project, user) -> bool:
+    """Operators, the owner and members write comments on a project and its decisions; viewers read them."""
+    return role_of(project, user) in (OPERATOR, OWNER, MEMBER)
+
+
+def can_edit_comment(comment, user) -> bool:
+    """Its author, while they may still comment on its project (a member who left the team may not)."""
+    return (is_active_user(user) and comment.author_id is not None and comment.author_id == user.pk
+            and can_comment(comment.project, user))
+
+
+def can_hide_comments(user) -> bool:
+    """Operators hide a comment (and show it again); nobody else does."""
+    return is_active_user(user) and user.is_staff
+
+
+def can_be_mentioned(project, user) -> bool:
+    """Whom an @handle in a comment on `project` reaches: its owner and the people on its team."""
+    if not is_active_user(user):
+        return False
+    return project.owner_id == user.pk or _read_membership(project.pk, user) is not None
+
+
 # --- The rule as queries -------------------------------------------------------------------------
 
 

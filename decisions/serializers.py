@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.api.fields import StrictFieldsMixin, reject_nul
+from core.markdown import render_markdown
 
 from .models import Decision
 from .options import clean_options, clean_tags
@@ -12,15 +13,24 @@ class DecisionSerializer(serializers.ModelSerializer):
     superseded_by = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     options = serializers.JSONField(help_text="[{id, label, description?, pros?[], cons?[]}]")
     tags = serializers.ListField(child=serializers.CharField())
+    context_html = serializers.SerializerMethodField(help_text="`context` rendered from Markdown, sanitized.")
+    rationale_html = serializers.SerializerMethodField(help_text="`rationale` rendered from Markdown, sanitized.")
 
     class Meta:
         model = Decision
         fields = [
-            "id", "project", "title", "question", "context", "options", "selected_option", "rationale", "tags",
+            "id", "project", "title", "question", "context", "context_html", "options", "selected_option", "rationale",
+            "rationale_html", "tags",
             "related_decisions", "supersedes", "superseded_by", "review_by", "created_by", "decided_by",
             "decided_at", "state", "state_changed_at", "state_changed_by", "created_at", "updated_at",
         ]
         read_only_fields = fields
+
+    def get_context_html(self, decision) -> str:
+        return render_markdown(decision.context)
+
+    def get_rationale_html(self, decision) -> str:
+        return render_markdown(decision.rationale)
 
 
 def _validated(cleaner, value):
@@ -34,8 +44,9 @@ class DecisionWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     """Create/update input. Related decisions and `supersedes` are checked against the caller's
     visibility and the same project by the view and the service."""
 
-    read_only_names = ("id", "state", "selected_option", "rationale", "decided_by", "decided_at", "created_by",
-                       "state_changed_at", "state_changed_by", "superseded_by", "created_at", "updated_at")
+    read_only_names = ("id", "state", "selected_option", "rationale", "context_html", "rationale_html", "decided_by",
+                       "decided_at", "created_by", "state_changed_at", "state_changed_by", "superseded_by", "created_at",
+                       "updated_at")
     project = serializers.UUIDField()
     title = serializers.CharField(max_length=200)
     question = serializers.CharField(required=False, allow_blank=True, max_length=10000)

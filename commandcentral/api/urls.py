@@ -21,6 +21,7 @@ from audit.api_ledger import (
 from accounts.api import LoginView, LogoutEverywhereView, LogoutView, MeView, RefreshView, RegisterView
 from states.api import EntityStateViewSet, StateMachineViewSet
 from decisions.api import DecisionViewSet, MarkdownRenderer
+from discussions.api import CommentViewSet, DecisionCommentsView, ProjectCommentsView
 from projects.api import ProjectViewSet
 from webhooks.api import ProjectWebhooksView, WebhookViewSet
 
@@ -69,6 +70,7 @@ router.register("events", EventViewSet, basename="event")
 router.register("state-machines", StateMachineViewSet, basename="state-machine")
 router.register("entity-states", EntityStateViewSet, basename="entity-state")
 router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("comments", CommentViewSet, basename="comment")
 
 app_name = "api"
 urlpatterns = [
@@ -79,6 +81,8 @@ urlpatterns = [
     path("auth/logout/everywhere/", LogoutEverywhereView.as_view(), name="auth-logout-everywhere"),
     path("auth/me/", MeView.as_view(), name="auth-me"),
     path("projects/<str:project_id>/webhooks/", ProjectWebhooksView.as_view(), name="project-webhooks"),
+    path("projects/<str:project_id>/comments/", ProjectCommentsView.as_view(), name="project-comments"),
+    path("decisions/<str:decision_id>/comments/", DecisionCommentsView.as_view(), name="decision-comments"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The docs under our Content-Security-Policy (DOCS_CSP above, templates/api/): Swagger UI's init script
     # is served by the same URL with ?script instead of inline; both pages take their styles from files.

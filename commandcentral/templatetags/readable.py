@@ -6,6 +6,16 @@ register = template.Library()
 
 
 @register.filter
+def markdown(value) -> str:
+    """What someone wrote in Markdown, as sanitized HTML (core.markdown: no raw HTML, safe links only)."""
+    from django.utils.safestring import mark_safe
+
+    from core.markdown import render_markdown
+
+    return mark_safe(render_markdown(value))
+
+
+@register.filter
 def readable(value) -> str:
     """A machine name as words: "in_progress" → "In progress"."""
     text = str(value or "").replace("_", " ").strip()

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class DiscussionsConfig(AppConfig):
+    name = "discussions"
+    verbose_name = "Discussions"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from .models import Comment
+
+        # Every edit keeps the old and new body in its audit row, a delete keeps the last one: the history
+        # of a comment is in the trail, not in the table.
+        auditlog.register(Comment, exclude_fields=["updated_at", "edited_at"], m2m_fields={"mentions"})
