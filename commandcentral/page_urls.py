@@ -34,6 +34,7 @@ urlpatterns = [
     path("decisions/<uuid:pk>/edit/", decision_views.decision_edit, name="decision_edit"),
     path("decisions/<uuid:pk>/delete/", decision_views.decision_delete, name="decision_delete"),
     path("decisions/<uuid:pk>/restore/", decision_views.decision_restore, name="decision_restore"),
+    path("decisions/<uuid:pk>/reviews/", decision_views.decision_review, name="decision_review"),
     path("decisions/<uuid:pk>/transitions/<slug:name>/", decision_views.decision_transition,
          name="decision_transition"),
     path("decisions/<uuid:pk>/comments/", discussion_views.decision_comments, name="decision_comments"),

@@ -140,6 +140,20 @@ def can_govern_decisions(decision, user) -> bool:
     return can_steer(decision.project, user)
 
 
+def can_be_reviewer(project, user) -> bool:
+    """Who may be named a reviewer of a project's decisions: its owner and its members, people only
+    (an operator only when also on the team; viewers and service accounts never)."""
+    if not is_active_user(user) or getattr(user, "is_service", False):
+        return False
+    return project.owner_id == user.pk or _read_membership(project.pk, user) == MEMBER
+
+
+def can_review(decision, user) -> bool:
+    """A reviewer the decision names who may still be one (the team may have changed since)."""
+    return (is_active_user(user) and decision.reviewers.filter(pk=user.pk).exists()
+            and can_be_reviewer(decision.project, user))
+
+
 def can_track_entity(entity, user) -> bool:
     """Who may register and transition an entity of another service.
 

@@ -1,5 +1,6 @@
 """Decisions, their transitions, audit and Markdown record over the REST API."""
 
+from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -19,12 +20,14 @@ from .filters import DecisionFilter
 from .models import Decision
 from .serializers import (
     DecideRequestSerializer,
+    ReviewRequestSerializer,
+    ReviewSerializer,
     DecisionSerializer,
     DecisionTransitionResultSerializer,
     DecisionUpdateSerializer,
     DecisionWriteSerializer,
 )
-from .services import decision_create, decision_soft_delete, decision_update
+from .services import decision_create, decision_soft_delete, decision_update, review_create, reviewers_not_on_team
 
 
 class MarkdownRenderer(renderers.BaseRenderer):
@@ -50,6 +53,14 @@ def _resolve_links(user, data: dict) -> dict:
         if superseded is None:
             raise ValidationError({"supersedes": ["Unknown decision id."]})
         data["supersedes"] = superseded
+    if "reviewers" in data:
+        ids = list(dict.fromkeys(data["reviewers"]))
+        found = list(get_user_model().objects.filter(pk__in=ids))
+        if len(found) != len(ids):
+            # The same answer as for a person outside the team: it does not tell which ids are users.
+            unknown = set(ids) - {user.pk for user in found}
+            raise ValidationError({"reviewers": [reviewers_not_on_team(unknown)]})
+        data["reviewers"] = found
     return data
 
 
@@ -75,7 +86,7 @@ class DecisionViewSet(GovernedObjectActions, AuditTrailAction, viewsets.ModelVie
         return (
             Decision.objects.visible_to(self.request.user)
             .select_related("project")
-            .prefetch_related("related_decisions", "superseded_by")
+            .prefetch_related("related_decisions", "superseded_by", "reviewers")
             .order_by("-created_at")
         )
 
@@ -137,6 +148,30 @@ class DecisionViewSet(GovernedObjectActions, AuditTrailAction, viewsets.ModelVie
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
         return self._transition(request, "archive")
+
+    @extend_schema(
+        methods=["GET"], summary="A decision's reviews, newest first",
+        description="Every verdict given, newest first; a reviewer's latest one counts.",
+        responses={200: ReviewSerializer(many=True), **errors(404)},
+    )
+    @extend_schema(
+        methods=["POST"], summary="Review a decision (its reviewers, while it is active)",
+        description="Appends a verdict (approve, object or abstain), with an optional preferred option and "
+        "comment; a reviewer's latest verdict counts, and decide needs `required_approvals` approvals and no "
+        "standing objection. Audited as `decision.reviewed`. Not a reviewer: 403; not active: 409 (both recorded).",
+        request=ReviewRequestSerializer, responses={201: ReviewSerializer, **errors(400, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["get", "post"], filterset_class=None, ordering_fields=None)
+    def reviews(self, request, pk=None):
+        decision = self.get_object()
+        if request.method == "GET":
+            reviews = decision.reviews.order_by("-created_at", "-pk")
+            page = self.paginate_queryset(reviews)
+            return self.get_paginated_response(ReviewSerializer(page, many=True).data)
+        payload = ReviewRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        review = review_create(decision=decision, actor=request.user, **payload.validated_data)
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR, **errors(404)})
     def record(self, request, pk=None):

@@ -12,4 +12,4 @@ class DecisionsConfig(AppConfig):
         from .models import Decision
 
         # m2m rows list only what was added/removed; never .clear() it (auditlog #539 logs every row).
-        auditlog.register(Decision, exclude_fields=["updated_at"], m2m_fields={"related_decisions"})
+        auditlog.register(Decision, exclude_fields=["updated_at"], m2m_fields={"related_decisions", "reviewers"})

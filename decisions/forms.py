@@ -3,13 +3,15 @@
 from itertools import zip_longest
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.text import slugify
 
 from core.web.forms import DecideForm
+from projects.models import MembershipRole
 
-from .models import Decision, DecisionState
+from .models import Decision, DecisionState, Verdict
 from .options import clean_options, clean_tags
 
 ROW_FIELDS = ("id", "label", "description", "pros", "cons")
@@ -67,6 +69,14 @@ class DecisionForm(forms.Form):
     related_decisions = forms.ModelMultipleChoiceField(
         queryset=Decision.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
+    reviewers = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="People of the team asked to approve or object before it is decided.",
+    )
+    required_approvals = forms.IntegerField(
+        min_value=0, max_value=100, initial=0, required=False,
+        help_text="Approvals needed before deciding; 0: the owner decides alone.",
+    )
 
     def __init__(self, *args, project, user, decision: Decision | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -76,6 +86,7 @@ class DecisionForm(forms.Form):
         current = decision.supersedes_id if decision is not None else None
         self.fields["supersedes"].queryset = same_project.filter(Q(state=DecisionState.DECIDED) | Q(pk=current))
         self.fields["related_decisions"].queryset = same_project
+        self.fields["reviewers"].queryset = team_people(project)
         if self.is_bound:
             self.option_rows = self._posted_rows()
         else:
@@ -91,6 +102,9 @@ class DecisionForm(forms.Form):
             for values in zip_longest(*columns, fillvalue="")
         ]
 
+    def clean_required_approvals(self) -> int:
+        return self.cleaned_data["required_approvals"] or 0
+
     def clean_tags(self) -> list[str]:
         return clean_tags([tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()])
 
@@ -105,8 +119,24 @@ class DecisionForm(forms.Form):
     def changes(self) -> dict:
         """The cleaned values as keyword arguments of decision_create / decision_update."""
         return {key: self.cleaned_data[key] for key in (
-            "title", "question", "context", "options", "tags", "review_by", "supersedes", "related_decisions"
+            "title", "question", "context", "options", "tags", "review_by", "supersedes", "related_decisions",
+            "reviewers", "required_approvals",
         )}
+
+
+def team_people(project):
+    """Who may be named a reviewer: the owner and the members (not viewers), by email."""
+    members = project.memberships.filter(role=MembershipRole.MEMBER).values("user_id")
+    return (get_user_model().objects.filter(is_active=True, is_service=False)
+            .filter(Q(pk=project.owner_id) | Q(pk__in=members)).order_by("email"))
+
+
+class ReviewForm(forms.Form):
+    """A reviewer's verdict from the page; the option is checked by review_create, as on the API."""
+
+    verdict = forms.ChoiceField(choices=Verdict.choices, widget=forms.RadioSelect)
+    option = forms.CharField(max_length=50, required=False)
+    comment = forms.CharField(required=False, max_length=20000, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class DecidePageForm(DecideForm):

@@ -22,6 +22,12 @@ class DecisionState(models.TextChoices):
 EDITABLE_STATES = (DecisionState.DRAFT, DecisionState.ACTIVE)
 
 
+class Verdict(models.TextChoices):
+    APPROVE = "approve"
+    OBJECT = "object"
+    ABSTAIN = "abstain"
+
+
 # Requirements are small named predicates with their plain words: a refused caller reads the words in
 # the message and the names in `missing`; pages show them as a checklist next to each transition.
 @requirement("a question")
@@ -42,6 +48,27 @@ def _choose_one_of(decision: "Decision | None") -> str:
 @requirement(_choose_one_of, from_input=True)
 def has_valid_selected_option(decision: "Decision") -> bool:
     return decision.selected_option in {option.get("id") for option in decision.options or []}
+
+
+def _approvals_needed(decision: "Decision | None") -> str:
+    needed = getattr(decision, "required_approvals", None)
+    if needed is None:
+        return "the approvals it requires from its reviewers"
+    if needed == 0:
+        return "no approval (the owner decides alone)"
+    return f"{needed} approval{'s' if needed != 1 else ''} from its reviewers"
+
+
+@requirement(_approvals_needed)
+def has_required_approvals(decision: "Decision") -> bool:
+    if not decision.required_approvals:
+        return True  # no query: the owner decides alone
+    return decision.verdict_counts()[Verdict.APPROVE] >= decision.required_approvals
+
+
+@requirement("no standing objection from a reviewer")
+def has_no_standing_objection(decision: "Decision") -> bool:
+    return decision.verdict_counts()[Verdict.OBJECT] == 0
 
 
 @requirement("a project that is still open (not completed or killed)")
@@ -74,6 +101,9 @@ class Decision(StateTracked, ConcurrentTransitionMixin, UUIDModel):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
     )
     review_by = models.DateField(null=True, blank=True, db_index=True)
+    # Who is asked to review it (project members and owners) and how many approvals decide needs.
+    reviewers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="decisions_to_review")
+    required_approvals = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
@@ -123,6 +153,27 @@ class Decision(StateTracked, ConcurrentTransitionMixin, UUIDModel):
     def option(self, option_id: str) -> dict | None:
         return next((o for o in self.options or [] if o.get("id") == option_id), None)
 
+    def standing_verdicts(self) -> dict:
+        """{reviewer id: their latest review} for each current reviewer who has given a verdict.
+
+        Read once per instance (the engine's locked copy, a page's decision): a later change is seen by
+        the next request, which reads a fresh instance."""
+        cached = self.__dict__.get("_standing_verdicts")
+        if cached is None:
+            reviewers = set(self.reviewers.values_list("pk", flat=True))
+            cached = {}
+            if reviewers:
+                for review in self.reviews.filter(reviewer_id__in=reviewers).order_by("created_at", "pk"):
+                    cached[review.reviewer_id] = review
+            self.__dict__["_standing_verdicts"] = cached
+        return cached
+
+    def verdict_counts(self) -> dict:
+        counts = dict.fromkeys(Verdict.values, 0)
+        for review in self.standing_verdicts().values():
+            counts[review.verdict] += 1
+        return counts
+
     # The decorators are the only written copy of the decision state machine.
     @transition(
         state,
@@ -139,7 +190,7 @@ class Decision(StateTracked, ConcurrentTransitionMixin, UUIDModel):
         source=DecisionState.ACTIVE,
         target=DecisionState.DECIDED,
         permission=can_govern_decisions,
-        conditions=[has_open_project, has_valid_selected_option],
+        conditions=[has_open_project, has_valid_selected_option, has_required_approvals, has_no_standing_objection],
         custom={"params": ("selected_option",)},
     )
     def decide(self) -> None:
@@ -161,3 +212,21 @@ class Decision(StateTracked, ConcurrentTransitionMixin, UUIDModel):
             self.rationale = rationale
             self.decided_by = self.state_changed_by
             self.decided_at = timezone.now()
+
+
+class Review(models.Model):
+    """One verdict of one reviewer on one decision; a new row per verdict, the latest one counts."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    option = models.CharField(max_length=50, blank=True, help_text="The option this reviewer prefers, if any.")
+    comment = models.TextField(blank=True, max_length=20000)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["decision", "reviewer", "created_at"], name="review_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} {self.verdict}s {self.decision}"

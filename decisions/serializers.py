@@ -4,13 +4,14 @@ from rest_framework import serializers
 from core.api.fields import StrictFieldsMixin, reject_nul
 from core.markdown import render_markdown
 
-from .models import Decision
+from .models import Decision, Review, Verdict
 from .options import clean_options, clean_tags
 
 
 class DecisionSerializer(serializers.ModelSerializer):
     related_decisions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     superseded_by = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    reviewers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     options = serializers.JSONField(help_text="[{id, label, description?, pros?[], cons?[]}]")
     tags = serializers.ListField(child=serializers.CharField())
     context_html = serializers.SerializerMethodField(help_text="`context` rendered from Markdown, sanitized.")
@@ -21,8 +22,8 @@ class DecisionSerializer(serializers.ModelSerializer):
         fields = [
             "id", "project", "title", "question", "context", "context_html", "options", "selected_option", "rationale",
             "rationale_html", "tags",
-            "related_decisions", "supersedes", "superseded_by", "review_by", "created_by", "decided_by",
-            "decided_at", "state", "state_changed_at", "state_changed_by", "created_at", "updated_at",
+            "related_decisions", "supersedes", "superseded_by", "review_by", "reviewers", "required_approvals",
+            "created_by", "decided_by", "decided_at", "state", "state_changed_at", "state_changed_by", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
@@ -56,6 +57,10 @@ class DecisionWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     related_decisions = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=100)
     supersedes = serializers.UUIDField(required=False, allow_null=True)
     review_by = serializers.DateField(required=False, allow_null=True)
+    reviewers = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=100,
+                                      help_text="User ids: the project's owner or members")
+    required_approvals = serializers.IntegerField(required=False, min_value=0, max_value=100,
+                                                  help_text="Approvals decide needs (0: the owner decides alone)")
 
     def validate_title(self, value):
         if not value.strip():
@@ -84,3 +89,17 @@ class DecisionTransitionResultSerializer(serializers.Serializer):
     decision = DecisionSerializer()
     audit_id = serializers.IntegerField()
     warnings = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Review
+        fields = ["id", "decision", "reviewer", "verdict", "option", "comment", "created_at"]
+        read_only_fields = fields
+
+
+class ReviewRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    option = serializers.CharField(required=False, allow_blank=True, max_length=50, default="",
+                                   help_text="One of the decision's option ids: the one this reviewer prefers")
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="", trim_whitespace=False)

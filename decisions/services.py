@@ -2,16 +2,20 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 
-from core.access import can_edit_decisions
-from core.errors import InvalidInput, record_refusal, require
-from core.recording import audited_write
+from auditlog.models import AbstractLogEntry
+
+from core.access import can_be_reviewer, can_edit_decisions, can_review
+from core.by_key import get_by_key
+from core.errors import Conflict, InvalidInput, record_refusal, require
+from core.recording import AuditEventType, audited_write, record_event
 from core.soft_delete import restore, soft_delete
 from core.transitions import on_success, perform_transition
 
-from .models import Decision, DecisionState
+from .models import Decision, DecisionState, Review, Verdict
 from .options import clean_options, clean_tags
 
-EDITABLE_FIELDS = ("title", "question", "context", "options", "tags", "review_by", "supersedes")
+EDITABLE_FIELDS = ("title", "question", "context", "options", "tags", "review_by", "supersedes", "required_approvals")
+MAX_COMMENT = 20000
 
 
 def _clean_shapes(fields: dict) -> None:
@@ -39,7 +43,26 @@ def _check_links(*, project, decision=None, related=None, supersedes=None) -> No
             raise InvalidInput("A decision cannot be related to itself.", field="related_decisions")
 
 
-def decision_create(*, actor, project, title: str, related_decisions=(), **fields) -> Decision:
+def reviewers_not_on_team(ids) -> str:
+    return f"Reviewers must be the project's owner or members; not {', '.join(sorted(str(pk) for pk in ids))}."
+
+
+def _check_reviews(*, project, reviewers, required_approvals) -> None:
+    """Reviewers are people of the project's team (its owner and members); decide cannot need more
+    approvals than there are reviewers."""
+    if reviewers is not None:
+        outsiders = [user for user in reviewers if not can_be_reviewer(project, user)]
+        if outsiders:
+            raise InvalidInput(reviewers_not_on_team(user.pk for user in outsiders), field="reviewers")
+    if not isinstance(required_approvals, int) or isinstance(required_approvals, bool) or required_approvals < 0:
+        raise InvalidInput("required_approvals must be a whole number, 0 or more.", field="required_approvals")
+    count = len(set(reviewers or ()))
+    if required_approvals > count:
+        raise InvalidInput(f"required_approvals ({required_approvals}) cannot exceed the number of reviewers ({count}).",
+                           field="required_approvals")
+
+
+def decision_create(*, actor, project, title: str, related_decisions=(), reviewers=(), **fields) -> Decision:
     draft = Decision(project=project)
     require(can_edit_decisions(draft, actor), actor=actor, obj=project, action="decision_create",
             message="Only the owner, members or an operator can create decisions in this project.")
@@ -51,15 +74,18 @@ def decision_create(*, actor, project, title: str, related_decisions=(), **field
         raise TypeError(f"decision_create got unexpected fields {sorted(unknown)}")
     _clean_shapes(fields)
     _check_links(project=project, related=related_decisions, supersedes=fields.get("supersedes"))
+    _check_reviews(project=project, reviewers=list(reviewers), required_approvals=fields.get("required_approvals", 0))
     with audited_write(actor):
         decision = Decision(project=project, title=title, created_by=actor, **fields)
         decision.save()
         if related_decisions:
             decision.related_decisions.add(*related_decisions)
+        if reviewers:
+            decision.reviewers.add(*reviewers)
     return decision
 
 
-def decision_update(*, decision: Decision, actor, related_decisions=None, **changes) -> Decision:
+def decision_update(*, decision: Decision, actor, related_decisions=None, reviewers=None, **changes) -> Decision:
     require(can_edit_decisions(decision, actor), actor=actor, obj=decision, action="update",
             message="Only the owner, members or an operator can edit decisions.")
     if not decision.is_editable:
@@ -72,6 +98,12 @@ def decision_update(*, decision: Decision, actor, related_decisions=None, **chan
     _clean_shapes(changes)
     _check_links(project=decision.project, decision=decision, related=related_decisions,
                  supersedes=changes.get("supersedes"))
+    if reviewers is not None or "required_approvals" in changes:
+        _check_reviews(
+            project=decision.project,
+            reviewers=list(reviewers) if reviewers is not None else list(decision.reviewers.all()),
+            required_approvals=changes.get("required_approvals", decision.required_approvals),
+        )
     with audited_write(actor):
         for name, value in changes.items():
             setattr(decision, name, value)
@@ -79,6 +111,8 @@ def decision_update(*, decision: Decision, actor, related_decisions=None, **chan
         if related_decisions is not None:
             # set(), never clear(): auditlog's clear logs every decision of every project (#539).
             decision.related_decisions.set(related_decisions)
+        if reviewers is not None:
+            decision.reviewers.set(reviewers)
     return decision
 
 
@@ -101,6 +135,48 @@ def decision_restore(*, decision: Decision, actor) -> Decision:
     return restore(decision, actor=actor,
                    forbidden="Only an operator can restore a deleted decision (or whoever deleted it, for ten "
                              "minutes, while they may still edit this project's decisions).")
+
+
+def review_create(*, decision: Decision, actor, verdict: str, option: str = "", comment: str = "") -> Review:
+    """A reviewer's verdict on an active decision: a new row (their latest counts) and its audit row,
+    `decision.reviewed`, in one transaction. Refusals: not a reviewer 403, not active 409 (both
+    recorded), bad input 400; none leaves a row behind but its audit row."""
+    require(can_review(decision, actor), actor=actor, obj=decision, action="review",
+            message="Only the reviewers this decision names can review it.")
+    if decision.state != DecisionState.ACTIVE:
+        raise _not_active(decision, actor)
+    if verdict not in Verdict.values:
+        raise InvalidInput(f"verdict must be one of {', '.join(Verdict.values)}.", field="verdict")
+    option, comment = (option or "").strip(), comment or ""
+    if option and decision.option(option) is None:
+        ids = ", ".join(str(o.get("id")) for o in decision.options or [])
+        raise InvalidInput(f"'{option[:50]}' is not one of this decision's options ({ids}).", field="option")
+    if len(comment) > MAX_COMMENT:
+        raise InvalidInput(f"A comment is at most {MAX_COMMENT} characters.", field="comment")
+    if "\x00" in comment or "\x00" in option:
+        raise InvalidInput("NUL characters are not allowed.", field="comment")
+    try:
+        with audited_write(actor):
+            current = get_by_key(Decision, decision.pk, for_update=True)  # in line with a decide under way
+            if current.state != DecisionState.ACTIVE:
+                raise Conflict("changed")
+            review = Review.objects.create(decision=current, reviewer=actor, verdict=verdict, option=option,
+                                           comment=comment)
+            record_event(
+                event_type=AuditEventType.ENTITY_UPDATED, event_name="decision.reviewed", actor=actor, obj=current,
+                action=AbstractLogEntry.Action.CREATE, rationale=comment,
+                extra={"review_id": review.pk, "verdict": verdict, "option": option},
+            )
+    except Conflict:
+        decision.refresh_from_db()
+        raise _not_active(decision, actor) from None
+    decision.__dict__.pop("_standing_verdicts", None)
+    return review
+
+
+def _not_active(decision: Decision, actor) -> Conflict:
+    return record_refusal(actor=actor, obj=decision, action="review",
+                          message=f"This decision is {decision.state}; only an active decision takes reviews.")
 
 
 @on_success("decisions.Decision", "decide")

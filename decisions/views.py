@@ -15,11 +15,11 @@ from projects.models import Project
 
 from . import services
 from .filters import DecisionFilter
-from .forms import DecidePageForm, DecisionForm
-from core.access import can_edit_decisions, can_govern_decisions
+from .forms import DecidePageForm, DecisionForm, ReviewForm
+from core.access import can_edit_decisions, can_govern_decisions, can_review
 from core.web.soft_delete import SoftDeletePages
 
-from .models import Decision, DecisionState
+from .models import Decision, DecisionState, Verdict
 
 PAGE_SIZE = 25
 EDIT_MESSAGE = "Only the owner, members or an operator can create and edit decisions in this project."
@@ -75,10 +75,49 @@ def decision_detail(request, pk):
         "can_govern": can_govern_decisions(decision, user),
         "related": decision.related_decisions.live().order_by("title"),
         "superseded_by": decision.superseded_by.live().order_by("-created_at"),
+        **review_panel(decision, user),
         "timeline": AuditEntry.objects.visible_to(user)
         .filter(entity_type="decision", entity_id=str(decision.pk))
         .select_related("actor")[:50],
     })
+
+
+def review_panel(decision: Decision, user) -> dict:
+    """Each reviewer with their standing verdict (None: still awaited), the tally, and whether `user`
+    may give theirs now."""
+    standing = decision.standing_verdicts()
+    people = [{"user": reviewer, "review": standing.get(reviewer.pk)}
+              for reviewer in decision.reviewers.order_by("email")]
+    counts = decision.verdict_counts()
+    may_review = decision.state == DecisionState.ACTIVE and can_review(decision, user)
+    return {
+        "reviewers": people,
+        "approvals": counts[Verdict.APPROVE],
+        "objections": counts[Verdict.OBJECT],
+        "awaited": sum(1 for person in people if person["review"] is None),
+        "review_form": ReviewForm(initial={"verdict": getattr(standing.get(user.pk), "verdict", None)})
+        if may_review else None,
+        "my_review": standing.get(user.pk),
+    }
+
+
+@login_required
+@require_POST
+def decision_review(request, pk):
+    """A reviewer's verdict from the page (htmx swaps the page in place, as the transitions do)."""
+    decision = _visible_decision(request, pk)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+        messages.error(request, f"Nothing was recorded: {errors}")
+        return redirect(decision.get_absolute_url() + "#reviews")
+    try:
+        review = services.review_create(decision=decision, actor=request.user, **form.cleaned_data)
+    except (Conflict, InvalidInput) as error:
+        messages.error(request, f"Nothing was recorded: {error.message}")
+    else:
+        messages.success(request, f"Your verdict is recorded: {review.get_verdict_display().lower()}.")
+    return redirect(decision.get_absolute_url() + "#reviews")
 
 
 @login_required
@@ -90,6 +129,7 @@ def decision_edit(request, pk):
         "title": decision.title, "question": decision.question, "context": decision.context,
         "tags": ", ".join(decision.tags or []), "review_by": decision.review_by,
         "supersedes": decision.supersedes_id, "related_decisions": list(decision.related_decisions.values_list("pk", flat=True)),
+        "reviewers": list(decision.reviewers.values_list("pk", flat=True)), "required_approvals": decision.required_approvals,
     }
     form = DecisionForm(request.POST or None, initial=initial, project=decision.project, user=request.user,
                         decision=decision)
@@ -98,6 +138,9 @@ def decision_edit(request, pk):
         if changes["supersedes"] == decision.supersedes:
             # Unchanged: re-checking it would refuse a link that was valid when it was made.
             del changes["supersedes"]
+        if set(changes["reviewers"]) == set(decision.reviewers.all()) and (
+                changes["required_approvals"] == decision.required_approvals):
+            del changes["reviewers"], changes["required_approvals"]  # unchanged: not re-checked either
         try:
             services.decision_update(decision=decision, actor=request.user, **changes)
         except (Conflict, InvalidInput) as error:

@@ -13,10 +13,12 @@ from typing import Callable
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from core.transitions import transition_specs
+from core.transitions import requirement_text, transition_specs
 from core.access import (
+    can_comment,
     can_create_projects,
     can_edit_decisions,
+    can_hide_comments,
     can_register_without_project,
     can_restore,
     can_steer,
@@ -104,7 +106,8 @@ def _transition_rows(world: _World, entity_type: str, obj) -> list[dict]:
             f"{spec.name} a {entity_type}",
             _dotted(spec.permission),
             _cells(world, lambda user, spec=spec: spec.has_perm(obj, user)),
-            {"name": spec.name, "from": list(spec.sources), "to": spec.target},
+            {"name": spec.name, "from": list(spec.sources), "to": spec.target,
+             "requires": [{"name": condition.__name__, "text": requirement_text(condition)} for condition in spec.conditions]},
         )
         for spec in transition_specs(type(obj)).values()
     ]
@@ -147,6 +150,10 @@ def permission_matrix() -> dict:
              _cells(world, lambda user: can_edit_decisions(decision, user))),
         *_transition_rows(world, "decision", decision),
         *_undo_rows(world),
+        _row("comment.create", "comment on a project or a decision (and edit or delete one's own)",
+             _dotted(can_comment), _cells(world, lambda user: can_comment(project, user))),
+        _row("comment.hide", "hide a comment, or show it again", _dotted(can_hide_comments),
+             _cells(world, can_hide_comments)),
         _row("entity_state.track", "register and transition entity states of a project",
              _dotted(can_track_entity), _cells(world, lambda user: can_track_entity(world.entity, user))),
         _row("entity_state.register_without_project", "register an entity that has no project",

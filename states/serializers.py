@@ -59,10 +59,16 @@ class StateMachineSerializer(serializers.Serializer):
     )
 
 
+class RequirementSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The name a refusal lists in `missing`.")
+    text = serializers.CharField(help_text="The same in plain words, as the checklists say it.")
+
+
 class PermissionTransitionSerializer(serializers.Serializer):
     name = serializers.CharField()
     from_ = serializers.ListField(child=serializers.CharField())
     to = serializers.CharField()
+    requires = RequirementSerializer(many=True, help_text="What it needs besides the permission (400 while missing).")
 
     def get_fields(self):
         fields = super().get_fields()
