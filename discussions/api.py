@@ -104,7 +104,7 @@ class CommentViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types, no user
             return Comment.objects.none()
-        return Comment.objects.visible_to(self.request.user).select_related("project", "author")
+        return Comment.objects.visible_to(self.request.user).select_related("project", "decision", "author")
 
     def get_object(self):
         key = parse_uuid(self.kwargs["pk"])

@@ -11,5 +11,5 @@ class DiscussionsConfig(AppConfig):
         from .models import Comment
 
         # Every edit keeps the old and new body in its audit row, a delete keeps the last one: the history
-        # of a comment is in the trail, not in the table.
-        auditlog.register(Comment, exclude_fields=["updated_at", "edited_at"], m2m_fields={"mentions"})
+        # of a comment is in the trail, not in the table. Its mentions follow from the body.
+        auditlog.register(Comment, exclude_fields=["updated_at", "edited_at", "body_html", "unresolved_mentions"])

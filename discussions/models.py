@@ -30,6 +30,9 @@ class Comment(UUIDModel):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                related_name="comments")
     body = models.TextField(max_length=BODY_MAX_LENGTH)
+    # What core.markdown made of `body` when it was written: a list of fifty comments would otherwise
+    # render fifty Markdown texts on every read (bench.comments). Written only by discussions.services.
+    body_html = models.TextField(blank=True, editable=False)
     mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_comments",
                                       help_text="The people on the project's team its @handles name.")
     unresolved_mentions = models.JSONField(default=list, blank=True,
@@ -49,8 +52,18 @@ class Comment(UUIDModel):
         ]
 
     def __str__(self) -> str:
-        on = f"decision {self.decision_id}" if self.decision_id else f"project {self.project_id}"
-        return f"comment {self.pk} on {on}"
+        """How the audit trail names it: "comment on <the decision>" (callers hand in the decision or project
+        they already hold, so naming it costs no query)."""
+        return f"comment on {self.decision.title if self.decision_id else self.project.name}"
+
+    @property
+    def html(self) -> str:
+        """The sanitized HTML of the body, for the pages (rendered now for a row written without it)."""
+        from django.utils.safestring import mark_safe
+
+        from core.markdown import render_markdown
+
+        return mark_safe(self.body_html or render_markdown(self.body))
 
     def get_additional_data(self) -> dict:
         """Read by django-auditlog for every row about this comment: ties the row to the project."""

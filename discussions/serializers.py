@@ -25,7 +25,7 @@ class CommentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_body_html(self, comment) -> str:
-        return render_markdown(comment.body)
+        return comment.body_html or render_markdown(comment.body)
 
     def to_representation(self, comment):
         data = super().to_representation(comment)

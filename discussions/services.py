@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from core.access import can_be_mentioned, can_comment, can_edit_comment, can_hide_comments
 from core.errors import InvalidInput, require
+from core.markdown import render_markdown
 from core.recording import audited_write
 
 from .models import BODY_MAX_LENGTH, Comment
@@ -52,7 +53,8 @@ def comment_create(*, actor, project, body: str, decision=None) -> Comment:
     body = _clean_body(body)
     people, unresolved = resolve_mentions(project, body)
     with audited_write(actor):
-        comment = Comment(project=project, decision=decision, author=actor, body=body, unresolved_mentions=unresolved)
+        comment = Comment(project=project, decision=decision, author=actor, body=body, body_html=render_markdown(body),
+                          unresolved_mentions=unresolved)
         comment.save()
         if people:
             comment.mentions.set(people)
@@ -68,6 +70,7 @@ def comment_update(*, comment: Comment, actor, body: str) -> Comment:
     people, unresolved = resolve_mentions(comment.project, body)
     with audited_write(actor):
         comment.body = body
+        comment.body_html = render_markdown(body)
         comment.unresolved_mentions = unresolved
         comment.edited_at = timezone.now()
         comment.save()

@@ -45,7 +45,7 @@ def _section(request, project, decision, url: str):
         throttle = CommentRateThrottle()
         if not throttle.allow_request(request, None):
             form.add_error(None, f"You are commenting too fast; try again in {int(throttle.wait() or 60)} seconds.")
-            status = 429
+            status = 200 if request.htmx else 429  # htmx swaps in only a 2xx answer: the message must show
         elif form.is_valid():
             try:
                 comment_create(actor=user, project=project, decision=decision, body=form.cleaned_data["body"])

@@ -185,6 +185,7 @@ def test_mentions_reach_the_team_and_say_who_they_did_not_reach(api_client, deci
 
     edited = api_client.patch(f"/api/v1/comments/{body['id']}/", {"body": f"Only @{owner.handle.upper()}"}, format="json").json()
     assert edited["mentions"] == [str(owner.pk)] and edited["unresolved_mentions"] == []
+    assert rows() == ["comment.created", "comment.updated"]  # the mentions follow from the body: no rows of their own
 
 
 def test_comment_creation_is_throttled(api_client, decision, member, settings):
@@ -194,3 +195,13 @@ def test_comment_creation_is_throttled(api_client, decision, member, settings):
     assert [post(api_client, member, url, "hi").status_code for _ in range(3)] == [201, 201, 429]
     assert Comment.objects.count() == 2
     assert api_client.get(url).status_code == 200  # reading is not a comment
+
+
+@pytest.mark.parametrize("role", ["operator", "owner", "member", "viewer", "outsider"])
+def test_the_permission_matrix_says_what_the_api_does(api_client, roles, decision, role):
+    from states.permission_matrix import permission_matrix
+
+    rows = {row["action"]: row["roles"] for row in permission_matrix()["actions"]}
+    expected = {"allowed": 201, "forbidden": 403, "hidden": 404}[rows["comment.create"][role]]
+
+    assert post(api_client, roles[role], f"/api/v1/decisions/{decision.pk}/comments/", "hello").status_code == expected

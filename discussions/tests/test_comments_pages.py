@@ -129,3 +129,26 @@ def test_an_operator_hides_a_comment_in_the_admin(client, decision, member, oper
     client.force_login(owner)
     section = client.get(reverse("decision_comments", args=[decision.pk]), headers=HTMX).content.decode()
     assert "Hidden by an operator." in section and "Off-topic rant" not in section
+
+
+def test_commenting_too_fast_is_said_on_the_form(client, decision, member, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "comment": "1/min"}}
+    client.force_login(member)
+    url = reverse("decision_comments", args=[decision.pk])
+
+    assert client.post(url, {"body": "one"}, headers=HTMX).status_code == 200
+    throttled = client.post(url, {"body": "two"}, headers=HTMX)
+    assert "commenting too fast" in throttled.content.decode()
+    assert client.post(url, {"body": "three"}).status_code == 429
+    assert list(Comment.objects.values_list("body", flat=True)) == ["one"]
+
+
+def test_the_timeline_names_the_comment_by_what_it_is_on(client, decision, member):
+    client.force_login(member)
+    client.post(reverse("decision_comments", args=[decision.pk]), {"body": "Noted"}, headers=HTMX)
+
+    row = AuditEntry.objects.get(entity_type="comment", event_name="comment.created")
+
+    assert row.object_repr == f"comment on {decision.title}"
+    assert f"comment on {decision.title}" in client.get(decision.project.get_absolute_url()).content.decode()
