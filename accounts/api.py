@@ -3,6 +3,7 @@
 from django.contrib.auth import authenticate, get_user_model, user_logged_in
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
@@ -11,12 +12,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from core.access import can_steer, visible_projects
+from core.errors import require
 from core.recording import AuditEventType, audited_write, record_event
 from core.api.schema import errors
+from core.api.support import LimitOffsetPagination, parse_uuid, visible_project_or_404
+
+from .invitations import invitation_create, invitation_revoke, refuse_sign_up
+from .models import Invitation
 
 from .tokens import SessionRefreshToken, end_sessions, is_current
-from .throttles import AnonRateThrottle, LoginThrottle, UserRateThrottle
+from .throttles import AnonRateThrottle, InvitationThrottle, LoginThrottle, UserRateThrottle
 from .serializers import (
+    InvitationSerializer,
+    InvitationWriteSerializer,
     LoginSerializer,
     MessageSerializer,
     RefreshSerializer,
@@ -69,13 +78,16 @@ class AuthView(APIView):
 
 
 class RegisterView(AuthView):
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer, **errors(400)}, tags=["auth"],
+    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer, **errors(400, 403)}, tags=["auth"],
                    description="Creates an account. An address that already has one gets the same answer (201, "
-                   "the same fields) and nothing changes: the answer never says which addresses are registered.")
+                   "the same fields) and nothing changes: the answer never says which addresses are registered. "
+                   "With `SIGNUP=invite` only an address holding a pending invitation may register; any other "
+                   "gets 403 (recorded), whether or not it has an account.")
     def post(self, request):
         payload = RegisterSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
+        refuse_sign_up(data["email"])
         if User.objects.filter(email__iexact=data["email"]).exists():
             return _registered_already(data)
         try:
@@ -175,3 +187,50 @@ class MeView(APIView):
     @extend_schema(responses={200: UserSerializer, **errors()}, tags=["auth"])
     def get(self, request):
         return Response(UserSerializer(request.user).data)
+
+
+class ProjectInvitationsView(APIView):
+    """A project's invitations; its owner and operators only (others who see it: 403, recorded)."""
+
+    throttle_classes = [UserRateThrottle]
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        return [*throttles, InvitationThrottle()] if self.request.method == "POST" else throttles
+
+    @extend_schema(summary="List a project's invitations", tags=["invitations"],
+                   responses={200: InvitationSerializer(many=True), **errors(403, 404)})
+    def get(self, request, project_id):
+        project = visible_project_or_404(request.user, project_id)
+        require(can_steer(project, request.user), actor=request.user, obj=project, action="invitation_list",
+                message="Only the project's owner and operators may see its invitations.")
+        invitations = Invitation.objects.filter(project=project).select_related("invited_by")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(invitations, request, view=self)
+        return paginator.get_paginated_response(InvitationSerializer(page, many=True).data)
+
+    @extend_schema(summary="Invite someone to the project by email", tags=["invitations"],
+                   description="Mails `email` a link (valid 7 days, usable once) to join as `role`. "
+                   "Refused (400) for someone already on the team or already invited.",
+                   request=InvitationWriteSerializer, responses={201: InvitationSerializer, **errors(400, 403, 404, 409)})
+    def post(self, request, project_id):
+        project = visible_project_or_404(request.user, project_id)
+        payload = InvitationWriteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        invitation = invitation_create(project=project, actor=request.user, site=request.build_absolute_uri("/"),
+                                       **payload.validated_data)
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationView(APIView):
+    throttle_classes = [UserRateThrottle]
+
+    @extend_schema(summary="Revoke a pending invitation", tags=["invitations"], responses={204: None, **errors(403, 404, 409)})
+    def delete(self, request, pk):
+        key = parse_uuid(pk)
+        invitation = (Invitation.objects.filter(pk=key, project__in=visible_projects(request.user))
+                      .select_related("project").first() if key else None)
+        if invitation is None:
+            raise Http404("No such invitation.")
+        invitation_revoke(invitation=invitation, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -108,6 +108,14 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
     token_generation = models.PositiveIntegerField(default=0, editable=False)
     session_generation = models.PositiveIntegerField(default=0, editable=False)
 
+    class Notifications(models.TextChoices):
+        NONE = "none", "None"
+        INSTANT = "instant", "Each event as it happens"
+        DAILY = "daily", "A daily digest"
+
+    # What the user wants to hear about their projects; stored here, read by the notifications.
+    notifications = models.CharField(max_length=10, choices=Notifications.choices, default=Notifications.INSTANT)
+
     objects = UserManager()
 
     USERNAME_FIELD = "email"
@@ -211,3 +219,75 @@ class ServiceKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "service API key"
         verbose_name_plural = "service API keys"
+
+
+class InvitationRole(models.TextChoices):
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
+class InvitationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self):
+        from django.utils import timezone
+
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class Invitation(UUIDModel):
+    """An invitation of an email address to a project's team, as a member or a viewer.
+
+    Its link carries a random token; only the token's SHA-256 is stored (`token_hash`), so the table
+    alone opens no project. Its state follows from its dates: accepted or revoked once, expired after
+    `expires_at`, pending until then. Every write goes through accounts.invitations, which audits it.
+    """
+
+    audit_entity_type = "invitation"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=InvitationRole.choices, default=InvitationRole.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} as {self.role}"
+
+    @property
+    def state(self) -> str:
+        from django.utils import timezone
+
+        if self.revoked_at is not None:
+            return InvitationState.REVOKED
+        if self.accepted_at is not None:
+            return InvitationState.ACCEPTED
+        if self.expires_at <= timezone.now():
+            return InvitationState.EXPIRED
+        return InvitationState.PENDING
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == InvitationState.PENDING
+
+    def link_token(self) -> str:
+        """The token of this invitation's link: an HMAC of its id under SECRET_KEY (only its hash is stored)."""
+        return salted_hmac("accounts.invitations.token", str(self.pk), algorithm="sha256").hexdigest()
+
+    def link_path(self) -> str:
+        return f"/invitations/{self.link_token()}/"

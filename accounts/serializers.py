@@ -5,6 +5,8 @@ from rest_framework import serializers
 
 from core.api.speedups.output import FastOutputMixin
 
+from .models import InvitationRole
+
 
 class UserSummarySerializer(FastOutputMixin, serializers.ModelSerializer):
     class Meta:
@@ -56,3 +58,18 @@ class TokenPairSerializer(serializers.Serializer):
 
 class MessageSerializer(serializers.Serializer):
     message = serializers.CharField()
+
+
+class InvitationWriteSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=InvitationRole.choices, default=InvitationRole.MEMBER)
+
+
+class InvitationSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    role = serializers.CharField(read_only=True)
+    state = serializers.ChoiceField(choices=["pending", "accepted", "revoked", "expired"], read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True)
+    invited_by = UserSummarySerializer(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)

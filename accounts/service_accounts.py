@@ -84,3 +84,40 @@ def _record(key: ServiceKey, event_name: str, event_type: str, *, actor, **extra
                "expires": key.expiry_date.isoformat() if key.expiry_date else None,
                **{name: value for name, value in extra.items() if value}},
     )
+
+
+# --- Personal keys: a person's own API keys, acting as that person ---------------------------------
+
+
+def personal_key_create(*, user: User, name: str, expires_in_days: int) -> tuple[ServiceKey, str]:
+    """A new key that authenticates as `user` (`Authorization: Api-Key <key>`): (the stored key, the key
+    itself, to be shown once). A personal key always expires (1 to 365 days)."""
+    if user.is_service or not user.is_active:
+        raise InvalidInput("Only an active person has personal keys.", field="name")
+    if not 1 <= expires_in_days <= 365:
+        raise InvalidInput("A personal key expires in 1 to 365 days.", field="expires_in_days")
+    if not (name or "").strip():
+        raise InvalidInput("Give the key a name.", field="name")
+    with audited_write(user):
+        key, raw = ServiceKey.objects.create_key(service=user, name=name.strip()[:50],
+                                                 expiry_date=timezone.now() + timedelta(days=expires_in_days))
+        _record(key, "personal_key.created", AuditEventType.ENTITY_CREATED, actor=user)
+    return key, raw
+
+
+def personal_keys(user: User):
+    """The user's keys that still work (unrevoked, unexpired), newest first."""
+    return (ServiceKey.objects.filter(service=user, revoked=False)
+            .exclude(expiry_date__lte=timezone.now()).order_by("-created"))
+
+
+def personal_key_revoke(*, user: User, prefix: str) -> ServiceKey:
+    key = ServiceKey.objects.filter(service=user, prefix=prefix or "", revoked=False).select_related("service").first()
+    if key is None:
+        raise InvalidInput("You have no such key.", field="prefix")
+    with audited_write(user), transaction.atomic():
+        key.revoked = True
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked", "revoked_at"])
+        _record(key, "personal_key.revoked", AuditEventType.ENTITY_UPDATED, actor=user)
+    return key

@@ -95,3 +95,10 @@ class FailedAuthThrottle(ClientAddressMixin, SimpleRateThrottle):
         history.insert(0, self.now)
         self.cache.set(self.key, history, self.duration)
         return len(history) >= self.num_requests and self.cache.add(f"{self.key}_noted", True, self.duration)
+
+
+class InvitationThrottle(LoginThrottle):
+    """`THROTTLE_INVITATION` (default: THROTTLE_LOGIN's rate) per client address: invitations sent (each
+    one a mail) and tries at an invitation's page (each one a guess at a token, or a password set)."""
+
+    scope = "invitation"

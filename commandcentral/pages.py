@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.throttles import LoginThrottle
 from accounts.tokens import end_sessions
+from accounts.views import project_invitations
 from core.access import can_edit_decisions, can_steer, role_of
 from core.api.support import visible_project_or_404
 from core.web.diagrams import activity_chart_svg
@@ -114,6 +115,7 @@ def project_detail(request, pk):
         "can_contribute": can_edit_decisions(Decision(project=project), user) and not project.is_closed,
         "team": project_selectors.project_team(project=project),
         "team_form": TeamAddForm(),
+        **project_invitations(project, user),
         "decisions": project_decisions(project=project, user=user),
         "timeline": project_selectors.project_timeline(project=project, user=user),
         "entities": project_entities(project=project, user=user),

@@ -164,6 +164,24 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
+# Who may create an account: "open" (anyone, through auth/register/) or "invite" (only an address that
+# holds a pending project invitation; accounts.invitations). Development is open, production by invitation.
+SIGNUP = env.str("SIGNUP", default="open" if DEBUG else "invite")
+if SIGNUP not in ("open", "invite"):
+    sys.exit(f"CommandCentral refuses to start: SIGNUP is 'open' or 'invite', not {SIGNUP!r}.")
+INVITATION_DAYS = 7
+
+# Mail (invitations, password resets) is sent by the task worker, never inside a request (accounts.mail).
+# EMAIL_URL: consolemail:// (printed), smtp+tls://user:password@host:587, filemail:///path (one file per
+# message); django-environ turns it into EMAIL_BACKEND, EMAIL_HOST, EMAIL_FILE_PATH...
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+if vars().get("EMAIL_FILE_PATH") and not EMAIL_FILE_PATH.startswith("/"):  # noqa: F821 - set just above
+    # django-environ drops the path's leading slash: filemail:///var/mail/cc is /var/mail/cc.
+    EMAIL_FILE_PATH = "/" + EMAIL_FILE_PATH  # noqa: F821
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CommandCentral <commandcentral@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 3600)
+
 # --- Audit (django-auditlog) -----------------------------------------------------------------
 AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
 # Our middleware validates or generates the correlation id; auditlog reads it from here.
@@ -237,6 +255,8 @@ REST_FRAMEWORK = {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        # Invitations sent, and tries at an invitation's page, per client address: like logins unless set.
+        "invitation": env.str("THROTTLE_INVITATION", default=env.str("THROTTLE_LOGIN", default="10/min")),
         "service": env.str("THROTTLE_SERVICE", default="1200/min"),
         "comment": env.str("THROTTLE_COMMENT", default="30/min"),  # new comments per person (discussions.throttles)
         # Failed API authentications (bad, expired or revoked tokens, wrong keys) per client address,

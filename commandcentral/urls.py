@@ -20,6 +20,7 @@ urlpatterns = [
     ], "rest_framework"))),
     path("", include("commandcentral.ops_urls")),
     path("", include("commandcentral.page_urls")),
+    path("", include("commandcentral.account_urls")),
 ]
 
 handler400 = "commandcentral.error_views.bad_request"

@@ -18,7 +18,16 @@ from audit.api_ledger import (
     LedgerStatusView,
     LedgerVerifyView,
 )
-from accounts.api import LoginView, LogoutEverywhereView, LogoutView, MeView, RefreshView, RegisterView
+from accounts.api import (
+    InvitationView,
+    LoginView,
+    LogoutEverywhereView,
+    LogoutView,
+    MeView,
+    ProjectInvitationsView,
+    RefreshView,
+    RegisterView,
+)
 from states.api import EntityStateViewSet, StateMachineViewSet
 from decisions.api import DecisionViewSet, MarkdownRenderer
 from discussions.api import CommentViewSet, DecisionCommentsView, ProjectCommentsView
@@ -81,6 +90,8 @@ urlpatterns = [
     path("auth/logout/everywhere/", LogoutEverywhereView.as_view(), name="auth-logout-everywhere"),
     path("auth/me/", MeView.as_view(), name="auth-me"),
     path("projects/<str:project_id>/webhooks/", ProjectWebhooksView.as_view(), name="project-webhooks"),
+    path("projects/<str:project_id>/invitations/", ProjectInvitationsView.as_view(), name="project-invitations"),
+    path("invitations/<str:pk>/", InvitationView.as_view(), name="invitation-detail"),
     path("projects/<str:project_id>/comments/", ProjectCommentsView.as_view(), name="project-comments"),
     path("decisions/<str:decision_id>/comments/", DecisionCommentsView.as_view(), name="decision-comments"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
