@@ -11,9 +11,8 @@
    alone), the baseline; `objected` is `reviewed` with the objection left standing.
 2. Starts gunicorn as bench.run does (ONE sync worker, DEBUG off, throttles out of the way; pinned to
    CPU 0 when taskset exists), logs in for a JWT and times, one request at a time (so the figures are
-   latencies, not queueing), POST /api/v1/decisions/{id}/decide/ on each decision once: every answer
-   must be 200. Then the same number of decide attempts refused by a standing objection (400, a
-   recorded transition_denied) on decisions kept for that.
+   latencies, not queueing), POST /api/v1/decisions/{id}/decide/ on each decision once, the three
+   kinds in turn: `reviewed` and `alone` must answer 200, `objected` 400 (a recorded transition_denied).
 
 Prints p50/p99 (ms) per kind and writes JSON to bench-results/reviews-<time>.json and
 reviews-latest.json. Environment equivalents: BENCH_REVIEWS_DECISIONS, BENCH_REVIEWS_PROJECTS.
@@ -137,11 +136,13 @@ def measure(options) -> dict:
             time_decides(server, token, warm["reviewed"], expect=200)
             time_decides(server, token, warm["alone"], expect=200)
             time_decides(server, token, warm["objected"], expect=400)
-            results = {
-                "decide_reviewed": summary(time_decides(server, token, ids["reviewed"][2:], expect=200)),
-                "decide_alone": summary(time_decides(server, token, ids["alone"][2:], expect=200)),
-                "decide_refused_objection": summary(time_decides(server, token, ids["objected"][2:], expect=400)),
-            }
+            # Interleaved, one of each kind in turn: a burst of load from elsewhere hits all three alike.
+            samples = {"decide_reviewed": [], "decide_alone": [], "decide_refused_objection": []}
+            for reviewed, alone, objected in zip(ids["reviewed"][2:], ids["alone"][2:], ids["objected"][2:]):
+                samples["decide_reviewed"] += time_decides(server, token, [reviewed], expect=200)
+                samples["decide_alone"] += time_decides(server, token, [alone], expect=200)
+                samples["decide_refused_objection"] += time_decides(server, token, [objected], expect=400)
+            results = {key: summary(values) for key, values in samples.items()}
             problems = server.log_problems()
         finally:
             server.stop()

@@ -17,6 +17,13 @@ def decision_record_markdown(decision, *, base_url: str = "") -> str:
         f"* Deciders: {decision.decided_by.get_full_name() if decision.decided_by else '—'}",
         f"* Date: {decision.decided_at:%Y-%m-%d}" if decision.decided_at else f"* Date: {decision.created_at:%Y-%m-%d} (created)",
     ]
+    if reviewers := list(decision.reviewers.order_by("email")):
+        standing = decision.standing_verdicts()
+        said = {"approve": "approved", "object": "objected", "abstain": "abstained"}
+        lines.append("* Consulted: " + ", ".join(
+            f"{person.email} ({said[standing[person.pk].verdict] if person.pk in standing else 'awaited'})"
+            for person in reviewers) + (f"; {decision.required_approvals} approval(s) required"
+                                        if decision.required_approvals else ""))
     if decision.tags:
         lines.append(f"* Tags: {', '.join(decision.tags)}")
     if decision.review_by:

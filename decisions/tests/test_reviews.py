@@ -254,6 +254,14 @@ def test_a_removed_reviewers_verdict_no_longer_counts(api_client, reviewed, owne
     assert api_client.post(decide_url(reviewed), {"selected_option": "a"}, format="json").status_code == 200
 
 
+def test_the_markdown_record_names_who_was_consulted(api_client, reviewed, member, second_member):
+    review(api_client, member, reviewed, verdict="object")
+    api_client.force_authenticate(member)
+    record = api_client.get(reverse("api:decision-record-md", args=[reviewed.pk])).content.decode()
+    assert ("* Consulted: member@example.com (objected), second@example.com (awaited); 2 approval(s) required"
+            in record)
+
+
 def test_transition_command_refuses_with_the_reason_then_decides(api_client, reviewed, owner, member, second_member):
     with pytest.raises(CommandError, match="it needs 2 approvals from its reviewers"):
         call_command("transition", "decision", str(reviewed.pk), "decide", "--actor", owner.email, "--option", "a")
