@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from audit.models import AuditEntry, AuditEventType
+from audit.tests.verify import assert_trail_verifies
 from core.transitions import perform_transition
 from decisions.models import Decision, DecisionState, Review
 from decisions.tests.factories import DecisionFactory, two_options
@@ -230,6 +231,7 @@ def test_an_objection_blocks_and_a_later_approve_withdraws_it(api_client, review
     api_client.force_authenticate(owner)
     assert api_client.post(decide_url(reviewed), {"selected_option": "b"}, format="json").status_code == 200
     assert len(reviewed_rows(reviewed)) == 3
+    assert_trail_verifies()  # every verdict's row is sealed in the ledger, like the transitions
 
 
 def test_an_objection_blocks_even_when_no_approval_is_required(api_client, active_project, owner, member):
