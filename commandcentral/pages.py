@@ -18,7 +18,7 @@ from core.api.support import visible_project_or_404
 from core.web.diagrams import activity_chart_svg
 from core.web.transitions import refused_from, state_panel
 from decisions.models import Decision
-from decisions.selectors import project_decisions
+from decisions.selectors import awaiting_my_review, project_decisions
 from projects import selectors as project_selectors
 from projects.forms import TeamAddForm
 from states.selectors import project_entities
@@ -98,6 +98,7 @@ def dashboard(request):
         "activity": selectors.recent_activity(user=user),
         "denied": selectors.recent_denied(user=user),
         "past_review": selectors.decisions_past_review(user=user),
+        "awaiting_review": awaiting_my_review(user=user),
         "chart": activity_chart_svg(selectors.activity_per_day(user=user)),
     })
 

@@ -360,6 +360,24 @@ def test_edit_page_sets_reviewers_and_refuses_too_many_approvals(client, active_
     assert decision.required_approvals == 1 and list(decision.reviewers.all()) == [member]
 
 
+def awaiting_section(client) -> str:
+    body = client.get("/").content.decode()
+    start = body.find('id="awaiting-review-title"')
+    return body[start:body.find("</section>", start)] if start != -1 else ""
+
+
+def test_dashboard_lists_decisions_waiting_for_my_review(client, api_client, reviewed, member, second_member):
+    other = DecisionFactory(project=reviewed.project, title="Not mine")  # a draft, no reviewers
+    client.force_login(member)
+    section = awaiting_section(client)
+    assert "Waiting for my review" in section and f">{reviewed.title}</a>" in section and other.title not in section
+    review(api_client, member, reviewed, verdict="abstain")
+    client.force_login(member)
+    assert awaiting_section(client) == ""
+    client.force_login(second_member)
+    assert f">{reviewed.title}</a>" in awaiting_section(client)
+
+
 # --- Admin ------------------------------------------------------------------------------------------------------------
 
 
