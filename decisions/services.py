@@ -143,7 +143,7 @@ def review_create(*, decision: Decision, actor, verdict: str, option: str = "", 
     recorded), bad input 400; none leaves a row behind but its audit row."""
     require(can_review(decision, actor), actor=actor, obj=decision, action="review",
             message="Only the reviewers this decision names can review it.")
-    if decision.state != DecisionState.ACTIVE:
+    if decision.state != DecisionState.ACTIVE or decision.project.is_closed:
         raise _not_active(decision, actor)
     if verdict not in Verdict.values:
         raise InvalidInput(f"verdict must be one of {', '.join(Verdict.values)}.", field="verdict")
@@ -158,7 +158,7 @@ def review_create(*, decision: Decision, actor, verdict: str, option: str = "", 
     try:
         with audited_write(actor):
             current = get_by_key(Decision, decision.pk, for_update=True)  # in line with a decide under way
-            if current.state != DecisionState.ACTIVE:
+            if current.state != DecisionState.ACTIVE or current.project.is_closed:
                 raise Conflict("changed")
             review = Review.objects.create(decision=current, reviewer=actor, verdict=verdict, option=option,
                                            comment=comment)
@@ -175,8 +175,11 @@ def review_create(*, decision: Decision, actor, verdict: str, option: str = "", 
 
 
 def _not_active(decision: Decision, actor) -> Conflict:
-    return record_refusal(actor=actor, obj=decision, action="review",
-                          message=f"This decision is {decision.state}; only an active decision takes reviews.")
+    if decision.state == DecisionState.ACTIVE:
+        message = f"This decision's project is {decision.project.state}; its decisions take no more reviews."
+    else:
+        message = f"This decision is {decision.state}; only an active decision takes reviews."
+    return record_refusal(actor=actor, obj=decision, action="review", message=message)
 
 
 @on_success("decisions.Decision", "decide")

@@ -168,6 +168,14 @@ def test_reviewing_a_decision_that_is_not_active_is_409_recorded(api_client, act
     assert (denied.event_name, denied.actor, denied.success) == ("decision.review", member, False)
 
 
+def test_reviewing_in_a_closed_project_is_409_recorded(api_client, reviewed, owner, member):
+    perform_transition(reviewed.project, "complete", actor=owner, rationale="done")
+    response = review(api_client, member, reviewed)
+    assert response.status_code == 409 and "project is completed" in response.json()["detail"]
+    assert Review.objects.count() == 0
+    assert AuditEntry.objects.filter(event_type=AuditEventType.CHANGE_DENIED, event_name="decision.review").count() == 1
+
+
 @pytest.mark.parametrize(
     "body,field",
     [
