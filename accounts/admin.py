@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from core.web.admin import ServiceAdminMixin
+from core.web.admin import ReadOnlyAdminMixin, ServiceAdminMixin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
@@ -10,7 +10,7 @@ from rest_framework_api_key.models import APIKey
 
 from core.recording import audited_write
 
-from .models import ServiceAccount, ServiceKey, User
+from .models import Invitation, ServiceAccount, ServiceKey, User
 from .service_accounts import service_account_get_or_create, service_key_create, service_key_revoke
 from .tokens import end_sessions
 
@@ -146,3 +146,20 @@ class ServiceKeyAdmin(ServiceAdminMixin, APIKeyModelAdmin):
         for key in keys:
             service_key_revoke(key=key, actor=request.user, reason="Revoked in the admin.")
         self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read only: inviting and revoking happen on the project's page and in the API (accounts.invitations),
+    which check who may and record it."""
+
+    list_display = ("email", "project", "role", "state", "invited_by", "created_at", "expires_at")
+    list_filter = ("role",)
+    search_fields = ("email", "project__name")
+    list_select_related = ("project", "invited_by")
+    fields = readonly_fields = ("project", "email", "role", "state", "invited_by", "created_at", "expires_at",
+                                "accepted_at", "accepted_by", "revoked_at")
+
+    @admin.display(description="state")
+    def state(self, obj):
+        return obj.state

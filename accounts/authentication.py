@@ -113,7 +113,8 @@ class JWTScheme(SimpleJWTScheme):
 
 
 class APIKeyAuthentication(FailedAttemptsLimited, BaseAuthentication):
-    """`Authorization: Api-Key <prefix>.<secret>`: a service account's key (accounts.ServiceKey).
+    """`Authorization: Api-Key <prefix>.<secret>`: a service account's key, or a person's personal key
+    (accounts.ServiceKey; the request's user is whoever the key belongs to).
 
     The key is found by its prefix among unrevoked keys and checked against its SHA-512 hash in
     constant time; an expired key, a revoked one or one of a deactivated service is a 401. The
@@ -162,6 +163,7 @@ class APIKeyScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "A service account's key, sent as `Authorization: Api-Key <key>`. Keys are created "
-            "by operators (`manage.py service_key create`, or the admin) and shown once.",
+            "description": "An API key, sent as `Authorization: Api-Key <key>`: a service account's (created by "
+            "operators: `manage.py service_key create`, or the admin) or a person's own personal key (created on "
+            "their account page, `/account/`), which acts as that person. Keys are shown once.",
         }

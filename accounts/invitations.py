@@ -104,14 +104,16 @@ def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
 
 def invitation_accept(*, invitation: Invitation, user: User, join) -> Invitation:
     """`user` (whose email is the invitation's) accepts: `join(project, user, role)` adds them to the
-    team in the same transaction, and the link is spent. A link that is no longer pending is refused."""
+    team in the same transaction, and the link is spent. Someone added to the team since keeps the role
+    they have. A link that is no longer pending is refused."""
     if user.email.lower() != invitation.email.lower():
         raise InvalidInput("This invitation is for another email address.", field="email")
     with audited_write(user):
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if not locked.is_pending:
             raise InvalidInput(f"This invitation is {locked.state}.")
-        join(invitation.project, user, invitation.role)
+        if not _is_on_team(invitation.project, user):  # already on it (added meanwhile): the role stays
+            join(invitation.project, user, invitation.role)
         locked.accepted_at = timezone.now()
         locked.accepted_by = user
         locked.save(update_fields=["accepted_at", "accepted_by", "updated_at"])

@@ -90,12 +90,10 @@ def test_a_revoked_or_expired_link_is_gone_and_an_unknown_one_is_404(invitation,
     assert Client().get("/invitations/" + "0" * 64 + "/").status_code == 404
 
 
-def test_the_page_is_throttled(invitation, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "invitation": "2/min"}}
+def test_the_page_is_throttled(invitation):
     from accounts.throttles import InvitationThrottle
 
-    InvitationThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    InvitationThrottle.THROTTLE_RATES = {"invitation": "2/min"}
     try:
         client = Client()
         assert client.get("/invitations/wrong/").status_code == 404
@@ -103,9 +101,7 @@ def test_the_page_is_throttled(invitation, settings):
         response = client.get(invitation.link_path())
         assert response.status_code == 429 and response["Retry-After"]
     finally:
-        from rest_framework.settings import api_settings
-
-        InvitationThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        del InvitationThrottle.THROTTLE_RATES  # back to the settings' rates
 
 
 # --- The project page's Invitations card ---------------------------------------------------------------
@@ -131,3 +127,19 @@ def test_invite_and_revoke_from_the_project_page(project, owner, member):
     assert client.post(f"/invitations/{invitation.pk}/revoke/").status_code == 302
     assert Invitation.objects.get(pk=invitation.pk).state == "revoked"
     assert signed_in(UserFactory(email="x@example.com")).post(f"/invitations/{invitation.pk}/revoke/").status_code == 404
+
+
+def test_someone_added_to_the_team_meanwhile_keeps_their_role(project, owner):
+    person = UserFactory(email="later@example.com")
+    invitation = invitation_create(project=project, actor=owner, email=person.email, role="viewer")
+    Membership.objects.create(project=project, user=person, role="member")
+    assert signed_in(person).post(invitation.link_path()).status_code == 302
+    assert Membership.objects.get(project=project, user=person).role == "member"
+    assert Invitation.objects.get(pk=invitation.pk).state == "accepted"
+
+
+def test_operators_see_invitations_in_the_admin_read_only(invitation, operator):
+    client = signed_in(operator)
+    page = client.get("/admin/accounts/invitation/")
+    assert page.status_code == 200 and "new@example.com" in page.content.decode()
+    assert client.get("/admin/accounts/invitation/add/").status_code == 403
