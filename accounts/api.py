@@ -1,10 +1,7 @@
 """Auth endpoints: register, login, refresh, logout, me (simplejwt underneath)."""
 
 from django.contrib.auth import authenticate, get_user_model, user_logged_in
-from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError
 from django.http import Http404
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -14,12 +11,13 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from core.access import can_steer, visible_projects
 from core.errors import require
-from core.recording import AuditEventType, audited_write, record_event
+from core.recording import AuditEventType
 from core.api.schema import errors
 from core.api.support import LimitOffsetPagination, parse_uuid, visible_project_or_404
 
-from .invitations import invitation_create, invitation_revoke, refuse_sign_up
+from .invitations import invitation_create, invitation_revoke
 from .models import Invitation
+from .registration import register
 
 from .tokens import SessionRefreshToken, end_sessions, is_current
 from .throttles import AnonRateThrottle, InvitationThrottle, LoginThrottle, UserRateThrottle
@@ -87,37 +85,8 @@ class RegisterView(AuthView):
         payload = RegisterSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        refuse_sign_up(data["email"])
-        if User.objects.filter(email__iexact=data["email"]).exists():
-            return _registered_already(data)
-        try:
-            with audited_write(None):
-                user = User.objects.create_user(data["email"], data["password"], name=data.get("name", ""))
-        except IntegrityError:
-            # Another registration of this email committed between the check and the INSERT (the unique
-            # index decides): answered as any taken address, and nothing of this one is kept.
-            return _registered_already(data)
+        user = register(email=data["email"], password=data["password"], name=data.get("name", ""))
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
-
-
-def _registered_already(data: dict) -> Response:
-    """The answer to registering an address that already has an account: a new account's answer (201,
-    the same fields: an id that is never stored, the email and name given, now), nothing changed, and an
-    `auth.register_existing` row on the existing account.
-
-    An "already exists" would tell anyone which addresses are registered. This answer does not, and the
-    password is hashed as for a new account, so the time it takes does not either. Whoever gave a taken
-    address finds out only by signing in with the password they chose, which fails: a sign-in attempt
-    is throttled (`THROTTLE_LOGIN`, shared with registering) and audited like any other, so registering
-    is no faster a probe than the login form already was.
-    """
-    make_password(data["password"])
-    existing = User.objects.filter(email__iexact=data["email"]).first()
-    record_event(event_type=AuditEventType.AUTH_FAILED, event_name="auth.register_existing", obj=existing,
-                 success=False, failure_reason="A registration gave an email that already has an account; "
-                 "nothing was changed.", extra={"email": data["email"]})
-    lookalike = User(email=data["email"], name=data.get("name", ""), created_at=timezone.now())
-    return Response(UserSerializer(lookalike).data, status=status.HTTP_201_CREATED)
 
 
 class LoginView(AuthView):

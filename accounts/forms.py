@@ -2,7 +2,8 @@
 
 from django import forms
 from django.contrib.auth import forms as auth_forms
-from django.contrib.auth.password_validation import password_validators_help_text_html
+from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+from django.core.exceptions import ValidationError
 
 from .recovery import request_password_reset
 from .models import HANDLE_MAX_LENGTH, InvitationRole, User
@@ -27,6 +28,21 @@ class JoinForm(forms.Form):
         cleaned = super().clean()
         if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
             self.add_error("password2", "The two passwords differ.")
+        return cleaned
+
+
+class SignUpForm(JoinForm):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    field_order = ["email", "name", "password1", "password2"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") and "password2" not in self.errors:
+            candidate = User(email=cleaned.get("email", ""), name=cleaned.get("name", ""))
+            try:
+                validate_password(cleaned["password1"], user=candidate)
+            except ValidationError as error:
+                self.add_error("password1", error)
         return cleaned
 
 

@@ -19,10 +19,11 @@ from core.errors import ActionForbidden, Conflict, InvalidInput
 from core.recording import AuditEventType, record_event
 
 from . import forms
-from .invitations import invitation_create, invitation_revoke
+from .invitations import invitation_create, invitation_revoke, signup_open
 from .models import Invitation
 from .profile import profile_update
 from .recovery import complete_password_reset
+from .registration import register
 from .service_accounts import personal_key_create, personal_key_revoke, personal_keys
 from .throttles import InvitationThrottle, LoginThrottle
 
@@ -91,6 +92,32 @@ def project_invitations(project, user) -> dict:
         return {}
     pending = Invitation.objects.pending().filter(project=project).select_related("invited_by")
     return {"invitation_form": forms.InvitationForm(), "pending_invitations": list(pending)}
+
+
+# --- Sign-up ---------------------------------------------------------------------------------------
+
+
+def sign_up(request):
+    """An account for anyone while SIGNUP is open, otherwise for an invited address only (403, recorded).
+    The answer for a taken address is the one for a new account: "log in with your new password"."""
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    form = forms.SignUpForm(request.POST or None)
+    if request.method == "POST":
+        wait = throttled(request)
+        if wait is not None:
+            return _too_many(request, wait)
+        if form.is_valid():
+            try:
+                register(email=form.cleaned_data["email"], password=form.cleaned_data["password1"],
+                         name=form.cleaned_data["name"])
+            except ActionForbidden as error:
+                return render(request, "registration/signup.html", {"form": form, "refused": error.message,
+                                                                    "signup_open": signup_open()}, status=403)
+            messages.success(request, "Your account is ready: log in with your email and new password.")
+            return redirect("login")
+    return render(request, "registration/signup.html", {"form": form, "signup_open": signup_open()},
+                  status=400 if form.errors else 200)
 
 
 # --- The account page ------------------------------------------------------------------------------

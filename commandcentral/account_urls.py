@@ -7,6 +7,7 @@ from accounts import views as account_views
 from . import invitation_pages
 
 urlpatterns = [
+    path("signup/", account_views.sign_up, name="signup"),
     path("account/", account_views.account, name="account"),
     path("account/password/", account_views.PasswordChangeView.as_view(), name="password_change"),
     path("password-reset/", account_views.PasswordResetView.as_view(), name="password_reset"),

@@ -176,3 +176,48 @@ def test_a_personal_key_must_expire_within_a_year(db):
     assert response.status_code == 400
     assert not ServiceKey.objects.exists()
     assert User.objects.get(pk=user.pk).service_keys.count() == 0
+
+
+# --- The sign-up page --------------------------------------------------------------------------------
+
+
+def sign_up(email="fresh@example.com", password="a-long-unusual-pass"):
+    return Client().post("/signup/", {"email": email, "name": "Fresh", "password1": password, "password2": password})
+
+
+def test_open_sign_up_creates_an_account_to_log_in_with(db, settings):
+    settings.SIGNUP = "open"
+    assert 'href="/signup/"' in Client().get("/login").content.decode()
+    response = sign_up()
+    assert response.status_code == 302 and response["Location"] == "/login"
+    user = User.objects.get(email="fresh@example.com")
+    assert user.name == "Fresh" and user.handle == "fresh"
+    assert AuditEntry.objects.filter(event_name="user.created", entity_id=str(user.pk)).exists()
+
+
+def test_a_taken_address_gets_the_same_answer_and_nothing_changes(db, settings):
+    settings.SIGNUP = "open"
+    user = UserFactory(email="taken@example.com", name="Original")
+    response = sign_up("Taken@example.com")
+    assert response.status_code == 302 and response["Location"] == "/login"
+    user.refresh_from_db()
+    assert user.name == "Original" and user.check_password(PASSWORD)
+    assert AuditEntry.objects.filter(event_name="auth.register_existing", entity_id=str(user.pk)).exists()
+
+
+def test_invite_only_sign_up_refuses_an_uninvited_address(db, settings):
+    settings.SIGNUP = "invite"
+    assert "by invitation" in Client().get("/signup/").content.decode()
+    response = sign_up()
+    assert response.status_code == 403 and "invitation" in response.content.decode()
+    assert not User.objects.filter(email="fresh@example.com").exists()
+    assert AuditEntry.objects.get(event_name="user.register").event_type == "permission_denied"
+
+
+def test_sign_up_with_a_weak_or_mismatched_password_is_a_400(db, settings):
+    settings.SIGNUP = "open"
+    assert sign_up(password="123").status_code == 400
+    mismatch = Client().post("/signup/", {"email": "m@example.com", "name": "M", "password1": "a-long-unusual-pass",
+                                          "password2": "another-long-pass"})
+    assert mismatch.status_code == 400
+    assert not User.objects.filter(email__in=["fresh@example.com", "m@example.com"]).exists()
