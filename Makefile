@@ -41,10 +41,20 @@ run: seed
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
-# The layering contracts first (.importlinter: core at the bottom, no cycles), then the suite.
+# Test processes: `auto` is one pytest-xdist worker per CPU, each with its own SQLite test database;
+# TEST_WORKERS=0 runs the suite in a single process.
+TEST_WORKERS ?= auto
+
+# The layering contracts first (.importlinter: core at the bottom, no cycles), then the suite. Its coverage
+# data goes to a folder of this run's own (a run beside it in this checkout would otherwise combine, or
+# erase, the same files); the finished data is then renamed to .coverage, for `coverage html` and the like.
 test: install
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=85 $(PYTEST_ARGS)
+	@run=$$(mktemp -d .test-run-XXXXXX) && trap 'rm -rf "$$run"' EXIT && \
+	echo "$(PY) -m pytest -n $(TEST_WORKERS) --cov --cov-report=term-missing:skip-covered --cov-fail-under=85 $(PYTEST_ARGS)" && \
+	COVERAGE_FILE=$$run/.coverage $(PY) -m pytest -n $(TEST_WORKERS) \
+		--cov --cov-report=term-missing:skip-covered --cov-fail-under=85 $(PYTEST_ARGS); \
+	status=$$?; if [ -f "$$run/.coverage" ]; then mv -f "$$run/.coverage" .coverage; fi; exit $$status
 
 # The same suite against the local PostgreSQL (PostgreSQL-only tests run instead of skipping).
 test-postgres: install
@@ -72,4 +82,4 @@ check: install
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) db.sqlite3* test-db*.sqlite3* audit-signer.state* staticfiles .coverage htmlcov .pytest_cache
+	rm -rf $(VENV) db.sqlite3* test-db*.sqlite3* audit-signer.state* staticfiles .coverage .test-run-* htmlcov .pytest_cache

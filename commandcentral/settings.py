@@ -3,6 +3,7 @@
 from datetime import timedelta
 from pathlib import Path
 
+import os
 import sys
 
 import environ
@@ -115,8 +116,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": env.int("SQLITE_TIMEOUT", default=20),
         "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous={env.str('SQLITE_SYNCHRONOUS', default='FULL')};",
     }
-    # A file, not shared-cache memory: the in-memory test database ignores the busy timeout.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / env.str("TEST_DB_NAME", default="test-db.sqlite3"))}
+    # A file, not shared-cache memory: the in-memory test database ignores the busy timeout. One per test
+    # process (its id in the name), so two runs in one checkout never share, or delete, each other's.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(BASE_DIR / env.str("TEST_DB_NAME", default=f"test-db-{os.getpid()}.sqlite3"))
+    }
 else:
     # A server that stops answering must fail /ready and requests quickly, not at gunicorn's timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))

@@ -173,9 +173,10 @@ def test_the_cache_returns_to_redis_when_it_answers_again(client, db, cache_log)
             gauge_during = _gauge()
         after = client.get("/ready")
         gauge_after = _gauge()
-        caches["default"].set("commandcentral:outage-test", "in redis", timeout=10)
-        stored = redis.Redis.from_url("redis://127.0.0.1:6379/15").exists(":1:commandcentral:outage-test")
-        caches["default"].delete("commandcentral:outage-test")
+        key = f"commandcentral:outage-test:{uuid.uuid4().hex}"  # its own: another run may share this Redis
+        caches["default"].set(key, "in redis", timeout=10)
+        stored = redis.Redis.from_url("redis://127.0.0.1:6379/15").exists(f":1:{key}")
+        caches["default"].delete(key)
 
     assert (during.status_code, during.json()["checks"]["cache"]) == (200, "degraded")
     assert gauge_during == 1
