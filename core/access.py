@@ -140,12 +140,25 @@ def can_govern_decisions(decision, user) -> bool:
     return can_steer(decision.project, user)
 
 
+def team_role(project, user) -> str | None:
+    """owner, member, viewer or None: the user's place on the team, operators included (role_of answers
+    "operator" for them whatever their place). Shares role_of's per-project cache of memberships."""
+    if not is_active_user(user):
+        return None
+    if project.owner_id == user.pk:
+        return OWNER
+    cache = getattr(project, "_roles", None)
+    if cache is None:
+        cache = project._roles = {}
+    if user.pk not in cache:
+        cache[user.pk] = _read_membership(project.pk, user)
+    return cache[user.pk]
+
+
 def can_be_reviewer(project, user) -> bool:
     """Who may be named a reviewer of a project's decisions: its owner and its members, people only
     (an operator only when also on the team; viewers and service accounts never)."""
-    if not is_active_user(user) or getattr(user, "is_service", False):
-        return False
-    return project.owner_id == user.pk or _read_membership(project.pk, user) == MEMBER
+    return not getattr(user, "is_service", False) and team_role(project, user) in (OWNER, MEMBER)
 
 
 def can_review(decision, user) -> bool:

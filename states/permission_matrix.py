@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.transitions import requirement_text, transition_specs
 from core.access import (
+    can_be_reviewer,
     can_comment,
     can_create_projects,
     can_edit_decisions,
@@ -64,6 +65,7 @@ def _world() -> _World:
     project = Project(name="matrix", slug="matrix", owner=people["owner"])
     # role_of's per-project cache: the memberships these people would have, with no query.
     project._roles = {
+        people["operator"].pk: None,  # an operator on no team (can_be_reviewer asks for their place on it)
         people["member"].pk: MembershipRole.MEMBER.value,
         people["viewer"].pk: MembershipRole.VIEWER.value,
         people["service_member"].pk: MembershipRole.MEMBER.value,
@@ -150,6 +152,8 @@ def permission_matrix() -> dict:
              _cells(world, lambda user: can_edit_decisions(decision, user))),
         *_transition_rows(world, "decision", decision),
         *_undo_rows(world),
+        _row("decision.review", "be named a decision's reviewer, and review it (approve, object, abstain)",
+             _dotted(can_be_reviewer), _cells(world, lambda user: can_be_reviewer(project, user))),
         _row("comment.create", "comment on a project or a decision (and edit or delete one's own)",
              _dotted(can_comment), _cells(world, lambda user: can_comment(project, user))),
         _row("comment.hide", "hide a comment, or show it again", _dotted(can_hide_comments),

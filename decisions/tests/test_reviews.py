@@ -289,6 +289,28 @@ def test_permission_matrix_lists_decides_requirements(api_client, member):
     decide = next(row for row in actions if row["action"] == "decision.decide")
     names = [item["name"] for item in decide["transition"]["requires"]]
     assert names[-2:] == ["has_required_approvals", "has_no_standing_objection"]
+    assert decide["transition"]["requires"][-1]["text"] == "no standing objection from a reviewer"
+
+
+@pytest.mark.parametrize("role", ["operator", "owner", "member", "viewer", "outsider"])
+def test_matrix_review_cell_is_what_naming_a_reviewer_and_reviewing_does(api_client, active_project, owner, roles,
+                                                                         role):
+    from states.permission_matrix import permission_matrix
+
+    cell = next(row for row in permission_matrix()["actions"] if row["action"] == "decision.review")["roles"][role]
+    user = roles[role]
+    api_client.force_authenticate(owner)
+    created = api_client.post(reverse("api:decision-list"), {
+        "project": str(active_project.pk), "title": "Pick", "question": "Which?", "options": two_options(),
+        "reviewers": [str(user.pk)],
+    }, format="json")
+    if created.status_code == 400:
+        outcome = "hidden" if role == "outsider" else "forbidden"
+    else:
+        decision = Decision.objects.get(pk=created.json()["id"])
+        perform_transition(decision, "activate", actor=owner)
+        outcome = {201: "allowed", 403: "forbidden", 404: "hidden"}[review(api_client, user, decision).status_code]
+    assert outcome == cell
 
 
 # --- Pages ------------------------------------------------------------------------------------------------------------
