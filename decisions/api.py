@@ -20,6 +20,7 @@ from .filters import DecisionFilter
 from .models import Decision
 from .serializers import (
     DecideRequestSerializer,
+    ReviewPageSerializer,
     ReviewRequestSerializer,
     ReviewSerializer,
     DecisionSerializer,
@@ -152,7 +153,7 @@ class DecisionViewSet(GovernedObjectActions, AuditTrailAction, viewsets.ModelVie
     @extend_schema(
         methods=["GET"], summary="A decision's reviews, newest first",
         description="Every verdict given, newest first; a reviewer's latest one counts.",
-        responses={200: ReviewSerializer(many=True), **errors(404)},
+        responses={200: ReviewPageSerializer, **errors(404)},
     )
     @extend_schema(
         methods=["POST"], summary="Review a decision (its reviewers, while it is active)",

@@ -98,6 +98,15 @@ class ReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ReviewPageSerializer(serializers.Serializer):
+    """A page of reviews, newest first (?limit=, ?offset=)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ReviewSerializer(many=True)
+
+
 class ReviewRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     verdict = serializers.ChoiceField(choices=Verdict.choices)
     option = serializers.CharField(required=False, allow_blank=True, max_length=50, default="",

@@ -277,6 +277,9 @@ def test_transition_command_refuses_with_the_reason_then_decides(api_client, rev
         call_command("transition", "decision", str(reviewed.pk), "decide", "--actor", owner.email, "--option", "a")
     assert AuditEntry.objects.filter(event_type=AuditEventType.TRANSITION_DENIED).count() == 1
     review(api_client, member, reviewed)
+    review(api_client, second_member, reviewed, verdict="object")
+    with pytest.raises(CommandError, match="it needs 2 approvals from its reviewers and no standing objection"):
+        call_command("transition", "decision", str(reviewed.pk), "decide", "--actor", owner.email, "--option", "a")
     review(api_client, second_member, reviewed)
     call_command("transition", "decision", str(reviewed.pk), "decide", "--actor", owner.email, "--option", "a")
     reviewed.refresh_from_db()
@@ -444,7 +447,14 @@ def test_admin_decide_is_refused_with_the_reason_then_done(client, api_client, o
     assert "Cannot decide yet: it needs 2 approvals from its reviewers." in refused
     assert AuditEntry.objects.filter(event_type=AuditEventType.TRANSITION_DENIED, actor=operator).count() == 1
     review(api_client, member, reviewed)
+    review(api_client, second_member, reviewed, verdict="object")
+    client.force_login(operator)
+    page = client.get(url).content.decode()
+    assert "✗" in page and "no standing objection from a reviewer" in page.lower()
+    refused = client.post(url, {"selected_option": "a", "rationale": "r"}, follow=True).content.decode()
+    assert "it needs 2 approvals from its reviewers and no standing objection from a reviewer." in refused
     review(api_client, second_member, reviewed)
+    client.force_login(operator)
     client.post(url, {"selected_option": "a", "rationale": "r"})
     reviewed.refresh_from_db()
     assert reviewed.state == DecisionState.DECIDED and reviewed.decided_by == operator
