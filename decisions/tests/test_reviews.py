@@ -321,12 +321,12 @@ def test_matrix_review_cell_is_what_naming_a_reviewer_and_reviewing_does(api_cli
 
 def test_the_page_shows_verdicts_the_checklist_and_a_disabled_confirm(client, api_client, reviewed, owner, member,
                                                                     second_member):
-    review(api_client, member, reviewed, verdict="object", comment="Too early")
+    review(api_client, member, reviewed, verdict="object", comment="Too **early** <script>x()</script>")
     client.force_login(owner)
     body = client.get(reviewed.get_absolute_url()).content.decode()
     assert 'id="reviews"' in body and "0 approved · 1 objected · 1 awaited." in body
     assert 'class="reviewer reviewer-object"' in body and 'class="reviewer reviewer-awaited"' in body
-    assert "Too early" in body
+    assert "Too <strong>early</strong>" in body and "<script>x()" not in body  # Markdown, sanitized
     assert "2 approvals from its reviewers" in body and "No standing objection from a reviewer" in body
     assert 'disabled aria-describedby="blocked-decide"' in body
     assert "It needs 2 approvals from its reviewers and no standing objection from a reviewer first." in body
