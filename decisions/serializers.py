@@ -92,10 +92,15 @@ class DecisionTransitionResultSerializer(serializers.Serializer):
 
 
 class ReviewSerializer(serializers.ModelSerializer):
+    comment_html = serializers.SerializerMethodField(help_text="`comment` rendered from Markdown, sanitized.")
+
     class Meta:
         model = Review
-        fields = ["id", "decision", "reviewer", "verdict", "option", "comment", "created_at"]
+        fields = ["id", "decision", "reviewer", "verdict", "option", "comment", "comment_html", "created_at"]
         read_only_fields = fields
+
+    def get_comment_html(self, review) -> str:
+        return render_markdown(review.comment)
 
 
 class ReviewPageSerializer(serializers.Serializer):

@@ -122,6 +122,7 @@ def test_a_reviewer_reviews_and_it_is_audited(api_client, reviewed, member):
     response = review(api_client, member, reviewed, option="b", comment="B is cheaper")
     assert response.status_code == 201, response.json()
     body = response.json()
+    assert body["comment_html"] == "<p>B is cheaper</p>\n"
     assert (body["verdict"], body["option"], body["comment"], body["reviewer"]) == (
         "approve", "b", "B is cheaper", str(member.pk))
     [row] = reviewed_rows(reviewed)
