@@ -1,4 +1,8 @@
-"""Every user gets a handle: added empty, filled from each existing user's email, then made unique."""
+"""Every user gets a handle: added empty, filled from each existing user's email, then made unique.
+
+Not one transaction: on PostgreSQL, rows updated in a table other tables reference leave deferred
+foreign-key trigger events that an ALTER TABLE of that table in the same transaction refuses. The
+filling is a transaction of its own, committed before the column becomes unique."""
 
 import accounts.models
 from django.db import migrations, models
@@ -15,6 +19,8 @@ def fill_handles(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
+    atomic = False
+
     dependencies = [
         ('accounts', '0003_service_accounts'),
     ]
@@ -25,7 +31,7 @@ class Migration(migrations.Migration):
             name='handle',
             field=models.CharField(max_length=40, null=True),
         ),
-        migrations.RunPython(fill_handles, migrations.RunPython.noop),
+        migrations.RunPython(fill_handles, migrations.RunPython.noop, atomic=True),
         migrations.AlterField(
             model_name='user',
             name='handle',
