@@ -16,6 +16,8 @@
 
 Prints p50/p99 (ms) per operation and writes JSON to bench-results/comments-<time>.json and
 comments-latest.json. Environment equivalents: BENCH_COMMENTS, BENCH_COMMENTS_LISTS, BENCH_COMMENTS_PROJECTS.
+From another driver: `measured = comments.measure(comments.parse_args([]))`, then `comments.report(measured)`
+(the table as text) and `comments.save(measured)`.
 """
 
 from __future__ import annotations
@@ -119,33 +121,42 @@ def measure(options) -> dict:
             "server_problems": problems[:20], "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def report(measured: dict) -> None:
+def report(measured: dict) -> str:
+    """The table as text (bench/__main__.py can add it to its own report)."""
     labels = {
         "create": "POST decisions/{id}/comments/ (Markdown)",
         "create_mention": "POST decisions/{id}/comments/ (Markdown + one @mention)",
         "list_decision": f"GET decisions/{{id}}/comments/?limit=50 (~{measured['comments_per_decision']} comments)",
         "list_project_empty": "GET projects/{id}/comments/?limit=50 (none)",
     }
-    print(f"\nComments over HTTP, gunicorn 1 sync worker, {measured['backend']} ({measured['pinning']})")
-    print(f"{'operation':<66} {'n':>5} {'p50 ms':>8} {'p99 ms':>8}")
+    lines = [f"Comments over HTTP, gunicorn 1 sync worker, {measured['backend']} ({measured['pinning']})",
+             f"{'operation':<66} {'n':>5} {'p50 ms':>8} {'p99 ms':>8}"]
     for key, label in labels.items():
         row = measured["results"][key]
-        print(f"{label:<66} {row['count']:>5} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}")
-    for line in measured["server_problems"]:
-        print(f"server log: {line}")
+        lines.append(f"{label:<66} {row['count']:>5} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}")
+    lines += [f"server log: {line}" for line in measured["server_problems"]]
+    return "\n".join(lines)
+
+
+def save(measured: dict) -> None:
     run.RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for name in (f"comments-{stamp}.json", "comments-latest.json"):
         (run.RESULTS_DIR / name).write_text(json.dumps(measured, indent=2))
 
 
-def main(argv=None) -> int:
+def parse_args(argv):
     parser = argparse.ArgumentParser(description="Comment create and list over HTTP (SQLite, 1 worker).")
     parser.add_argument("--comments", type=int, default=int(os.environ.get("BENCH_COMMENTS", 500)))
     parser.add_argument("--lists", type=int, default=int(os.environ.get("BENCH_COMMENTS_LISTS", 200)))
     parser.add_argument("--projects", type=int, default=int(os.environ.get("BENCH_COMMENTS_PROJECTS", 20)))
-    args = parser.parse_args(argv)
-    report(measure(args))
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    measured = measure(parse_args(argv))
+    save(measured)
+    print("\n" + report(measured))
     return 0
 
 
