@@ -225,6 +225,12 @@ def visible_projects(user, projects=None):
     return live.filter(Q(owner=user) | Q(pk__in=member_of))
 
 
+def eligible_reviewers(users, project):
+    """can_be_reviewer as SQL: of `users`, the active people who are the project's owner or members."""
+    member_of = _membership_model().objects.filter(project_id=project.pk, role=MEMBER).values("user_id")
+    return users.filter(is_active=True, is_service=False).filter(Q(pk=project.owner_id) | Q(pk__in=member_of))
+
+
 def steered_projects(user):
     """Live projects `user` may steer (can_steer as SQL): every one for operators, else those they own."""
     projects = visible_projects(user)

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.text import slugify
 
+from core.access import eligible_reviewers
 from core.web.forms import DecideForm
-from projects.models import MembershipRole
 
 from .models import Decision, DecisionState, Verdict
 from .options import clean_options, clean_tags
@@ -126,9 +126,7 @@ class DecisionForm(forms.Form):
 
 def team_people(project):
     """Who may be named a reviewer: the owner and the members (not viewers), by email."""
-    members = project.memberships.filter(role=MembershipRole.MEMBER).values("user_id")
-    return (get_user_model().objects.filter(is_active=True, is_service=False)
-            .filter(Q(pk=project.owner_id) | Q(pk__in=members)).order_by("email"))
+    return eligible_reviewers(get_user_model().objects.all(), project).order_by("email")
 
 
 class ReviewForm(forms.Form):

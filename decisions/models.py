@@ -154,13 +154,14 @@ class Decision(StateTracked, ConcurrentTransitionMixin, UUIDModel):
         return next((o for o in self.options or [] if o.get("id") == option_id), None)
 
     def standing_verdicts(self) -> dict:
-        """{reviewer id: their latest review} for each current reviewer who has given a verdict.
+        """{reviewer id: their latest review} for each named reviewer still on the team (the owner or a
+        member: the verdict of someone who has left it no longer counts) who has given a verdict.
 
         Read once per instance (the engine's locked copy, a page's decision): a later change is seen by
         the next request, which reads a fresh instance."""
         cached = self.__dict__.get("_standing_verdicts")
         if cached is None:
-            reviewers = set(self.reviewers.values_list("pk", flat=True))
+            reviewers = set(access.eligible_reviewers(self.reviewers.all(), self.project).values_list("pk", flat=True))
             cached = {}
             if reviewers:
                 for review in self.reviews.filter(reviewer_id__in=reviewers).order_by("created_at", "pk"):

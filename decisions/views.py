@@ -16,7 +16,7 @@ from projects.models import Project
 from . import services
 from .filters import DecisionFilter
 from .forms import DecidePageForm, DecisionForm, ReviewForm
-from core.access import can_edit_decisions, can_govern_decisions, can_review
+from core.access import can_edit_decisions, can_govern_decisions, can_review, eligible_reviewers
 from core.web.soft_delete import SoftDeletePages
 
 from .models import Decision, DecisionState, Verdict
@@ -86,7 +86,8 @@ def review_panel(decision: Decision, user) -> dict:
     """Each reviewer with their standing verdict (None: still awaited), the tally, and whether `user`
     may give theirs now."""
     standing = decision.standing_verdicts()
-    people = [{"user": reviewer, "review": standing.get(reviewer.pk)}
+    on_team = set(eligible_reviewers(decision.reviewers.all(), decision.project).values_list("pk", flat=True))
+    people = [{"user": reviewer, "review": standing.get(reviewer.pk), "left": reviewer.pk not in on_team}
               for reviewer in decision.reviewers.order_by("email")]
     counts = decision.verdict_counts()
     may_review = decision.state == DecisionState.ACTIVE and can_review(decision, user)
@@ -94,7 +95,7 @@ def review_panel(decision: Decision, user) -> dict:
         "reviewers": people,
         "approvals": counts[Verdict.APPROVE],
         "objections": counts[Verdict.OBJECT],
-        "awaited": sum(1 for person in people if person["review"] is None),
+        "awaited": sum(1 for person in people if person["review"] is None and not person["left"]),
         "review_form": ReviewForm(initial={"verdict": getattr(standing.get(user.pk), "verdict", None)})
         if may_review else None,
         "my_review": standing.get(user.pk),

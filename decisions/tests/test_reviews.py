@@ -273,6 +273,19 @@ def test_the_markdown_record_names_who_was_consulted(api_client, reviewed, membe
             in record)
 
 
+def test_the_approval_of_a_reviewer_who_left_the_team_no_longer_counts(client, api_client, reviewed, owner, member,
+                                                                       second_member):
+    review(api_client, member, reviewed)
+    review(api_client, second_member, reviewed)
+    reviewed.project.memberships.filter(user=second_member).update(role=MembershipRole.VIEWER)
+    api_client.force_authenticate(owner)
+    response = api_client.post(decide_url(reviewed), {"selected_option": "a"}, format="json")
+    assert response.status_code == 400 and response.json()["missing"] == ["has_required_approvals"]
+    client.force_login(owner)
+    body = client.get(reviewed.get_absolute_url()).content.decode()
+    assert 'class="reviewer reviewer-left"' in body and "1 approved · 0 objected · 0 awaited." in body
+
+
 def test_transition_command_refuses_with_the_reason_then_decides(api_client, reviewed, owner, member, second_member):
     with pytest.raises(CommandError, match="it needs 2 approvals from its reviewers"):
         call_command("transition", "decision", str(reviewed.pk), "decide", "--actor", owner.email, "--option", "a")
