@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 
 from auditlog.models import AbstractLogEntry
 
-from core.access import can_be_reviewer, can_edit_decisions, can_review
+from core.access import can_be_reviewer, can_edit_decisions, can_review, eligible_reviewers
 from core.by_key import get_by_key
 from core.errors import Conflict, InvalidInput, record_refusal, require
 from core.recording import AuditEventType, audited_write, record_event
@@ -47,16 +47,20 @@ def reviewers_not_on_team(ids) -> str:
     return f"Reviewers must be the project's owner or members; not {', '.join(sorted(str(pk) for pk in ids))}."
 
 
-def _check_reviews(*, project, reviewers, required_approvals) -> None:
+def _check_reviews(*, project, reviewers, required_approvals, decision=None) -> None:
     """Reviewers are people of the project's team (its owner and members); decide cannot need more
-    approvals than there are reviewers."""
+    approvals than there are reviewers who can give one. `reviewers` None: the decision's, unchanged
+    (those who have left the team since are not counted, nor refused)."""
     if reviewers is not None:
         outsiders = [user for user in reviewers if not can_be_reviewer(project, user)]
         if outsiders:
             raise InvalidInput(reviewers_not_on_team(user.pk for user in outsiders), field="reviewers")
     if not isinstance(required_approvals, int) or isinstance(required_approvals, bool) or required_approvals < 0:
         raise InvalidInput("required_approvals must be a whole number, 0 or more.", field="required_approvals")
-    count = len(set(reviewers or ()))
+    if reviewers is None:
+        count = eligible_reviewers(decision.reviewers.all(), project).count() if decision is not None else 0
+    else:
+        count = len(set(reviewers))
     if required_approvals > count:
         raise InvalidInput(f"required_approvals ({required_approvals}) cannot exceed the number of reviewers ({count}).",
                            field="required_approvals")
@@ -101,8 +105,8 @@ def decision_update(*, decision: Decision, actor, related_decisions=None, review
     if reviewers is not None or "required_approvals" in changes:
         _check_reviews(
             project=decision.project,
-            reviewers=list(reviewers) if reviewers is not None else list(decision.reviewers.all()),
-            required_approvals=changes.get("required_approvals", decision.required_approvals),
+            reviewers=list(reviewers) if reviewers is not None else None,
+            required_approvals=changes.get("required_approvals", decision.required_approvals), decision=decision,
         )
     with audited_write(actor):
         for name, value in changes.items():

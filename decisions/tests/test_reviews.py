@@ -103,6 +103,16 @@ def test_more_approvals_than_reviewers_is_400_on_create_and_update(api_client, a
                             format="json").status_code == 400
 
 
+def test_changing_only_the_approvals_counts_the_reviewers_still_on_the_team(api_client, reviewed, owner,
+                                                                           second_member):
+    reviewed.project.memberships.filter(user=second_member).update(role=MembershipRole.VIEWER)
+    api_client.force_authenticate(owner)
+    detail = reverse("api:decision-detail", args=[reviewed.pk])
+    refused = api_client.patch(detail, {"required_approvals": 2}, format="json")
+    assert refused.status_code == 400 and "number of reviewers (1)" in str(refused.json()["required_approvals"])
+    assert api_client.patch(detail, {"required_approvals": 1}, format="json").status_code == 200
+
+
 def test_update_reviewers_over_the_api_is_audited(api_client, active_project, owner, member, second_member):
     decision = DecisionFactory(project=active_project)
     api_client.force_authenticate(owner)
