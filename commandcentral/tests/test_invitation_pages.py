@@ -143,3 +143,15 @@ def test_operators_see_invitations_in_the_admin_read_only(invitation, operator):
     page = client.get("/admin/accounts/invitation/")
     assert page.status_code == 200 and "new@example.com" in page.content.decode()
     assert client.get("/admin/accounts/invitation/add/").status_code == 403
+
+
+def test_someone_with_an_account_logs_in_and_comes_back_to_join(project, owner):
+    person = UserFactory(email="returning@example.com")
+    invitation = invitation_create(project=project, actor=owner, email=person.email, role="member")
+    client = Client()
+    page = client.get(invitation.link_path()).content.decode()
+    assert f'href="/login?next={invitation.link_path()}"' in page
+    back = client.post("/login", {"username": person.email, "password": PASSWORD, "next": invitation.link_path()})
+    assert back.status_code == 302 and back["Location"] == invitation.link_path()
+    assert client.post(invitation.link_path()).status_code == 302
+    assert Membership.objects.get(project=project, user=person).role == "member"
