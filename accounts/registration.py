@@ -24,6 +24,11 @@ def register(*, email: str, password: str, name: str = "") -> User:
         with audited_write(None):
             return User.objects.create_user(email, password, name=name)
     except IntegrityError:
+        if not User.objects.filter(email__iexact=email).exists():
+            # Not the email: the handle derived from it was taken between its choice and the INSERT (two
+            # sign-ups of ada@a and ada@b at once). Chosen again, it is free now.
+            with audited_write(None):
+                return User.objects.create_user(email, password, name=name)
         # Another registration of this email committed between the check and the INSERT (the unique
         # index decides): answered as any taken address, and nothing of this one is kept.
         return _registered_already(email, password, name)

@@ -71,3 +71,16 @@ def test_the_data_migration_fills_existing_users(db):
     assert handles["kim@example.org"] == "kim"
     assert handles["kim@example.com"] == "kim-2"
     assert unique_handle("kim@example.net") == "kim-3"
+
+
+def test_a_handle_taken_during_registration_is_chosen_again(api_client, db, monkeypatch):
+    import accounts.models
+
+    UserFactory(email="ada@example.org")
+    real = accounts.models.unique_handle
+    answers = iter(["ada"])  # as if "ada" were still free when the handle was chosen
+    monkeypatch.setattr(accounts.models, "unique_handle", lambda email, **kw: next(answers, None) or real(email, **kw))
+    response = api_client.post(reverse("api:auth-register"), {"email": "ada@example.com", "password": "a-long-unusual-pass"},
+                               format="json")
+    assert response.status_code == 201
+    assert User.objects.get(email="ada@example.com").handle == "ada-2"
