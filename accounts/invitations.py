@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.access import can_steer
@@ -129,12 +129,19 @@ def invitation_sign_up(*, invitation: Invitation, name: str, password: str, join
         validate_password(password, user=candidate)
     except ValidationError as error:
         raise InvalidInput(" ".join(error.messages), field="password1") from None
-    with audited_write(None), transaction.atomic():
-        if User.objects.filter(email__iexact=invitation.email).exists():
-            raise InvalidInput("This address has an account now: log in to accept.", field="email")
-        user = User.objects.create_user(invitation.email, password, name=name)
-        invitation_accept(invitation=invitation, user=user, join=join)
-    return user
+    for attempt in (1, 2):
+        try:
+            with audited_write(None), transaction.atomic():
+                if User.objects.filter(email__iexact=invitation.email).exists():
+                    raise InvalidInput("This address has an account now: log in to accept.", field="email")
+                user = User.objects.create_user(invitation.email, password, name=name)
+                invitation_accept(invitation=invitation, user=user, join=join)
+            return user
+        except IntegrityError:
+            # The address got an account meanwhile (the check above says so on the next try), or the
+            # handle derived from it was taken between its choice and the INSERT (chosen again then).
+            if attempt == 2:
+                raise InvalidInput("This address has an account now: log in to accept.", field="email") from None
 
 
 def _record(invitation: Invitation, event_name: str, event_type: str, *, actor) -> None:
