@@ -231,6 +231,14 @@ def eligible_reviewers(users, project):
     return users.filter(is_active=True, is_service=False).filter(Q(pk=project.owner_id) | Q(pk__in=member_of))
 
 
+def reviewable_projects(user):
+    """can_be_reviewer as SQL over projects: the live projects whose owner or member `user` is (a person)."""
+    if not is_active_user(user) or getattr(user, "is_service", False):
+        return _project_model().objects.none()
+    member_of = _membership_model().objects.filter(user=user, role=MEMBER).values("project_id")
+    return _project_model().objects.filter(deleted_at__isnull=True).filter(Q(owner=user) | Q(pk__in=member_of))
+
+
 def steered_projects(user):
     """Live projects `user` may steer (can_steer as SQL): every one for operators, else those they own."""
     projects = visible_projects(user)

@@ -433,6 +433,8 @@ def test_dashboard_lists_decisions_waiting_for_my_review(client, api_client, rev
     assert awaiting_section(client) == ""
     client.force_login(second_member)
     assert f">{reviewed.title}</a>" in awaiting_section(client)
+    reviewed.project.memberships.filter(user=second_member).update(role=MembershipRole.VIEWER)
+    assert awaiting_section(client) == ""  # no longer on the team: nothing waits for them
 
 
 # --- Admin ------------------------------------------------------------------------------------------------------------
