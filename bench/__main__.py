@@ -1,14 +1,16 @@
 """`python -m bench` (make bench): the HTTP benchmarks of bench.run, then bench.ledger (with PostgreSQL
-among the backends) and bench.webhooks, in one result file.
+among the backends), bench.webhooks, bench.comments and bench.reviews (BENCH_LEDGER, BENCH_WEBHOOKS, BENCH_COMMENTS_RUN,
+BENCH_REVIEWS = 0 leave one out).
 
 The driver sits above the three so that none of them imports another's driver (bench.ledger builds on
 bench.run's servers and helpers; bench.run knows nothing of it).
 """
 
+import os
 import sys
 import time
 
-from . import ledger, run, webhooks
+from . import comments, ledger, reviews, run, webhooks
 
 
 def main(argv=None) -> int:
@@ -23,6 +25,12 @@ def main(argv=None) -> int:
         extra.append(ledger.report(results["ledger"]))
     if options.webhooks:
         results["webhooks"] = webhooks.bench(webhooks.parse_args([]))
+    if os.environ.get("BENCH_COMMENTS_RUN", "1") != "0":
+        results["comments"] = comments.measure(comments.parse_args([]))
+        comments.save(results["comments"])
+        extra.append(comments.report(results["comments"]))
+    if os.environ.get("BENCH_REVIEWS", "1") != "0":
+        reviews.main([])  # decide with 5 reviewers; prints its table, bench-results/reviews-latest.json
     results["seconds"] = round(time.monotonic() - started, 1)
     run.report(results, options, extra)
     return 0
