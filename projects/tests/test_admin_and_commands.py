@@ -148,3 +148,22 @@ def test_seed_demo_tells_a_believable_story(db):
     assert not rows.filter(event_name="project.kill", rationale__icontains="kick-off").exists()
     assert rows.filter(event_name="project.kill", success=True).exists()
     assert rows.filter(success=False).exclude(from_state=None).exists()
+
+
+@pytest.mark.django_db
+def test_demo_data_shows_a_team_governing_together():
+    """seed_demo leaves a pending and a revoked invitation, a discussed decision decided after two approvals,
+    one blocked by an objection (its refused decide recorded) and one waiting for the member's review."""
+    from accounts.models import Invitation
+    from decisions.models import Decision
+    from discussions.models import Comment
+
+    call_command("seed_demo", stdout=io.StringIO())
+    assert sorted(Invitation.objects.values_list("email", flat=True)) == ["contractor@example.com", "newcomer@example.com"]
+    approved = Decision.objects.get(title="Adopt PostgreSQL for production")
+    assert approved.state == "decided" and approved.reviews.filter(verdict="approve").count() == 2
+    assert Comment.objects.filter(decision=approved).count() == 2
+    blocked = Decision.objects.get(title="Move CI to self-hosted runners")
+    assert blocked.state == "active"
+    assert AuditEntry.objects.filter(event_name="decision.decide", entity_id=str(blocked.pk), success=False).exists()
+    assert Decision.objects.get(title="Adopt trunk-based development").reviewers.filter(email="member@example.com").exists()

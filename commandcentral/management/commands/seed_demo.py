@@ -5,10 +5,12 @@ import random
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from accounts.invitations import invitation_create, invitation_revoke
 from accounts.models import User
 from core.commands import command_audit_context
 from core.transitions import TransitionRefused, perform_transition, transition_specs
-from decisions.services import decision_create
+from decisions.services import decision_create, review_create
+from discussions.services import comment_create
 from projects.models import MembershipRole, Project
 from projects.services import membership_add, project_create
 
@@ -92,6 +94,8 @@ class Command(BaseCommand):
             # Decisions need an open project; they get made before the project closes.
             if project.state == "active":
                 self._decisions(project, rng, owner, member, decisions)
+                if index == 0:
+                    self._team_work(project, owner, member)
             for name in path[1:]:
                 perform_transition(project, name, actor=owner, rationale=RATIONALES[name])
         except TransitionRefused as refused:
@@ -123,3 +127,54 @@ class Command(BaseCommand):
                 perform_transition(decision, "decide", actor=owner, rationale="Best trade-off for the team.",
                                    selected_option=options[0]["id"])
                 decided = decision
+
+    def _team_work(self, project, owner, member) -> None:
+        """How a team governs together: invitations, a discussion, reviews that decide or block."""
+        invitation_create(project=project, actor=owner, email="newcomer@example.com", role=MembershipRole.MEMBER)
+        contractor = invitation_create(project=project, actor=owner, email="contractor@example.com",
+                                       role=MembershipRole.VIEWER)
+        invitation_revoke(invitation=contractor, actor=owner)
+        comment_create(actor=owner, project=project,
+                       body="Welcome aboard! Decisions with **reviewers** need their approvals before anyone decides.")
+
+        def options(*labels):
+            return [{"id": label.lower(), "label": label, "pros": [], "cons": []} for label in labels]
+
+        approved = decision_create(
+            actor=owner, project=project, title="Adopt PostgreSQL for production",
+            question="Which database runs production?", options=options("PostgreSQL", "MySQL"),
+            context="We need **transactions**, `LISTEN/NOTIFY` and mature backups.\n\n- replication\n- point-in-time recovery",
+            reviewers=[owner, member], required_approvals=2, tags=["demo"],
+        )
+        perform_transition(approved, "activate", actor=owner, rationale="Ready for review.")
+        comment_create(actor=owner, project=project, decision=approved,
+                       body=f"@{member.handle} could you check the backup story before you approve?")
+        comment_create(actor=member, project=project, decision=approved,
+                       body="Checked with @dba-team: point-in-time recovery works with our setup.")
+        review_create(decision=approved, actor=member, verdict="approve", option="postgresql",
+                      comment="Backups and replication are covered.")
+        review_create(decision=approved, actor=owner, verdict="approve", option="postgresql")
+        perform_transition(approved, "decide", actor=owner, rationale="Two approvals, no objection.",
+                           selected_option="postgresql")
+
+        blocked = decision_create(
+            actor=owner, project=project, title="Move CI to self-hosted runners",
+            question="Where do our CI jobs run?", options=options("Self-hosted", "Hosted"),
+            context="Hosted minutes cost more every month.", reviewers=[owner, member],
+            required_approvals=1, tags=["demo"],
+        )
+        perform_transition(blocked, "activate", actor=owner, rationale="Ready for review.")
+        review_create(decision=blocked, actor=owner, verdict="approve", option="self-hosted")
+        review_create(decision=blocked, actor=member, verdict="object", comment="Who patches the runners?")
+        # Deciding now is refused (a standing objection), and the refusal is on the record like any other.
+        try:
+            perform_transition(blocked, "decide", actor=owner, rationale="Let's go.", selected_option="self-hosted")
+        except TransitionRefused:
+            pass
+
+        waiting = decision_create(
+            actor=owner, project=project, title="Adopt trunk-based development",
+            question="Do we merge to main daily?", options=options("Yes", "No"),
+            reviewers=[member], required_approvals=1, tags=["demo"],
+        )
+        perform_transition(waiting, "activate", actor=owner, rationale="Ready for review.")
