@@ -4,7 +4,7 @@ from django.utils.html import format_html, format_html_join
 from core.web.admin import AuditedTransitionsMixin, ServiceAdminMixin, SoftDeletedFilter
 from core.web.forms import DecideForm, RationaleForm
 
-from .models import Decision, Review
+from .models import Decision
 from .services import EDITABLE_FIELDS, decision_create, decision_restore, decision_update
 
 
