@@ -13,6 +13,11 @@ class InvitationForm(forms.Form):
     email = forms.EmailField(label="Email of the person to invite", max_length=254)
     role = forms.ChoiceField(choices=InvitationRole.choices, initial=InvitationRole.MEMBER)
 
+    def __init__(self, *args, **kwargs):
+        # Ids of its own: the project page shows it next to the team form, whose fields have the same names.
+        kwargs.setdefault("auto_id", "id_invitation_%s")
+        super().__init__(*args, **kwargs)
+
 
 class JoinForm(forms.Form):
     """Someone without an account, joining through an invitation: a name and a password."""
