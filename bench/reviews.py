@@ -30,17 +30,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import run
+from .comments import percentile  # one nearest-rank percentile for both benchmarks
 
 REVIEWERS = 5
 REQUIRED = 3
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 # --- Seeding (runs in its own process, with Django) ----------------------------------------------------

@@ -63,15 +63,7 @@ def role_of(project, user) -> str | None:
         return None
     if user.is_staff:
         return OPERATOR
-    if project.owner_id == user.pk:
-        return OWNER
-    cache = getattr(project, "_roles", None)
-    if cache is None:
-        cache = project._roles = {}
-    if user.pk not in cache:
-        memberships = _membership_model().objects.filter(project=project, user=user)
-        cache[user.pk] = memberships.values_list("role", flat=True).first()
-    return cache[user.pk]
+    return team_role(project, user)
 
 
 def note_roles(projects, user) -> None:
