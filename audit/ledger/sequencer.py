@@ -312,5 +312,11 @@ def unqueued_rows(using: str = "default") -> int:
     # Cheap first: the counts add up in a healthy ledger (a leaf whose row is gone is verify_audit's to find).
     if rows.count() == LedgerLeaf.objects.using(using).count() + LedgerQueue.objects.using(using).count():
         return 0
-    return (rows.filter(ledger_leaf__isnull=True)
-            .exclude(id__in=LedgerQueue.objects.using(using).values("entry_id")).count())
+    return unqueued(using).count()
+
+
+def unqueued(using: str = "default"):
+    """The audit rows that are neither leaves nor queued, as a queryset."""
+    AuditEntry, LedgerQueue, _, _ = _models()
+    return (AuditEntry._base_manager.using(using).filter(ledger_leaf__isnull=True)
+            .exclude(id__in=LedgerQueue.objects.using(using).values("entry_id")))

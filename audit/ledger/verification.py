@@ -295,16 +295,13 @@ def _check_checkpoints(entries, root: bytes, size: int, verifier, report: Ledger
 
 def _unqueued_rows(report: LedgerReport, using: str) -> LedgerBreak | None:
     """Rows that are neither leaves nor queued: every committed row is one or the other, whatever its age."""
-    from .sequencer import unqueued_rows
+    from .sequencer import unqueued, unqueued_rows
 
-    AuditEntry = apps.get_model("audit", "AuditEntry")
     LedgerQueue = apps.get_model("audit", "LedgerQueue")
     report.unsealed_rows = LedgerQueue.objects.using(using).count()
     if not unqueued_rows(using):
         return None
-    stray = (AuditEntry._base_manager.using(using).filter(ledger_leaf__isnull=True)
-             .exclude(id__in=LedgerQueue.objects.using(using).values("entry_id"))
-             .order_by("id").values_list("id", flat=True).first())
+    stray = unqueued(using).order_by("id").values_list("id", flat=True).first()
     return LedgerBreak(BreakKind.UNQUEUED_ROW, stray, None, f"audit row #{stray} was never sealed into the ledger and is not queued.")
 
 
