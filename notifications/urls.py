@@ -1,0 +1,3 @@
+"""This app's pages (included by commandcentral.urls)."""
+
+urlpatterns = []
