@@ -62,6 +62,9 @@ INSTALLED_APPS = [
     "audit",
     "webhooks",
     "discussions",
+    "notifications",
+    "search",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -398,6 +401,18 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],  # as X_FRAME_OPTIONS = "DENY", for browsers that only read CSP
     },
 }
+
+# --- Live event stream, notifications, search ---------------------------------------------------
+# Where pages open the event stream: a path on this site (a proxy sends it to the ASGI server), or an
+# absolute URL when another process serves it on another origin (`make run`: uvicorn on the next port).
+# Pages may then connect to that origin (connect-src below), and the stream's process must list this
+# site's origin in CORS_ALLOWED_ORIGINS (the session cookie goes with the request).
+LIVE_STREAM_URL = env.str("LIVE_STREAM_URL", default="/api/v1/events/stream/")
+if LIVE_STREAM_URL.startswith(("http://", "https://")):
+    from urllib.parse import urlsplit  # noqa: E402
+
+    _stream = urlsplit(LIVE_STREAM_URL)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] = [SELF, f"{_stream.scheme}://{_stream.netloc}"]
 
 # --- Logging (django-structlog) --------------------------------------------------------------
 import structlog  # noqa: E402

@@ -21,6 +21,8 @@ urlpatterns = [
     path("", include("commandcentral.ops_urls")),
     path("", include("commandcentral.page_urls")),
     path("", include("commandcentral.account_urls")),
+    path("", include("notifications.urls")),
+    path("", include("search.urls")),
 ]
 
 handler400 = "commandcentral.error_views.bad_request"

@@ -123,5 +123,9 @@ urlpatterns = [
     # C2SP tlog-witness names the call add-checkpoint, without a trailing slash.
     path("witness/add-checkpoint", WitnessAddCheckpointView.as_view(), name="witness-add-checkpoint"),
     path("witness/key/", WitnessKeyView.as_view(), name="witness-key"),
+    # Before the router: its events/<pk>/ would take events/stream/.
+    path("", include("live.api_urls")),
+    path("", include("notifications.api_urls")),
+    path("", include("search.api_urls")),
     path("", include(router.urls)),
 ]
