@@ -7,9 +7,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from auditlog.registry import auditlog
+        from core.recording import track_changes
 
         from .models import User
 
         # Passwords never reach the trail; last_login changes on every login and is noise.
-        auditlog.register(User, exclude_fields=["password", "last_login", "updated_at"])
+        track_changes(User, exclude_fields=["password", "last_login", "updated_at"])

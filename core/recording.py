@@ -163,3 +163,18 @@ def audited_write(actor):
             yield
     finally:
         _acting_actor.reset(token)
+
+
+def track_changes(model, *, exclude_fields=(), **options) -> None:
+    """Register `model` with django-auditlog: every save and delete writes a row with the field changes.
+
+    Reverse relations are left out. auditlog diffs every field `_meta.get_fields()` lists, and that
+    includes the other side of each foreign key pointing at the model, which has no value of its own:
+    a new project's row would say `"entity_states": [null, "states.EntityState.None"]` for each of
+    them, and so would every webhook payload. Call it from an AppConfig.ready(), when every model, and
+    so every reverse relation, is known.
+    """
+    from auditlog.registry import auditlog
+
+    reverse = [field.name for field in model._meta.get_fields() if field.auto_created and not field.concrete]
+    auditlog.register(model, exclude_fields=[*exclude_fields, *reverse], **options)

@@ -6,10 +6,10 @@ class DecisionsConfig(AppConfig):
     verbose_name = "Decisions"
 
     def ready(self) -> None:
-        from auditlog.registry import auditlog
+        from core.recording import track_changes
 
         from . import services  # noqa: F401  (registers its transition hooks: supersession)
         from .models import Decision
 
         # m2m rows list only what was added/removed; never .clear() it (auditlog #539 logs every row).
-        auditlog.register(Decision, exclude_fields=["updated_at"], m2m_fields={"related_decisions", "reviewers"})
+        track_changes(Decision, exclude_fields=["updated_at"], m2m_fields={"related_decisions", "reviewers"})

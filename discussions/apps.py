@@ -6,10 +6,10 @@ class DiscussionsConfig(AppConfig):
     verbose_name = "Discussions"
 
     def ready(self) -> None:
-        from auditlog.registry import auditlog
+        from core.recording import track_changes
 
         from .models import Comment
 
         # Every edit keeps the old and new body in its audit row, a delete keeps the last one: the history
         # of a comment is in the trail, not in the table. Its mentions follow from the body.
-        auditlog.register(Comment, exclude_fields=["updated_at", "edited_at", "body_html", "unresolved_mentions"])
+        track_changes(Comment, exclude_fields=["updated_at", "edited_at", "body_html", "unresolved_mentions"])

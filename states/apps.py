@@ -7,10 +7,10 @@ class StatesConfig(AppConfig):
     verbose_name = "Entity states"
 
     def ready(self) -> None:
-        from auditlog.registry import auditlog
+        from core.recording import track_changes
 
         from .models import EntityState
 
         # Registration is the entity_created row; transitions write their own transition_success row
         # (with the diff) and save with auditlog disabled, as perform_transition does.
-        auditlog.register(EntityState, exclude_fields=["updated_at"])
+        track_changes(EntityState, exclude_fields=["updated_at"])

@@ -6,7 +6,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
-        from auditlog.registry import auditlog
+        from core.recording import track_changes
 
         from audit.ledger.sequencer import ledger_sealed
         from audit.tasks import maintenance_ran
@@ -15,6 +15,6 @@ class WebhooksConfig(AppConfig):
         from .models import WebhookSubscription
 
         # The secret never reaches the trail; the delivery state moves on every delivery and is not a change.
-        auditlog.register(WebhookSubscription, exclude_fields=["secret", "updated_at", *WebhookSubscription.DELIVERY_STATE])
+        track_changes(WebhookSubscription, exclude_fields=["secret", "updated_at", *WebhookSubscription.DELIVERY_STATE])
         ledger_sealed.connect(schedule_after_seal, dispatch_uid="webhooks_schedule_after_seal")
         maintenance_ran.connect(resume_abandoned, dispatch_uid="webhooks_resume_abandoned")

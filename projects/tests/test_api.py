@@ -269,3 +269,16 @@ def test_project_list_queries_do_not_grow_with_rows(api_client, member, django_a
     MembershipFactory.create_batch(20, user=member)
     with django_assert_num_queries(2):
         api_client.get(reverse("api:project-list"))
+
+
+def test_a_created_rows_changes_name_only_the_projects_own_fields(api_client, member):
+    """Reverse relations (its team, decisions, entity states, webhooks…) have no value of their own: a
+    create's changes list none of them, in the row and in what the events API (and so webhooks) carries."""
+    response = as_user(api_client, member).post(reverse("api:project-list"), {"name": "Apollo"}, format="json")
+    assert response.status_code == 201
+    row = AuditEntry.objects.get(event_name="project.created")
+    own = {field.name for field in Project._meta.get_fields() if field.concrete}
+    assert set(row.changes) <= own and {"name", "slug", "owner"} <= set(row.changes)
+    assert not [name for name, (_, new) in row.changes.items() if str(new).endswith(".None")]
+    event = api_client.get(reverse("api:event-detail", args=[row.pk])).json()
+    assert set(event["changes"]) == set(row.changes)
