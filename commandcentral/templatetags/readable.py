@@ -26,10 +26,16 @@ VERBS = {
     "created": "created", "updated": "edited", "deleted": "deleted", "activate": "activated", "pause": "paused",
     "resume": "resumed", "complete": "completed", "kill": "killed", "decide": "decided", "archive": "archived",
     "login": "logged in", "logout": "logged out", "logout_everywhere": "logged out everywhere",
-    "failed": "failed to log in", "transition": "moved", "register": "registered", "restore": "restored",
-    "refresh_reuse": "replayed a spent refresh token", "paused": "paused", "redeliver": "redelivered",
-    "throttled": "stopped an address that failed to authenticate too often",
-    "register_existing": "turned away a registration of an address that already has an account",
+    "transition": "moved", "register": "registered", "restore": "restored",
+    "paused": "paused", "redeliver": "redelivered",
+}
+# Rows about an attempt by someone who is not signed in: the account tried is named, but the row has no
+# actor (whoever typed the address is not its owner), so the sentence does not make anyone its subject.
+ATTEMPTS = {
+    "auth.failed": "A sign-in as {account} failed",
+    "auth.refresh_reuse": "A spent refresh token of {account} was replayed: every session and token of the account was ended",
+    "auth.throttled": "An address that failed to authenticate too often was stopped for a while",
+    "auth.register_existing": "A registration as {account} was turned away: the address already has an account",
 }
 DETAIL_VIEWS = {"project": "project_detail", "decision": "decision_detail", "entity_state": "entity_detail"}
 
@@ -40,6 +46,9 @@ def sentence(entry):
     from django.urls import NoReverseMatch, reverse
     from django.utils.html import format_html
 
+    if entry.event_name in ATTEMPTS and not entry.actor_id:
+        account = (entry.extra or {}).get("email") or entry.object_repr or "an unknown account"
+        return format_html(ATTEMPTS[entry.event_name], account=account)
     actor = entry.actor.get_short_name() if entry.actor_id and entry.actor else (entry.actor_email or "The system")
     entity, _, action = (entry.event_name or "").rpartition(".")
     verb = VERBS.get(action, action.replace("_", " "))

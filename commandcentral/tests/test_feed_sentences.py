@@ -22,3 +22,17 @@ def test_the_dashboard_feed_reads_like_sentences(client, owner, outsider, projec
             in page)
     assert f'Mia Owner activated <a href="{project.get_absolute_url()}">{project.name}</a> — now Active' in page
     assert f"Mia Owner added {outsider.email} (viewer) to {project.name}" in page
+
+
+def test_a_failed_sign_in_names_the_account_tried_without_making_anyone_its_actor(client, operator, owner):
+    from audit.models import AuditEntry
+
+    response = client.post(reverse("login"), {"username": owner.email, "password": "not the password"})
+    assert response.status_code == 200  # the form again, with its error
+    row = AuditEntry.objects.get(event_name="auth.failed")
+    assert row.actor_id is None and row.extra["email"] == owner.email and not row.success
+
+    client.force_login(operator)
+    page = client.get(reverse("audit_list")).content.decode()
+    assert f"A sign-in as {owner.email} failed" in page
+    assert "The system failed" not in page
