@@ -19,6 +19,17 @@ class AuditEntrySerializer(FastOutputMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def event_data(entry: AuditEntry, leaf_index: int) -> dict:
+    """A sealed row as its subscribers receive it: the row as events/{id}/ shows it, plus its leaf index.
+
+    One rule for every push channel: a webhook delivery's `data` and an event-stream message's `data`
+    are this dict, so a client can switch channels (or verify either against the ledger) unchanged.
+    """
+    data = dict(AuditEntrySerializer(entry).data)
+    data["leaf_index"] = leaf_index
+    return data
+
+
 class EventStatsSerializer(serializers.Serializer):
     days = serializers.IntegerField()
     since = serializers.DateTimeField()

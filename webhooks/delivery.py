@@ -35,7 +35,7 @@ from django_tasks import task
 from standardwebhooks.webhooks import Webhook
 
 from audit.models import AuditEntry, LedgerLeaf
-from audit.serializers import AuditEntrySerializer
+from audit.serializers import event_data
 from core.recording import AuditEventType, audited_write, record_event
 
 from . import outbound
@@ -52,9 +52,7 @@ def message_id(subscription: WebhookSubscription, leaf_index: int) -> str:
 
 def payload_of(entry: AuditEntry, leaf_index: int) -> dict:
     """The body of a delivery: {"type", "timestamp", "data": the event as events/{id}/ shows it, plus leaf_index}."""
-    data = dict(AuditEntrySerializer(entry).data)
-    data["leaf_index"] = leaf_index
-    return {"type": entry.event_name, "timestamp": entry.timestamp.isoformat(), "data": data}
+    return {"type": entry.event_name, "timestamp": entry.timestamp.isoformat(), "data": event_data(entry, leaf_index)}
 
 
 def signed_headers(subscription: WebhookSubscription, msg_id: str, body: str, now: datetime) -> dict:
