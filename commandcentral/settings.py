@@ -103,6 +103,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.web.undo.undo_offer",
+                "commandcentral.context_processors.live",
             ],
         },
     },
