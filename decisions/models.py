@@ -42,6 +42,9 @@ def has_two_options(decision: "Decision") -> bool:
 
 def _choose_one_of(decision: "Decision | None") -> str:
     ids = [str(option.get("id")) for option in (getattr(decision, "options", None) or [])]
+    chosen = str(getattr(decision, "selected_option", "") or "")
+    if chosen and ids and chosen not in ids:  # a choice was sent: say what is wrong with it
+        return f"one of the options chosen ('{chosen}' is not an option of this decision: {', '.join(ids)})"
     return f"one of the options chosen ({', '.join(ids)})" if ids else "one of the options chosen"
 
 

@@ -63,5 +63,6 @@ def test_a_wrong_option_id_lists_the_valid_ones(api_client, owner, project):
     response = api_client.post(f"/api/v1/decisions/{decision.pk}/decide/", {"selected_option": "zzz"}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["detail"] == "Cannot decide yet: it needs one of the options chosen (a, b)."
+    assert response.json()["detail"] == (
+        "Cannot decide yet: it needs one of the options chosen ('zzz' is not an option of this decision: a, b).")
     assert response.json()["missing"] == ["has_valid_selected_option"]

@@ -100,6 +100,12 @@ def test_transition_command_refusals_are_command_errors_and_recorded(project, me
     with pytest.raises(CommandError, match="No active user"):
         call_command("transition", "project", str(project.pk), "activate", "--actor", "ghost@example.com")
     decision = DecisionFactory(project=project, state=DecisionState.ACTIVE)
+    with pytest.raises(CommandError) as refused:
+        call_command("transition", "decision", str(decision.pk), "decide", "--option", "kafka", "--actor", owner.email)
+    # The words a person reads, with no HTTP status: a command is not an HTTP client.
+    assert "'kafka' is not an option of this decision: a, b" in str(refused.value)
+    assert "HTTP" not in str(refused.value) and "400" not in str(refused.value)
+    assert AuditEntry.objects.get(event_type="transition_denied", transition="decide").actor == owner
     call_command("transition", "decision", str(decision.pk), "decide", "--option", "a", "--actor", owner.email,
                  stdout=io.StringIO())
     assert Decision.objects.get(pk=decision.pk).state == DecisionState.DECIDED

@@ -38,7 +38,7 @@ class Command(BaseCommand):
             try:
                 entry = perform_transition(obj, name, actor=user, rationale=rationale, **params)
             except TransitionRefused as refused:
-                raise CommandError(f"{refused.message} (HTTP {refused.status})")
+                raise CommandError(refused.message)  # the same words as every surface; status codes are the API's
             except TypeError as error:
                 raise CommandError(str(error))
         self.stdout.write(self.style.SUCCESS(f"{model} {obj.pk}: {entry.from_state} -> {entry.to_state} (audit #{entry.pk})"))
