@@ -414,6 +414,16 @@ if LIVE_STREAM_URL.startswith(("http://", "https://")):
 
     _stream = urlsplit(LIVE_STREAM_URL)
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] = [SELF, f"{_stream.scheme}://{_stream.netloc}"]
+# The stream itself (live/, docs/operations.md "The live event stream"): how often the process's one
+# watcher looks for new leaves (seconds), the comment line that keeps idle connections open through
+# proxies (seconds), the reconnection delay the stream asks clients for (milliseconds), how many recent
+# events each process keeps for streams that fall behind (older ones are read from the database), and
+# how often unread-notification counts are compared for the people with an open stream (seconds).
+LIVE_STREAM_POLL_INTERVAL = env.float("LIVE_STREAM_POLL_INTERVAL", default=0.2)
+LIVE_STREAM_HEARTBEAT = env.float("LIVE_STREAM_HEARTBEAT", default=15)
+LIVE_STREAM_RETRY_MS = env.int("LIVE_STREAM_RETRY_MS", default=2000)
+LIVE_STREAM_BUFFER = env.int("LIVE_STREAM_BUFFER", default=2000)
+LIVE_STREAM_NOTIFICATION_RECHECK = env.float("LIVE_STREAM_NOTIFICATION_RECHECK", default=2)
 
 # --- Logging (django-structlog) --------------------------------------------------------------
 import structlog  # noqa: E402
