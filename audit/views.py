@@ -1,7 +1,6 @@
 """The audit log page, one entry's page with its ledger proof, and the CSV export. Rows start from
 AuditEntry.objects.visible_to(user)."""
 
-import csv
 import json
 from datetime import date, timedelta
 
@@ -14,18 +13,13 @@ from django.utils import timezone
 
 from core.access import visible_projects
 
-from .export import formula_safe
+from .export import CONTENT_TYPES, audit_rows_csv
 from .filters import AuditEntryFilter
 from .ledger.proofs import ProofUnavailable, inclusion_proof
 from .ledger.sequencer import tree_size
 from .models import AuditEntry, AuditEventType, LedgerCheckpoint, LedgerLeaf
 
 PAGE_SIZE = 50
-CSV_COLUMNS = (
-    "id", "timestamp", "event_type", "event_name", "success", "actor_email", "actor_type", "entity_type",
-    "entity_id", "project_id", "transition", "from_state", "to_state", "rationale", "failure_reason", "cid",
-    "remote_addr",
-)
 
 
 def _filter_params(query):
@@ -101,30 +95,11 @@ def audit_list(request):
     })
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _safe_cell(value) -> str:
-    return formula_safe("" if value is None else str(value))
-
-
-def _csv_rows(queryset):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for entry in queryset.iterator(chunk_size=500):
-        yield writer.writerow([
-            _safe_cell(entry.timestamp.isoformat() if name == "timestamp" else getattr(entry, name))
-            for name in CSV_COLUMNS
-        ])
-
-
 @login_required
 def audit_export(request):
-    """Every filtered row (not just one page), streamed, newest first."""
-    queryset = filtered_entries(request).qs.order_by("-id")
-    response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
+    """Every filtered row (not just one page), streamed oldest first: the same file, columns and cells as
+    `export_audit` and the API's events/export/ (audit.export)."""
+    response = StreamingHttpResponse(audit_rows_csv(filtered_entries(request).qs), content_type=CONTENT_TYPES["csv"])
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
     return response

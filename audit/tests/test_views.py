@@ -136,8 +136,27 @@ def test_csv_export_has_every_filtered_row_and_nothing_hidden(client, member, ow
     assert len(exported) == PAGE_SIZE + 3
     assert {row["event_name"] for row in exported} == {"project.pause"}
     assert {row["project_id"] for row in exported} == {str(project.pk)}
-    assert exported[0]["actor_email"] == owner.email and exported[0]["success"] == "False"
-    assert int(exported[0]["id"]) > int(exported[-1]["id"])
+    assert exported[0]["actor_email"] == owner.email and exported[0]["success"] == "false"
+    assert int(exported[0]["id"]) < int(exported[-1]["id"])  # oldest first, as every export
+
+
+def test_the_pages_csv_is_the_same_file_as_the_commands(client, operator, project):
+    """One export format: the page, `export_audit` and the API give the same header and the same cells."""
+    from django.core.management import call_command
+
+    from audit.export import EXPORT_COLUMNS
+
+    record_event(event_type=AuditEventType.TRANSITION_SUCCESS, event_name="project.activate", obj=project, rationale="go")
+    client.force_login(operator)
+    page = b"".join(client.get(reverse("audit_export"), {"project": str(project.pk)}).streaming_content).decode()
+    out, err = io.StringIO(), io.StringIO()
+    call_command("export_audit", "--project", str(project.pk), stdout=out, stderr=err)
+    assert page == out.getvalue()
+    assert page.splitlines()[0] == ",".join(EXPORT_COLUMNS)
+    api = b"".join(client.get("/api/v1/events/export/", {"project": str(project.pk)}).streaming_content).decode()
+    assert api == page
+    rows = AuditEntry.objects.filter(project=project).count()
+    assert f"Exported {rows} audit row{'s' if rows != 1 else ''} as csv" in err.getvalue()
 
 
 def test_csv_export_defuses_spreadsheet_formulas(client, operator, project):

@@ -46,7 +46,8 @@ class Command(BaseCommand):
             _write_file(output, chunks)
         if options["verbosity"] > 0:
             where = "stdout" if output == "-" else output
-            self.stderr.write(f"Exported {written.count} audit rows as {export_format} to {where}.")
+            rows = "audit row" if written.count == 1 else "audit rows"
+            self.stderr.write(f"Exported {written.count} {rows} as {export_format} to {where}.")
 
     def _filtered(self, *, project, since, until, event_types):
         params = QueryDict(mutable=True)
