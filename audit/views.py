@@ -88,7 +88,7 @@ def audit_list(request):
         "newer": newer,
         "older": older,
         "query": query.urlencode(),
-        "projects": visible_projects(request.user).order_by("name").only("pk", "name"),
+        "projects": visible_projects(request.user).order_by("name", "slug").only("pk", "name", "slug"),
         "event_types": AuditEventType.choices,
         "actors": _actor_choices(request.user),
         "selected_event_types": request.GET.getlist("event_type"),

@@ -41,7 +41,7 @@ def decision_list(request):
     query.pop("page", None)
     return render(request, "decisions/decision_list.html", {
         "filter": filterset, "page": page, "query": query.urlencode(), "states": DecisionState.choices,
-        "projects": Project.objects.visible_to(request.user).order_by("name").only("pk", "name"),
+        "projects": Project.objects.visible_to(request.user).order_by("name", "slug").only("pk", "name", "slug"),
     })
 
 

@@ -71,3 +71,15 @@ def sentence(entry):
     if entry.transition and entry.to_state:
         return format_html("{} {} {} — now {}", actor, verb, target, readable(entry.to_state))
     return format_html("{} {} {}", actor, verb, target)
+
+
+@register.filter
+def with_labels(projects) -> list:
+    """(project, label) pairs for a choice list: the name, and the slug too where two share a name
+    ("Quickstart (quickstart-2)"), so two projects called alike can be told apart."""
+    from collections import Counter
+
+    projects = list(projects)
+    names = Counter(project.name.casefold() for project in projects)
+    return [(project, f"{project.name} ({project.slug})" if names[project.name.casefold()] > 1 else project.name)
+            for project in projects]

@@ -413,3 +413,17 @@ def test_the_list_shows_the_chosen_option_and_overdue_reviews(client, owner, pro
 
     assert "Chosen: <strong>Option B</strong>" in page
     assert "Review was due" in page and page.count("Review was due") == 1
+
+
+def test_the_project_filter_tells_projects_of_the_same_name_apart(client, owner):
+    from projects.services import project_create
+
+    first = project_create(actor=owner, name="Quickstart")
+    second = project_create(actor=owner, name="Quickstart")
+    lone = project_create(actor=owner, name="Payments")
+    assert first.slug != second.slug
+    client.force_login(owner)
+    for url in (reverse("decision_list"), reverse("audit_list")):
+        page = client.get(url).content.decode()
+        assert f">Quickstart ({first.slug})</option>" in page and f">Quickstart ({second.slug})</option>" in page
+        assert f'<option value="{lone.pk}">Payments</option>' in page
