@@ -223,6 +223,19 @@ def eligible_reviewers(users, project):
     return users.filter(is_active=True, is_service=False).filter(Q(pk=project.owner_id) | Q(pk__in=member_of))
 
 
+def people_sharing_projects(user, users):
+    """Of `users`, whom `user` may find by name: operators anyone; anyone else the owners and team
+    members of the projects they can see (whom those projects' pages show them already). Nobody else,
+    so a search never tells an outsider that an account exists."""
+    if not is_active_user(user):
+        return users.none()
+    if user.is_staff:
+        return users
+    projects = visible_projects(user)
+    team = _membership_model().objects.filter(project__in=projects.values("pk")).values("user_id")
+    return users.filter(Q(pk__in=projects.values("owner_id")) | Q(pk__in=team))
+
+
 def reviewable_projects(user):
     """can_be_reviewer as SQL over projects: the live projects whose owner or member `user` is (a person)."""
     if not is_active_user(user) or getattr(user, "is_service", False):

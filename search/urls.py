@@ -1,3 +1,9 @@
 """This app's pages (included by commandcentral.urls)."""
 
-urlpatterns = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("search/", views.search_page, name="search"),
+]
