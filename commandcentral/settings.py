@@ -353,8 +353,9 @@ TASKS = {
 }
 # Deliveries to private, loopback and link-local addresses (also inside an IPv6 address: IPv4-mapped,
 # NAT64, 6to4...) are refused unless this is on (local receivers). On, it also lifts the port check below:
-# a local receiver listens on whatever port it was given.
-WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# a local receiver listens on whatever port it was given. On by default under DEBUG, so a developer can
+# try a receiver on 127.0.0.1 (the webhooks page says when it is on).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 # The only ports a webhook URL may name (a URL without one uses 80 or 443): a user-given URL must not
 # reach whatever else listens on a host (mail, databases, admin consoles), reachable or not from outside.
 WEBHOOK_ALLOWED_PORTS = [int(port) for port in env.list("WEBHOOK_ALLOWED_PORTS", default=["80", "443"])]

@@ -1,6 +1,7 @@
 """Webhook pages for those who steer a project (its owner, operators): same services as the API."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -60,6 +61,7 @@ def project_webhooks(request, pk):
             return redirect(reverse("webhook_detail", args=[subscription.pk]))
     return render(request, "webhooks/project_webhooks.html", {
         "project": project, "form": form, "subscriptions": project.webhooks.all(),
+        "private_targets_allowed": settings.WEBHOOK_ALLOW_PRIVATE,
     })
 
 

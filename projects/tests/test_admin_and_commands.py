@@ -125,6 +125,22 @@ def test_seed_demo_builds_real_history_and_is_idempotent(db):
     assert (Project.objects.count(), Decision.objects.count(), AuditEntry.objects.count()) == counts
 
 
+def test_seed_demo_says_what_it_made_and_tracks_entities(db):
+    """The summary counts what exists (a project that never opened has no decisions), and /states/ starts
+    with entities that moved through their machines, each move an audit row."""
+    from states.models import EntityState
+
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out, stderr=io.StringIO())
+    with_decisions = Project.objects.filter(decisions__isnull=False).distinct().count()
+    entities = EntityState.objects.count()
+    assert 0 < with_decisions < Project.objects.count() and entities > 0
+    assert (f"Seeded 6 projects; {with_decisions} open projects have {Decision.objects.count()} decisions "
+            f"and {entities} tracked entities in all.") in out.getvalue()
+    assert EntityState.objects.filter(entity_id="ship-the-api", current_state="review").count() == with_decisions
+    assert AuditEntry.objects.filter(event_name="task.transition", success=True).count() == 4 * with_decisions
+
+
 def test_graph_transitions_still_draws_both_machines(db):
     out = io.StringIO()
     call_command("graph_transitions", "projects.Project", "decisions.Decision", stdout=out)

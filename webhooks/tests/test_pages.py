@@ -50,3 +50,30 @@ def test_members_may_not_manage_webhooks_and_outsiders_do_not_see_them(client, p
     assert AuditEntry.objects.filter(event_name="project.webhook_list", actor=member, success=False).exists()
     client.force_login(outsider)
     assert client.get(reverse("project_webhooks", args=[project.pk])).status_code == 404
+
+
+def test_under_debug_a_local_receiver_is_allowed_and_the_page_says_so(client, project, owner, settings):
+    import subprocess
+    import sys
+
+    def default_under(debug: str) -> str:
+        script = "import django; django.setup(); from django.conf import settings; print(settings.WEBHOOK_ALLOW_PRIVATE)"
+        env = {"DJANGO_SETTINGS_MODULE": "commandcentral.settings", "DEBUG": debug, "SECRET_KEY": "x" * 50,
+               "PATH": "/usr/bin:/bin"}
+        return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert (default_under("1"), default_under("0")) == ("True", "False")
+
+    client.force_login(owner)
+    url = reverse("project_webhooks", args=[project.pk])
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    assert 'id="private-targets"' not in client.get(url).content.decode()
+    refused = client.post(url, {"url": "http://127.0.0.1:9000/hooks"})
+    assert refused.status_code == 200 and not WebhookSubscription.objects.exists()
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    assert 'id="private-targets"' in client.get(url).content.decode()
+    client.post(url, {"url": "http://127.0.0.1:9000/hooks"})
+    assert WebhookSubscription.objects.get().url == "http://127.0.0.1:9000/hooks"
+    assert AuditEntry.objects.filter(event_name="webhook.created", project=project).count() == 1

@@ -1,4 +1,5 @@
-"""Demo users, projects and decisions with a real history (made through the real transition path)."""
+"""Demo users, projects, decisions and tracked entities with a real history (made through the real
+transition path)."""
 
 import random
 
@@ -9,10 +10,12 @@ from accounts.invitations import invitation_create, invitation_revoke
 from accounts.models import User
 from core.commands import command_audit_context
 from core.transitions import TransitionRefused, perform_transition, transition_specs
+from decisions.models import Decision
 from decisions.services import decision_create, review_create
 from discussions.services import comment_create
 from projects.models import MembershipRole, Project
 from projects.services import membership_add, project_create
+from states.services import entity_register, entity_transition
 
 RATIONALES = {
     "activate": "Kick-off approved by the steering group.",
@@ -36,10 +39,18 @@ QUESTIONS = [
     ("API style", "Which API style do we expose?", ["REST", "GraphQL"]),
     ("Queue", "Which message broker?", ["RabbitMQ", "Kafka", "NATS"]),
 ]
+# Entities other services track in an open project: (service, type, id, the states it moves through).
+ENTITIES = [
+    ("tracker", "task", "ship-the-api", ["in_progress", "review"]),
+    ("tracker", "task", "load-test", ["in_progress"]),
+    ("tracker", "task", "rotate-keys", ["blocked"]),
+    ("experiments", "hypothesis", "cache-halves-latency", ["testing"]),
+]
 
 
 class Command(BaseCommand):
-    help = "Seed demo users, projects and decisions (idempotent: does nothing when the demo data exists)."
+    help = ("Seed demo users, projects, decisions and tracked entities (idempotent: does nothing when the demo "
+            "data exists).")
 
     def add_arguments(self, parser):
         parser.add_argument("--projects", type=int, default=6, help="number of projects (default 6)")
@@ -54,12 +65,18 @@ class Command(BaseCommand):
         if Project.objects.filter(owner=owner).exists() and not force:
             self.stdout.write("Demo data already present; nothing to do.")
         else:
+            self.made = {"entities": 0, "with_decisions": 0}
+            decisions_before = Decision.objects.count()
             with command_audit_context(admin):
                 for index in range(projects):
                     self._project(index, rng, admin, owner, member, viewer, decisions)
                     if projects >= 50 and (index + 1) % max(1, projects // 20) == 0:
                         self.stderr.write(f"  {index + 1}/{projects} projects")
-            self.stdout.write(self.style.SUCCESS(f"Seeded {projects} projects with {decisions} decisions each."))
+            # What was made, not what was asked for: a project that never opened has no decisions.
+            self.stdout.write(self.style.SUCCESS(
+                f"Seeded {_count(projects, 'project')}; {_count(self.made['with_decisions'], 'open project')} "
+                f"{'has' if self.made['with_decisions'] == 1 else 'have'} {_count(Decision.objects.count() - decisions_before, 'decision')} "
+                f"and {_count(self.made['entities'], 'tracked entity', 'tracked entities')} in all."))
         self.stdout.write("Demo logins (email / password):")
         for email, name, password, staff in DEMO_USERS:
             self.stdout.write(f"  {email:<22} {password:<18} {'operator (admin)' if staff else name}")
@@ -94,6 +111,7 @@ class Command(BaseCommand):
             # Decisions need an open project; they get made before the project closes.
             if project.state == "active":
                 self._decisions(project, rng, owner, member, decisions)
+                self._entities(project, member)
                 if index == 0:
                     self._team_work(project, owner, member)
             for name in path[1:]:
@@ -109,8 +127,19 @@ class Command(BaseCommand):
             except TransitionRefused:
                 pass
 
+    def _entities(self, project, member) -> None:
+        """What the team's other tools track in the project (the Entities page, the states API)."""
+        for service, entity_type, entity_id, moves in ENTITIES:
+            entity = entity_register(actor=member, service=service, entity_type=entity_type, entity_id=entity_id,
+                                     project=project, metadata={"source": "demo"})
+            for to_state in moves:
+                entity_transition(entity, to_state, actor=member, rationale="Demo: work moves along.")
+            self.made["entities"] += 1
+
     def _decisions(self, project, rng, owner, member, count) -> None:
         decided = None
+        if count:
+            self.made["with_decisions"] += 1
         for n in range(count):
             title, question, labels = QUESTIONS[(n + rng.randrange(len(QUESTIONS))) % len(QUESTIONS)]
             options = [
@@ -178,3 +207,7 @@ class Command(BaseCommand):
             reviewers=[member], required_approvals=1, tags=["demo"],
         )
         perform_transition(waiting, "activate", actor=owner, rationale="Ready for review.")
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else (plural or singular + 's')}"
