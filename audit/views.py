@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from core.access import visible_projects
+from core.web.live import requested_part
 
 from .export import CONTENT_TYPES, audit_rows_csv
 from .filters import AuditEntryFilter
@@ -73,25 +74,44 @@ def _actor_choices(user):
     return users.filter(Q(pk=user.pk) | Q(owned_projects__in=projects) | Q(memberships__project__in=projects)).distinct()
 
 
+# The filters a streamed row is matched against in the browser (static/js/live.js), by the row's field.
+LIVE_FILTERS = {"project": "project", "event_type": "event_type", "actor": "actor", "success": "success",
+                "entity_type": "entity_type", "entity_id": "entity_id"}
+
+
+def _live_match(request) -> str | None:
+    """What a new row must have to belong on this page, as JSON for live.js; None where no new row can
+    (an older page, or one that ends on a given day)."""
+    if any(request.GET.get(key) for key in ("before", "after", "until")):
+        return None
+    match = {field: request.GET.getlist(key) for key, field in LIVE_FILTERS.items() if any(request.GET.getlist(key))}
+    return json.dumps(match)
+
+
 @login_required
 def audit_list(request):
+    """Newest rows first, a page at a time. On the newest page, rows sealed since are announced ("3 new
+    changes — show") and the rows redrawn on request (`?partial=rows`)."""
+    part = requested_part(request, {"rows"})
     filterset = filtered_entries(request)
     rows, newer, older = cursor_page(
         filterset.qs, before=_cursor(request.GET.get("before")), after=_cursor(request.GET.get("after"))
     )
     query = request.GET.copy()
-    for key in ("before", "after"):
+    for key in ("before", "after", "partial"):
         query.pop(key, None)
+    page = {"rows": rows, "newer": newer, "older": older, "query": query.urlencode()}
+    if part == "rows":
+        return render(request, "audit/_rows.html", page)
     return render(request, "audit/audit_list.html", {
+        **page,
         "filter": filterset,
-        "rows": rows,
-        "newer": newer,
-        "older": older,
-        "query": query.urlencode(),
         "projects": visible_projects(request.user).order_by("name", "slug").only("pk", "name", "slug"),
         "event_types": AuditEventType.choices,
         "actors": _actor_choices(request.user),
         "selected_event_types": request.GET.getlist("event_type"),
+        "live_match": _live_match(request),
+        "live_rows_url": "?" + (f"{page['query']}&" if page["query"] else "") + "partial=rows",
     })
 
 

@@ -1,5 +1,7 @@
 """Session login, logout, the dashboard and the project page: the pages that compose several apps."""
 
+import json
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -16,6 +18,7 @@ from accounts.views import project_invitations
 from core.access import can_edit_decisions, can_steer, role_of
 from core.api.support import visible_project_or_404
 from core.web.diagrams import activity_chart_svg
+from core.web.live import requested_part
 from core.web.transitions import refused_from, state_panel
 from decisions.models import Decision
 from decisions.selectors import awaiting_my_review, project_decisions
@@ -92,7 +95,19 @@ def logout_everywhere(request):
 
 @login_required
 def dashboard(request):
+    """The overview. Its counts are redrawn in place when the stream says something changed; its two
+    timelines are announced ("3 new changes — show") and redrawn on request (`?partial=`)."""
     user = request.user
+    part = requested_part(request, {"counts", "activity", "denied"})
+    if part == "counts":
+        return render(request, "_dashboard_counts.html", {"counts": selectors.dashboard_counts(user=user)})
+    if part == "activity":
+        return render(request, "_live_timeline.html", {
+            "list_id": "activity-list", "entries": selectors.recent_activity(user=user), "show_project": True})
+    if part == "denied":
+        return render(request, "_live_timeline.html", {
+            "list_id": "denied-list", "entries": selectors.recent_denied(user=user), "show_project": True,
+            "empty": "No refused attempts."})
     return render(request, "dashboard.html", {
         "counts": selectors.dashboard_counts(user=user),
         "activity": selectors.recent_activity(user=user),
@@ -100,14 +115,29 @@ def dashboard(request):
         "past_review": selectors.decisions_past_review(user=user),
         "awaiting_review": awaiting_my_review(user=user),
         "chart": activity_chart_svg(selectors.activity_per_day(user=user)),
+        "live_match": {"denied": json.dumps({"success": False})},
     })
 
 
 @login_required
 def project_detail(request, pk):
-    """A project with its state, team, decisions, tracked entities and timeline."""
+    """A project with its state, team, decisions, tracked entities and timeline. Its badge and state panel
+    are redrawn in place as the stream reports changes; its lists are announced and redrawn on request."""
     project = visible_project_or_404(request.user, pk)
     user = request.user
+    part = requested_part(request, {"badge", "state", "decisions", "timeline"})
+    if part == "badge":
+        return render(request, "_live_badge.html", {"obj": project})
+    if part == "state":
+        return render(request, "_state_panel.html", {
+            "obj": project, "transition_view": "project_transition", "obj_kind": "project",
+            **state_panel(project, user)})
+    if part == "decisions":
+        return render(request, "projects/_decisions.html", {
+            "decisions": project_decisions(project=project, user=user)})
+    if part == "timeline":
+        return render(request, "_live_timeline.html", {
+            "list_id": "timeline-list", "entries": project_selectors.project_timeline(project=project, user=user)})
     return render(request, "projects/project_detail.html", {
         "project": project,
         **state_panel(project, user, **refused_from(request, project)),
@@ -120,4 +150,8 @@ def project_detail(request, pk):
         "decisions": project_decisions(project=project, user=user),
         "timeline": project_selectors.project_timeline(project=project, user=user),
         "entities": project_entities(project=project, user=user),
+        "live_match": {
+            "decisions": json.dumps({"project": str(project.pk), "entity_type": "decision"}),
+            "timeline": json.dumps({"project": str(project.pk)}),
+        },
     })

@@ -1,15 +1,19 @@
 """Decision pages. Lookups start from Decision.objects.visible_to(user): hidden → 404."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.models import AuditEntry
 from core.api.support import visible_project_or_404
 from core.errors import Conflict, InvalidInput, require
 from core.web.forms import RationaleForm
+from core.web.live import requested_part
 from core.web.transitions import refused_from, add_service_error, run_transition, state_panel
 from projects.models import Project
 
@@ -64,8 +68,24 @@ def decision_create(request, project_pk):
 
 @login_required
 def decision_detail(request, pk):
+    """A decision with its options, reviews, lifecycle, comments and audit. The badge, the summary, the
+    reviews and the state panel are redrawn in place as the stream reports changes (`?partial=`); new
+    comments and audit rows are announced and shown on request."""
     decision = _visible_decision(request, pk)
     user = request.user
+    part = requested_part(request, {"badge", "summary", "reviews", "state", "timeline"})
+    if part == "badge":
+        return render(request, "_live_badge.html", {"obj": decision})
+    if part == "summary":
+        return render(request, "decisions/_summary.html", {"decision": decision, "project": decision.project})
+    if part == "reviews":
+        return render(request, "decisions/_reviews.html", {"decision": decision, **review_panel(decision, user)})
+    if part == "state":
+        return render(request, "_state_panel.html", {
+            "obj": decision, "transition_view": "decision_transition", "obj_kind": "decision",
+            **state_panel(decision, user)})
+    if part == "timeline":
+        return render(request, "_live_timeline.html", {"list_id": "timeline-list", "entries": _timeline(decision, user)})
     return render(request, "decisions/decision_detail.html", {
         "decision": decision,
         "project": decision.project,
@@ -76,10 +96,18 @@ def decision_detail(request, pk):
         "related": decision.related_decisions.live().order_by("title"),
         "superseded_by": decision.superseded_by.live().order_by("-created_at"),
         **review_panel(decision, user),
-        "timeline": AuditEntry.objects.visible_to(user)
-        .filter(entity_type="decision", entity_id=str(decision.pk))
-        .select_related("actor")[:50],
+        "timeline": _timeline(decision, user),
+        "comments_url": reverse("decision_comments", args=[decision.pk]),
+        "live_match": {
+            "comments": json.dumps({"project": str(decision.project_id), "entity_type": "comment"}),
+            "timeline": json.dumps({"entity_type": "decision", "entity_id": str(decision.pk)}),
+        },
     })
+
+
+def _timeline(decision: Decision, user):
+    return (AuditEntry.objects.visible_to(user).filter(entity_type="decision", entity_id=str(decision.pk))
+            .select_related("actor")[:50])
 
 
 def review_panel(decision: Decision, user) -> dict:
