@@ -56,3 +56,21 @@ def active_decision(owner, project, reviewers=(), required_approvals=0) -> str:
     decision = made.json()["id"]
     assert client.post(f"/api/v1/decisions/{decision}/activate/", {"rationale": "ready"}, format="json").status_code == 200
     return decision
+
+
+class FlakyBackend:
+    """An email backend that refuses the first `FlakyBackend.failures` messages, then delivers to locmem."""
+
+    failures = 0
+    refused = 0
+
+    def __init__(self, *args, **kwargs):
+        from django.core.mail.backends.locmem import EmailBackend
+
+        self.delivering = EmailBackend(*args, **kwargs)
+
+    def send_messages(self, messages):
+        if FlakyBackend.refused < FlakyBackend.failures:
+            FlakyBackend.refused += 1
+            raise ConnectionRefusedError("the mail server is down")
+        return self.delivering.send_messages(messages)
