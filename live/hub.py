@@ -42,7 +42,7 @@ logger = logging.getLogger("commandcentral.live")
 BATCH = 1000  # leaves read per poll at most; a longer backlog takes the next polls
 CATCH_UP_SPAN = 2000  # leaves a stream's catch-up query covers at most
 # A row of one of these entity types (or a logout) may change who sees what, or end someone's sign-ins.
-ACCESS_ENTITIES = frozenset({"project", "membership", "user", "serviceaccount", "servicekey"})
+ACCESS_ENTITIES = frozenset({"project", "membership", "user", "serviceaccount", "service_key"})
 ACCESS_EVENT_TYPES = frozenset({"auth_logout"})
 
 

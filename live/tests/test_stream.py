@@ -290,3 +290,67 @@ def test_a_removed_member_stops_receiving_and_a_deactivated_users_stream_ends(ow
         await reader.end()
 
     run(body)
+
+
+def test_a_session_stream_ends_when_its_person_logs_out_everywhere(owner, project):
+    from accounts.tokens import end_sessions
+
+    async def body():
+        client = AsyncClient()
+        await client.aforce_login(owner)  # the pages' way in: the session cookie
+        response = await client.get(URL, headers={"Accept": "text/event-stream"})
+        assert response.status_code == 200
+        reader = Reader(response.streaming_content)
+        await sync_to_async(MembershipFactory)(project=project, role=MembershipRole.VIEWER)
+        await reader.until(lambda m: events_of(m))
+        await sync_to_async(end_sessions)(owner, event_name="auth.logout_everywhere", actor=owner, browsers=True,
+                                          reason="Logged out everywhere.", via="session")
+        await reader.end()
+        response = await client.get(URL)
+        assert response.status_code in (401, 403)
+
+    run(body)
+    assert AuditEntry.objects.filter(event_name="auth.logout_everywhere", actor=owner).count() == 1
+
+
+def test_an_api_key_stream_ends_when_the_key_is_revoked(owner, project):
+    from accounts.service_accounts import personal_key_create, personal_key_revoke
+
+    key, raw = personal_key_create(user=owner, name="stream", expires_in_days=1)
+
+    async def body():
+        response, reader = await open_stream(**{"Authorization": f"Api-Key {raw}"})
+        await sync_to_async(MembershipFactory)(project=project, role=MembershipRole.VIEWER)
+        await reader.until(lambda m: events_of(m))
+        await sync_to_async(personal_key_revoke)(user=owner, prefix=key.prefix)
+        await reader.end()
+
+    run(body)
+    assert AuditEntry.objects.filter(event_name="personal_key.revoked").count() == 1
+
+
+def test_unread_notification_counts_arrive_without_an_id(owner, project, settings):
+    from notifications.models import Notification
+    from notifications.services import mark_read
+
+    settings.LIVE_STREAM_NOTIFICATION_RECHECK = 0.05
+    headers = bearer(owner)
+
+    def notify():
+        Notification.objects.create(recipient=owner, kind="mentioned", subject_type="project",
+                                    subject_id=str(project.pk), url="/", leaf_index=0)
+
+    async def body():
+        response, reader = await open_stream(**headers)
+        await reader.until(lambda m: m)
+        await sync_to_async(notify)()
+        messages = await reader.until(lambda m: any(x.event == "notifications" for x in m))
+        notice = next(x for x in messages if x.event == "notifications")
+        assert notice.id is None and notice.json == {"unread": 1}
+        await sync_to_async(mark_read)(user=owner)
+        messages = await reader.until(lambda m: [x.json for x in m if x.event == "notifications"][-1] == {"unread": 0})
+        await reader.close()
+
+    rows_before = AuditEntry.objects.count()
+    run(body)
+    assert AuditEntry.objects.count() == rows_before  # notifications and reading them leave no row
