@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from core.api.fields import StrictFieldsMixin, reject_nul
+from core.api.fields import ProjectReferenceField, StrictFieldsMixin, reject_nul
 from core.markdown import render_markdown
 
 from .models import Decision, Review, Verdict
@@ -48,7 +48,7 @@ class DecisionWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     read_only_names = ("id", "state", "selected_option", "rationale", "context_html", "rationale_html", "decided_by",
                        "decided_at", "created_by", "state_changed_at", "state_changed_by", "superseded_by", "created_at",
                        "updated_at")
-    project = serializers.UUIDField()
+    project = ProjectReferenceField()
     title = serializers.CharField(max_length=200)
     question = serializers.CharField(required=False, allow_blank=True, max_length=10000)
     context = serializers.CharField(required=False, allow_blank=True, max_length=50000)

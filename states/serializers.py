@@ -4,6 +4,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import ProjectReferenceField
+
 from .models import (
     EntityState,
     validate_entity_id,
@@ -125,8 +127,9 @@ class EntityStateRegisterSerializer(serializers.Serializer):
                                         help_text="task, hypothesis, evidence, or a type without a machine.")
     entity_id = serializers.CharField(max_length=255, validators=[validate_entity_id],
                                       help_text="The entity's id in its own service (no '/').")
-    project = serializers.UUIDField(required=False, allow_null=True,
-                                    help_text="The project the entity belongs to; omit for a project-less entity.")
+    project = ProjectReferenceField(required=False, allow_null=True,
+                                    help_text="The project the entity belongs to (its id or slug); omit for a "
+                                              "project-less entity.")
     initial_state = serializers.CharField(
         max_length=50, required=False, allow_blank=True, validators=[validate_state],
         help_text="Defaults to the machine's initial state; required for a type without a machine.",

@@ -66,3 +66,28 @@ def test_a_wrong_option_id_lists_the_valid_ones(api_client, owner, project):
     assert response.json()["detail"] == (
         "Cannot decide yet: it needs one of the options chosen ('zzz' is not an option of this decision: a, b).")
     assert response.json()["missing"] == ["has_valid_selected_option"]
+
+
+def test_a_project_slug_works_in_bodies_as_in_urls(api_client, project, owner, outsider):
+    """POST decisions/ and entity-states/ take the project's id or its slug; a hidden project's slug is the
+    same 404 as a missing one, and a malformed value a 400, with nothing written."""
+    from audit.models import AuditEntry
+    from decisions.models import Decision
+    from states.models import EntityState
+
+    api_client.force_authenticate(owner)
+    created = api_client.post("/api/v1/decisions/", {"project": project.slug, "title": "By slug"}, format="json")
+    assert created.status_code == 201 and created.json()["project"] == str(project.pk)
+    tracked = api_client.post("/api/v1/entity-states/", {"project": project.slug, "service": "ci", "entity_type": "task",
+                                                         "entity_id": "build-1"}, format="json")
+    assert tracked.status_code == 201 and EntityState.objects.get(entity_id="build-1").project == project
+    assert AuditEntry.objects.filter(event_name="decision.created", project=project).count() == 1
+
+    api_client.force_authenticate(outsider)
+    hidden = api_client.post("/api/v1/decisions/", {"project": project.slug, "title": "Sneaky"}, format="json")
+    missing = api_client.post("/api/v1/decisions/", {"project": "no-such-project", "title": "Sneaky"}, format="json")
+    assert hidden.status_code == missing.status_code == 404 and hidden.json() == missing.json()
+    for bad in ("bad slug!", 5, ["x"]):
+        response = api_client.post("/api/v1/decisions/", {"project": bad, "title": "Bad"}, format="json")
+        assert response.status_code == 400 and "project" in response.json()
+    assert Decision.objects.filter(title__in=["Sneaky", "Bad"]).count() == 0

@@ -1,9 +1,13 @@
 """Serializer pieces shared by the apps' input serializers."""
 
+import re
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 MAX_JSON_BYTES = 64 * 1024
+# A slug (letters, digits, - and _) or a UUID (hex and -, a subset of the same characters).
+SLUG_OR_UUID = re.compile(r"[-a-zA-Z0-9_]+")
 
 
 def reject_nul(value, path: str = "value"):
@@ -69,3 +73,23 @@ class StrictFieldsMixin:
                     {key: ["This field is read-only."] if key in read_only else ["Unknown field."] for key in unknown}
                 )
         return super().validate(attrs)
+
+
+class ProjectReferenceField(serializers.CharField):
+    """A project named by its id or its slug, in a body as in URLs and `?project=`. Only the form is
+    checked here; the view resolves it among the projects the caller may see (404 otherwise)."""
+
+    default_error_messages = {"invalid": "Give a project's id or slug."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 220)
+        kwargs.setdefault("help_text", "A project's id or slug.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, (bool, int, float, list, dict)):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not SLUG_OR_UUID.fullmatch(value):
+            self.fail("invalid")
+        return value

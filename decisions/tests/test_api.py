@@ -52,7 +52,7 @@ def test_create_permissions(api_client, active_project, roles, role, status):
         ({"related_decisions": ["not-a-uuid"]}, "related_decisions"),
         ({"related_decisions": ["00000000-0000-0000-0000-000000000000"]}, "related_decisions"),
         ({"supersedes": "00000000-0000-0000-0000-000000000000"}, "supersedes"),
-        ({"project": "not-a-uuid"}, "project"),
+        ({"project": "not a slug!"}, "project"),
     ],
 )
 def test_create_rejects_bad_input(api_client, active_project, member, extra, field):

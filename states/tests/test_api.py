@@ -249,7 +249,7 @@ def test_viewer_registration_is_403_and_recorded_with_the_cid(api_client, viewer
     {"service": "svc", "entity_type": "task", "entity_id": "a/b"},
     {"service": "svc", "entity_type": "task", "entity_id": "1", "metadata": ["not", "an", "object"]},
     {"service": "svc", "entity_type": "task", "entity_id": "1", "metadata": {"x": "nul\u0000"}},
-    {"service": "svc", "entity_type": "task", "entity_id": "1", "project": "not-a-uuid"},
+    {"service": "svc", "entity_type": "task", "entity_id": "1", "project": "not a slug!"},
     {"service": "svc", "entity_type": "task", "entity_id": "1", "initial_state": "Bad State"},
     {"service": "svc", "entity_type": "task", "entity_id": "1", "colour": "blue"},
     {"entity_type": "task", "entity_id": "1"},
