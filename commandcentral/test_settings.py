@@ -15,6 +15,10 @@ os.environ.setdefault("THROTTLE_COMMENT", "100000/min")
 os.environ.setdefault("LOG_FORMAT", "json")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("SIGNUP", "open")  # the tests of invite-only sign-up set it themselves
+# live_server and the test client are WSGI, which does not serve the event stream: pages stay static
+# (no connection that would fail on every page). commandcentral/tests/test_live_browser.py runs the
+# stream's ASGI server and sets it.
+os.environ.setdefault("LIVE_STREAM_URL", "")
 
 from .settings import *  # noqa: E402,F401,F403
 
