@@ -425,6 +425,14 @@ LIVE_STREAM_HEARTBEAT = env.float("LIVE_STREAM_HEARTBEAT", default=15)
 LIVE_STREAM_RETRY_MS = env.int("LIVE_STREAM_RETRY_MS", default=2000)
 LIVE_STREAM_BUFFER = env.int("LIVE_STREAM_BUFFER", default=2000)
 LIVE_STREAM_NOTIFICATION_RECHECK = env.float("LIVE_STREAM_NOTIFICATION_RECHECK", default=2)
+# Notifications (docs/notifications.md, "Settings"): the origin links in their mail point at (empty: the
+# first CSRF_TRUSTED_ORIGINS entry), the hour (TIME_ZONE) each day's digest is due from, the seconds
+# before each retry of a failed mail (then it is given up), and a builder or mail run's lease.
+NOTIFICATIONS_SITE_URL = env.str("NOTIFICATIONS_SITE_URL", default="")
+NOTIFICATIONS_DIGEST_HOUR = env.int("NOTIFICATIONS_DIGEST_HOUR", default=8)
+NOTIFICATIONS_EMAIL_RETRY_DELAYS = [float(delay) for delay in env.list(
+    "NOTIFICATIONS_EMAIL_RETRY_DELAYS", default=["30", "120", "600", "1800", "7200", "21600"])]
+NOTIFICATIONS_LEASE_SECONDS = max(env.float("NOTIFICATIONS_LEASE_SECONDS", default=60), 1.0)
 
 # --- Logging (django-structlog) --------------------------------------------------------------
 import structlog  # noqa: E402
