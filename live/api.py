@@ -78,13 +78,16 @@ class EventStreamGate(APIView):
             cursor = leaf_position(request.query_params["after"], "after")
         else:
             cursor = None
+        # The tip first, then what the caller may see: a change of access sealed after this tip reaches
+        # the process's watcher (live.hub), one sealed before it is in the scope read below.
+        opened_at = current_tip()
         queryset = visible_events(request)  # a ?project= the caller cannot see is a 404 here, as on events/
         project_id = None
         if request.query_params.get("project"):
             project_id = visible_project_or_404(request.user, request.query_params["project"]).pk
             queryset = queryset.filter(project_id=project_id)
         user = request.user
-        stream = Stream(user_id=user.pk, scope=visible_scope(user), project_id=project_id)
+        stream = Stream(user_id=user.pk, scope=visible_scope(user), project_id=project_id, opened_at=opened_at)
         deadline = None
         if isinstance(request.auth, ServiceKey):
             stream.via, stream.key_id = "api_key", request.auth.pk
@@ -94,7 +97,7 @@ class EventStreamGate(APIView):
         elif request.auth is None:
             stream.via, stream.generation = "session", user.session_generation
         if cursor is None:
-            cursor = current_tip()
+            cursor = opened_at
         response = StreamingHttpResponse(
             messages(stream, queryset, cursor, as_change=as_change, deadline=deadline),
             content_type="text/event-stream; charset=utf-8",

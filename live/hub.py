@@ -86,6 +86,7 @@ class Stream:
     via: str = ""  # jwt, session, api_key: which end of sign-ins closes it
     generation: int = 0  # the token or session generation it was opened with
     key_id: object = None  # the API key it was opened with
+    opened_at: int = -1  # the tree's last leaf when it connected (its scope was read after that)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     notices: list = field(default_factory=list)
     closed: str = ""  # why the hub ended it
@@ -109,6 +110,7 @@ class Batch:
     unread: dict | None = None  # user id -> unread notifications, for those with new ones
     counts: dict | None = None  # user id -> unread notifications, for everyone connected (a periodic check)
     notification_cursor: int | None = None
+    asked: set = field(default_factory=set)  # the people whose access was read
 
 
 class Hub:
@@ -125,11 +127,19 @@ class Hub:
         self._notification_cursor: int | None = None
         self._unread: dict = {}
         self._recheck_at = 0.0
+        self._start_from: int | None = None  # where the first poll starts: the oldest joining stream's tip
+        self._access_due = False  # a stream joined after the connected people were last listed
 
     # --- Streams ------------------------------------------------------------------------------
 
     def join(self, stream: Stream) -> None:
         self.streams.add(stream)
+        if self.tip is None:
+            # The watcher reads from the tip this stream saw at connect: a row after it that changes who
+            # sees what must reach the watcher, whose first poll would otherwise start at a later tip.
+            self._start_from = stream.opened_at if self._start_from is None else min(self._start_from, stream.opened_at)
+        else:
+            self._access_due = True
         if self.task is None:
             # A context of its own: the task must not share the connecting request's database
             # connections (Django keeps them in context variables).
@@ -160,10 +170,13 @@ class Hub:
         try:
             while self.streams:
                 snapshot = self._snapshot()
+                access_due, self._access_due = self._access_due, False
+                tip = self.tip if self.tip is not None else self._start_from
                 try:
-                    batch = await self.loop.run_in_executor(executor, poll, self.tip, self._notification_cursor,
-                                                            snapshot, self._due_recheck())
+                    batch = await self.loop.run_in_executor(executor, poll, tip, self._notification_cursor,
+                                                            snapshot, self._due_recheck(), access_due)
                 except Exception:
+                    self._access_due = self._access_due or access_due
                     failures += 1
                     delay = min(interval * 2 ** failures, 10.0)
                     logger.warning("live stream watcher: reading the ledger failed (retry %d in %.1f s, from leaf %s)",
@@ -181,6 +194,7 @@ class Hub:
             await asyncio.shield(self.loop.run_in_executor(executor, _close_connections))
             executor.shutdown(wait=False)
             self.ring, self.tip, self._notification_cursor, self._unread = [], None, None, {}
+            self._start_from, self._access_due = None, False
             self.polled = asyncio.Event()
             if self.streams:  # one joined while this one was ending
                 self.task = self.loop.create_task(self._watch(), context=contextvars.Context())
@@ -209,6 +223,9 @@ class Hub:
         woken = False
         if batch.access is not None:
             for stream in list(self.streams):
+                if stream.user_id not in batch.asked:
+                    self._access_due = True  # joined during this poll: its people are read at the next one
+                    continue
                 reason = _ended(stream, batch.access.get(stream.user_id), batch.live_keys)
                 if reason:
                     stream.close(reason)
@@ -286,7 +303,8 @@ def current_tip() -> int:
     return -1 if tip is None else tip
 
 
-def poll(tip: int | None, notification_cursor: int | None, snapshot: tuple[set, set], recheck: bool) -> Batch:
+def poll(tip: int | None, notification_cursor: int | None, snapshot: tuple[set, set], recheck: bool,
+         access_due: bool = False) -> Batch:
     """What happened since leaf `tip`: new events, and (when they may have changed) who sees what."""
     from audit.models import LedgerLeaf
 
@@ -296,8 +314,9 @@ def poll(tip: int | None, notification_cursor: int | None, snapshot: tuple[set, 
     else:
         leaves = list(LedgerLeaf.objects.filter(leaf_index__gt=tip).select_related("entry").order_by("leaf_index")[:BATCH])
         batch = Batch(tip=leaves[-1].leaf_index if leaves else tip, events=[event_of(leaf.entry, leaf.leaf_index) for leaf in leaves])
-        if any(leaf.entry.entity_type in ACCESS_ENTITIES or leaf.entry.event_type in ACCESS_EVENT_TYPES for leaf in leaves):
-            batch.access = access_of(user_ids)
+        if access_due or any(leaf.entry.entity_type in ACCESS_ENTITIES or leaf.entry.event_type in ACCESS_EVENT_TYPES
+                             for leaf in leaves):
+            batch.access, batch.asked = access_of(user_ids), set(user_ids)
             batch.live_keys = live_keys(key_ids)
     batch.notification_cursor, batch.unread, batch.counts = unread_changes(notification_cursor, user_ids, recheck)
     return batch
