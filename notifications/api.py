@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
 from core.api.schema import errors
@@ -39,16 +40,19 @@ def _unread_param(request) -> bool:
     raise ValidationError({"unread": ["Must be true or false."]})
 
 
-class NotificationListView(APIView):
+class NotificationListView(GenericAPIView):
+    serializer_class = NotificationSerializer
+    pagination_class = LimitOffsetPagination
+    filter_backends: list = []
+
     @extend_schema(summary="List your notifications", tags=["notifications"],
                    description="Newest first; only your own. `unread=true`: only those not read yet.",
                    parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL, description="Only unread ones.")],
                    responses={200: NotificationSerializer(many=True), **errors(400)})
     def get(self, request):
         unread = _unread_param(request)
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(selectors.for_user(request.user, unread=unread), request, view=self)
-        return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
+        page = self.paginate_queryset(selectors.for_user(request.user, unread=unread))
+        return self.get_paginated_response(NotificationSerializer(page, many=True).data)
 
 
 class MarkReadView(APIView):
