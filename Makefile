@@ -8,7 +8,7 @@ PORT ?= 8000
 # Empty: gunicorn.conf.py decides (GUNICORN_WORKERS / WEB_CONCURRENCY, else 2 on SQLite).
 WORKERS ?=
 
-.PHONY: run test test-postgres serve install migrate seed collectstatic check clean bench bench-quick
+.PHONY: run test test-postgres serve serve-stream install migrate seed collectstatic check clean bench bench-quick
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=python3"; exit 1; }
@@ -33,13 +33,26 @@ seed: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
 
 # Runs the development server with demo data (seeded once; seed_demo is idempotent).
-# One task worker runs next to it (webhook deliveries, retries, the ledger's periodic sweep and checkpoint);
-# it stops with the server.
+# One task worker runs next to it (webhook deliveries, retries, the ledger's periodic sweep and checkpoint),
+# and uvicorn on STREAM_PORT serves the live event stream (/api/v1/events/stream/: an ASGI server holds
+# its many idle connections; runserver refuses them). Pages on PORT open the stream on STREAM_PORT with
+# their session cookie: LIVE_STREAM_URL tells them where, CORS_ALLOWED_ORIGINS lets them. Both stop with the server.
+STREAM_PORT ?= 8001
+LIVE_ENV = LIVE_STREAM_URL=http://$(HOST):$(STREAM_PORT)/api/v1/events/stream/ CORS_ALLOWED_ORIGINS=http://$(HOST):$(PORT)
 run: seed
 	DEBUG=1 $(PY) manage.py schedule_maintenance
 	@DEBUG=1 $(PY) manage.py db_worker --queue-name '*' --no-reload --verbosity 0 & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+	DEBUG=1 $(LIVE_ENV) $(PY) -m uvicorn commandcentral.asgi:application --host $(HOST) --port $(STREAM_PORT) \
+		--no-access-log --no-proxy-headers --timeout-graceful-shutdown 2 & stream=$$!; \
+	trap 'kill $$worker $$stream 2>/dev/null' EXIT INT TERM; \
+	DEBUG=1 $(LIVE_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+# The live event stream alone, production-style (docs/operations.md, "The live event stream"): uvicorn on
+# STREAM_PORT, beside `make serve`; a proxy sends /api/v1/events/stream/ here and everything else to gunicorn.
+# --no-proxy-headers: the app reads X-Forwarded-* itself, from TRUSTED_PROXIES only, as under gunicorn.
+serve-stream: install collectstatic
+	$(PY) -m uvicorn commandcentral.asgi:application --host $(HOST) --port $(STREAM_PORT) --no-access-log \
+		--timeout-graceful-shutdown 5 --no-proxy-headers
 
 # Test processes: `auto` is one pytest-xdist worker per CPU, each with its own SQLite test database;
 # TEST_WORKERS=0 runs the suite in a single process.
