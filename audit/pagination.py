@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 
 from core.api.schema import errors
+from core.api.support import page_parameter
 
 from .serializers import AuditEntryCursorPageSerializer, AuditEntrySerializer
 
@@ -18,6 +19,10 @@ class AuditCursorPagination(pagination.CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 100
+
+    def get_page_size(self, request):
+        return page_parameter(request, self.page_size_query_param, default=self.page_size, minimum=1,
+                              cap=self.max_page_size)
 
     def decode_cursor(self, request):
         """DRF's cursor, whose position must be an id here. A cursor that does not decode, or whose

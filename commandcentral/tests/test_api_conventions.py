@@ -91,3 +91,27 @@ def test_a_project_slug_works_in_bodies_as_in_urls(api_client, project, owner, o
         response = api_client.post("/api/v1/decisions/", {"project": bad, "title": "Bad"}, format="json")
         assert response.status_code == 400 and "project" in response.json()
     assert Decision.objects.filter(title__in=["Sneaky", "Bad"]).count() == 0
+
+
+LIMITS = [{"limit": "abc"}, {"limit": "0"}, {"limit": "-5"}, {"limit": "1.5"}, {"limit": "²"}]
+OFFSETS = [{"offset": "x"}, {"offset": "-1"}]
+
+
+@pytest.mark.parametrize("url,query", [
+    *[(url, query) for url in ("/api/v1/projects/", "/api/v1/decisions/") for query in LIMITS + OFFSETS],
+    *[("/api/v1/events/", query) for query in LIMITS],  # the events list pages by cursor: no offset
+])
+def test_a_malformed_page_parameter_is_a_400_naming_it(api_client, owner, url, query):
+    api_client.force_authenticate(owner)
+    response = api_client.get(url, query)
+    assert response.status_code == 400
+    assert list(response.json()) == list(query)
+
+
+def test_a_page_size_above_the_largest_gets_the_largest_page(api_client, owner):
+    from projects.tests.factories import ProjectFactory
+
+    ProjectFactory.create_batch(3, owner=owner)
+    api_client.force_authenticate(owner)
+    assert len(api_client.get("/api/v1/projects/", {"limit": "1000"}).json()["results"]) == 3
+    assert len(api_client.get("/api/v1/projects/", {"limit": "2"}).json()["results"]) == 2

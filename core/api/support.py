@@ -126,9 +126,28 @@ def _visible_project_key_by_slug(user, slug: str):
     return visible_projects(user).filter(slug=slug).values_list("pk", flat=True).first()
 
 
+def page_parameter(request, name: str, *, default: int, minimum: int, cap: int | None = None) -> int:
+    """A whole-number paging parameter (`limit`, `offset`): `default` when absent, a 400 naming it when it
+    is not a whole number of at least `minimum` (DRF would quietly use its default: `?limit=abc` would
+    read as no limit asked for, while an unknown parameter is refused), and at most `cap` (larger asks
+    get the largest page, as documented)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
+        raise ValidationError({name: [f"Must be a whole number of at least {minimum}."]})
+    return min(int(raw), cap) if cap else int(raw)
+
+
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
     default_limit = 50
     max_limit = 100
+
+    def get_limit(self, request):
+        return page_parameter(request, self.limit_query_param, default=self.default_limit, minimum=1, cap=self.max_limit)
+
+    def get_offset(self, request):
+        return page_parameter(request, self.offset_query_param, default=0, minimum=0)
 
 
 def exception_handler(exc, context):
