@@ -32,7 +32,7 @@ from accounts.models import ServiceKey
 from audit.api import visible_events
 from core.api.support import check_query_parameters, visible_project_or_404
 
-from .hub import Stream, catch_up, current_tip, hub, visible_scope
+from .hub import Stream, catch_up, current_tip, hub, latest_notification, visible_scope
 
 QUERY_PARAMETERS = frozenset({"after", "project", "as"})
 MAX_LEAF_DIGITS = 18  # a leaf index is a 64-bit integer
@@ -80,14 +80,15 @@ class EventStreamGate(APIView):
             cursor = None
         # The tip first, then what the caller may see: a change of access sealed after this tip reaches
         # the process's watcher (live.hub), one sealed before it is in the scope read below.
-        opened_at = current_tip()
+        opened_at, notifications_at = current_tip(), latest_notification()
         queryset = visible_events(request)  # a ?project= the caller cannot see is a 404 here, as on events/
         project_id = None
         if request.query_params.get("project"):
             project_id = visible_project_or_404(request.user, request.query_params["project"]).pk
             queryset = queryset.filter(project_id=project_id)
         user = request.user
-        stream = Stream(user_id=user.pk, scope=visible_scope(user), project_id=project_id, opened_at=opened_at)
+        stream = Stream(user_id=user.pk, scope=visible_scope(user), project_id=project_id, opened_at=opened_at,
+                        notifications_at=notifications_at)
         deadline = None
         if isinstance(request.auth, ServiceKey):
             stream.via, stream.key_id = "api_key", request.auth.pk
@@ -144,24 +145,24 @@ async def messages(stream: Stream, queryset, cursor: int, *, as_change: bool, de
     current.join(stream)
     heartbeat = settings.LIVE_STREAM_HEARTBEAT
     try:
-        yield f"retry: {settings.LIVE_STREAM_RETRY_MS}\n\n"
+        yield f"retry: {settings.LIVE_STREAM_RETRY_MS}\n\n".encode()
         await current.polled.wait()
         while not stream.closed:
             stream.wake.clear()
             start = current.covered_from()
             if cursor + 1 < start:  # behind the ring: this stream reads what it missed itself
                 events, cursor = await sync_to_async(catch_up)(queryset, cursor, start)
-                text = "".join(event.message(as_change) for event in events if stream.sees(event))
+                text = b"".join(event.message(as_change) for event in events if stream.sees(event))
                 if text:
                     yield text
                 continue
             out = [event.message(as_change) for event in current.since(cursor) if stream.sees(event)]
             cursor = max(cursor, current.tip)
             if stream.notices:
-                out.extend(f'event: notifications\ndata: {{"unread": {count}}}\n\n' for count in stream.notices)
+                out.extend(f'event: notifications\ndata: {{"unread": {count}}}\n\n'.encode() for count in stream.notices)
                 stream.notices.clear()
             if out:
-                yield "".join(out)
+                yield b"".join(out)
                 continue
             wait = heartbeat if deadline is None else min(heartbeat, deadline - time.time())
             if wait <= 0:
@@ -169,6 +170,6 @@ async def messages(stream: Stream, queryset, cursor: int, *, as_change: bool, de
             try:
                 await asyncio.wait_for(stream.wake.wait(), wait)
             except TimeoutError:
-                yield ": keepalive\n\n"
+                yield b": keepalive\n\n"
     finally:
         current.leave(stream)

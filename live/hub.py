@@ -46,17 +46,21 @@ ACCESS_ENTITIES = frozenset({"project", "membership", "user", "serviceaccount", 
 ACCESS_EVENT_TYPES = frozenset({"auth_logout"})
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
-    """One sealed row, serialized once for every stream."""
+    """One sealed row, serialized once for every stream: its message in both forms, as bytes."""
 
-    leaf_index: int
-    project_id: object  # a UUID, or None for rows outside any project (operators only)
-    event_name: str
-    data: str  # JSON of audit.serializers.event_data
+    __slots__ = ("leaf_index", "project_id", "event_name", "data", "named", "change")
 
-    def message(self, as_change: bool) -> str:
-        return f"id: {self.leaf_index}\nevent: {'change' if as_change else self.event_name}\ndata: {self.data}\n\n"
+    def __init__(self, leaf_index: int, project_id, event_name: str, data: str):
+        self.leaf_index = leaf_index
+        self.project_id = project_id  # a UUID, or None for rows outside any project (operators only)
+        self.event_name = event_name
+        self.data = data  # JSON of audit.serializers.event_data
+        self.named = f"id: {leaf_index}\nevent: {event_name}\ndata: {data}\n\n".encode()
+        self.change = f"id: {leaf_index}\nevent: change\ndata: {data}\n\n".encode()
+
+    def message(self, as_change: bool) -> bytes:
+        return self.change if as_change else self.named
 
 
 def event_of(entry, leaf_index: int) -> Event:
@@ -87,6 +91,7 @@ class Stream:
     generation: int = 0  # the token or session generation it was opened with
     key_id: object = None  # the API key it was opened with
     opened_at: int = -1  # the tree's last leaf when it connected (its scope was read after that)
+    notifications_at: int | None = None  # the newest notification id when it connected
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     notices: list = field(default_factory=list)
     closed: str = ""  # why the hub ended it
@@ -138,6 +143,10 @@ class Hub:
             # The watcher reads from the tip this stream saw at connect: a row after it that changes who
             # sees what must reach the watcher, whose first poll would otherwise start at a later tip.
             self._start_from = stream.opened_at if self._start_from is None else min(self._start_from, stream.opened_at)
+        if self._notification_cursor is None and stream.notifications_at is not None:
+            self._notification_cursor = stream.notifications_at  # likewise for notifications made since
+        elif self._notification_cursor is not None and stream.notifications_at is not None:
+            self._notification_cursor = min(self._notification_cursor, stream.notifications_at)
         else:
             self._access_due = True
         if self.task is None:
@@ -388,6 +397,15 @@ def unread_changes(cursor: int | None, user_ids: set, recheck: bool) -> tuple[in
     fresh = selectors.unread_counts(recipients) if recipients else None
     everyone = selectors.unread_counts(user_ids) if recheck else None
     return newest, fresh, everyone
+
+
+def latest_notification() -> int | None:
+    """The newest notification id (None without the notifications app): a stream's starting point."""
+    if not apps.is_installed("notifications"):
+        return None
+    from notifications.selectors import latest_id
+
+    return latest_id()
 
 
 _reads: set = set()
