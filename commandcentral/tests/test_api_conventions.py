@@ -2,6 +2,8 @@
 (the reference service's names accepted as aliases), paths work without their trailing slash for every
 method, `events?project=` takes a slug."""
 
+import uuid
+
 import pytest
 
 from audit.models import AuditEntry
@@ -115,3 +117,16 @@ def test_a_page_size_above_the_largest_gets_the_largest_page(api_client, owner):
     api_client.force_authenticate(owner)
     assert len(api_client.get("/api/v1/projects/", {"limit": "1000"}).json()["results"]) == 3
     assert len(api_client.get("/api/v1/projects/", {"limit": "2"}).json()["results"]) == 2
+
+
+def test_under_debug_an_unknown_api_path_is_still_a_json_404(client, owner, settings):
+    settings.DEBUG = True
+    client.force_login(owner)
+    for path in ("/api/v1/no-such-thing/", "/api/v1/projects/x/y/z/", "/api/nothing"):
+        response = client.get(path)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json"
+        assert response.json() == {"detail": "Not found."}
+    # The browsable API's own 404 page stays what a browser asked for; pages keep Django's debug page.
+    browsable = client.get(f"/api/v1/projects/{uuid.uuid4()}/", HTTP_ACCEPT="text/html")
+    assert browsable.status_code == 404 and browsable["Content-Type"].startswith("text/html")
+    assert client.get("/no-such-page/").status_code == 404
