@@ -376,6 +376,7 @@ def _paths(values, what: str) -> list[bytes]:
 def verify_inclusion_document(document: dict, key: VerifierKey) -> Checkpoint:
     """An events/{id}/proof/ response: its checkpoint is signed by `key`, its canonical bytes hash to the
     leaf hash, and the inclusion path leads from that leaf to the checkpoint's root."""
+    _not_an_error_body(document)
     try:
         checkpoint = verify_checkpoint(document["checkpoint"], key)
         canonical = b64decode(document["canonical"], "canonical")
@@ -392,8 +393,17 @@ def verify_inclusion_document(document: dict, key: VerifierKey) -> Checkpoint:
     return checkpoint
 
 
+def _not_an_error_body(document) -> None:
+    """A saved API error ({"detail": …}, a 404 or a 409) is reported as what it is, not as a proof that
+    lacks its fields."""
+    if isinstance(document, dict) and "detail" in document and "inclusion_path" not in document \
+            and "consistency_path" not in document:
+        raise VerificationError(f"the server answered an error, not a proof: {document['detail']}")
+
+
 def verify_consistency_document(document: dict, old: Checkpoint, new: Checkpoint) -> None:
     """A ledger/consistency/ response proves that checkpoint `new` extends checkpoint `old`."""
+    _not_an_error_body(document)
     try:
         first, second = int(document["first"]), int(document["second"])
         path = _paths(document["consistency_path"], "consistency_path")

@@ -404,3 +404,23 @@ def test_a_consistency_proof_across_a_thousand_rows_verifies_and_fails_after_a_r
     assert root_at(new.size) != new.root_hash  # the rebuilt tree is another tree of the signed size
     with pytest.raises(CommandError, match=r"\(diverged\).*ledger diverged"):
         call_command("verify_audit", stdout=__import__("io").StringIO())
+
+
+def test_the_verifier_reports_a_saved_error_body_as_the_servers_answer(api_client, owner, outsider, project, tmp_path):
+    """The docs' recipe saves what the server answers; a 404 (a row you cannot see) or a 409 (not yet
+    covered) body is then reported with the server's words, not as a KeyError of a malformed proof."""
+    import subprocess
+    import sys
+
+    row = AuditEntry.objects.filter(project=project).first()
+    api_client.force_authenticate(outsider)
+    answer = api_client.get(f"/api/v1/events/{row.pk}/proof/")
+    assert answer.status_code == 404
+    (tmp_path / "proof.json").write_bytes(answer.content)
+    (tmp_path / "key.txt").write_text(api_client.get("/api/v1/ledger/key/").content.decode())
+    verifier_file = verifier.__file__
+    run = subprocess.run([sys.executable, verifier_file, "key.txt", "inclusion", "proof.json"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.strip() == f"FAILED: the server answered an error, not a proof: {answer.json()['detail']}"
+    assert "KeyError" not in run.stderr
