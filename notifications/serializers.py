@@ -5,7 +5,7 @@ from accounts.serializers import UserSummarySerializer
 from core.api.fields import StrictFieldsMixin
 
 from .models import Notification
-from .services import MAX_IDS
+from .services import MAX_ID, MAX_IDS
 
 
 class SubjectSerializer(serializers.Serializer):
@@ -38,7 +38,7 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class MarkReadSerializer(StrictFieldsMixin, serializers.Serializer):
-    ids = serializers.ListField(child=StrictIntegerField(min_value=1), required=False, max_length=MAX_IDS,
+    ids = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=MAX_IDS,
                                 help_text=f"Your notifications to mark read (at most {MAX_IDS}); leave out for all.")
 
 

@@ -17,6 +17,7 @@ from .models import Notification, Watch
 from .signals import notifications_read
 
 MAX_IDS = 1000
+MAX_ID = 2**63 - 1  # a notification id is a 64-bit integer: anything larger names none (and PostgreSQL refuses it)
 
 
 def watch(*, project, actor) -> Watch:
@@ -53,8 +54,9 @@ def mark_read(*, user, ids=None) -> int:
     notifications, or unknown ones, are left alone (and not reported: they are not the caller's to know).
     Returns how many were marked now."""
     if ids is not None:
-        if not isinstance(ids, (list, tuple)) or any(isinstance(pk, bool) or not isinstance(pk, int) for pk in ids):
-            raise InvalidInput("ids must be a list of notification ids (integers).", field="ids")
+        if not isinstance(ids, (list, tuple)) or any(
+                isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk <= MAX_ID for pk in ids):
+            raise InvalidInput("ids must be a list of notification ids (positive integers).", field="ids")
         if len(ids) > MAX_IDS:
             raise InvalidInput(f"At most {MAX_IDS} ids at once.", field="ids")
     unread = Notification.objects.filter(recipient=user, read_at__isnull=True)

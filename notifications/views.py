@@ -46,16 +46,13 @@ def notification_bell(request):
 def notification_read(request):
     """Mark one (`id`) or all (`all`) of the caller's notifications read."""
     if request.POST.get("all"):
-        ids = None
-    else:
-        try:
-            ids = [int(request.POST.get("id", ""))]
-        except ValueError:
-            messages.error(request, "Nothing was marked read: no notification was named.")
-            return redirect(_back(request))
-    marked = services.mark_read(user=request.user, ids=ids)
-    if ids is None:
+        marked = services.mark_read(user=request.user, ids=None)
         messages.success(request, f"{marked} notification{'s' if marked != 1 else ''} marked read.")
+        return redirect(_back(request))
+    try:
+        services.mark_read(user=request.user, ids=[int(request.POST.get("id", ""))])
+    except (ValueError, InvalidInput):
+        messages.error(request, "Nothing was marked read: no notification was named.")
     return redirect(_back(request))
 
 

@@ -10,8 +10,8 @@ register = template.Library()
 
 @register.inclusion_tag("notifications/_bell_link.html", takes_context=True)
 def notification_bell(context):
-    user = context["request"].user
-    return {"unread": selectors.unread_count(user)}
+    request = context.get("request")
+    return {"unread": selectors.unread_count(getattr(request, "user", None))}
 
 
 @register.inclusion_tag("notifications/_watch_button.html", takes_context=True)

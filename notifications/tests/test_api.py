@@ -67,6 +67,9 @@ def test_unread_filter_and_marking_some_then_all(three, member, viewer):
     ({"ids": [None]}, "ids"),
     ({"ids": None}, "ids"),
     ({"ids": [0]}, "ids"),
+    ({"ids": [2**63]}, "ids"),
+    ({"ids": [-1]}, "ids"),
+    ({"ids": list(range(1, 1002))}, "ids"),
     ({"idz": [1]}, "idz"),
 ])
 def test_bad_read_input_is_a_400_naming_the_field_and_marks_nothing(three, member, body, field):

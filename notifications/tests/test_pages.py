@@ -63,7 +63,8 @@ def test_the_notifications_page_lists_links_and_marks_read(client, mentioned, me
     assert not Notification.objects.filter(recipient=member, read_at__isnull=True).exists()
     assert "Nothing unread." in client.get("/notifications/?unread=1").content.decode()
     assert AuditEntry.objects.count() == before  # reading leaves no audit row
-    assert client.post("/notifications/read/", {"id": "x"}).status_code == 302  # a message, never a 500
+    for bad in ("x", str(2**64), "-1"):
+        assert client.post("/notifications/read/", {"id": bad}).status_code == 302  # a message, never a 500
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client):
