@@ -249,7 +249,7 @@ def test_the_entry_page_shows_the_leaf_and_offers_the_proof(client, owner, outsi
     seal_pending()
     html = client.get(f"/audit/{row.pk}/").content.decode()
     leaf = LedgerLeaf.objects.get(entry=row)
-    assert f"Sealed at <strong>leaf #{leaf.leaf_index}</strong>" in html and "No signed checkpoint covers it yet" in html
+    assert f"Sealed as <strong>leaf {leaf.leaf_index}</strong> of the ledger" in html and "No signed checkpoint covers it yet" in html
     assert f'href="/audit/{row.pk}/proof.json"' not in html
     waiting = client.get(f"/audit/{row.pk}/proof.json")
     assert waiting.status_code == 409 and waiting["Retry-After"] == "5"

@@ -83,3 +83,18 @@ def with_labels(projects) -> list:
     names = Counter(project.name.casefold() for project in projects)
     return [(project, f"{project.name} ({project.slug})" if names[project.name.casefold()] > 1 else project.name)
             for project in projects]
+
+
+@register.filter
+def states_line(entry) -> str:
+    """A transition row's states, as what happened: "active → paused"; for a refusal what was tried, since
+    nothing moved ("tried to activate; it is already active", "tried to decide; it stays draft")."""
+    before, after = entry.from_state or "", entry.to_state or ""
+    if entry.success:
+        return f"{before or '?'} → {after or '?'}"
+    tried = f"tried to {str(entry.transition).replace('_', ' ')}"
+    if not before:
+        return tried
+    if after == before:
+        return f"{tried}; it is already {readable(before).lower()}"
+    return f"{tried}; it stays {readable(before).lower()}"

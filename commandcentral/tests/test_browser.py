@@ -393,13 +393,13 @@ def test_audit_row_page_shows_its_ledger_leaf_and_its_downloaded_proof_verifies(
     # No checkpoint is stored yet in a fresh ledger: the page names the leaf and the tree it is in, and
     # offers no proof until the maintenance task signs a checkpoint covering it.
     ledger = page.get_by_role("region", name="In the ledger")
-    sealed = ledger.locator("p", has_text="Sealed at leaf #")
+    sealed = ledger.locator("p", has_text="Sealed as leaf ")
     expect(sealed).to_contain_text("No signed checkpoint covers it yet")
     expect(ledger.get_by_role("link", name="Download its proof")).to_have_count(0)
     make_checkpoint()  # what the maintenance task does every few seconds
     page.reload()
-    expect(sealed).to_contain_text(re.compile(r"Sealed at leaf #\d+\s+in the signed checkpoint of tree size \d+"))
-    match = re.search(r"Sealed at leaf #(\d+) in the signed checkpoint of tree size (\d+)", " ".join(sealed.inner_text().split()))
+    expect(sealed).to_contain_text(re.compile(r"Sealed as leaf \d+ of the ledger\s+in the signed checkpoint of tree size \d+"))
+    match = re.search(r"Sealed as leaf (\d+) of the ledger in the signed checkpoint of tree size (\d+)", " ".join(sealed.inner_text().split()))
     assert match, sealed.inner_text()
     shown_index, shown_size = int(match[1]), int(match[2])
     assert shown_index == LedgerLeaf.objects.get(entry_id=entry.pk).leaf_index
@@ -431,7 +431,7 @@ def test_audit_row_page_shows_its_ledger_leaf_and_its_downloaded_proof_verifies(
     # Phone width: nothing scrolls sideways.
     page.set_viewport_size(PHONE_NARROW)
     page.reload()
-    expect(sealed).to_contain_text(re.compile(rf"Sealed at leaf #{shown_index}\s+in the signed checkpoint of tree size {checkpoint.size}\b"))
+    expect(sealed).to_contain_text(re.compile(rf"Sealed as leaf {shown_index} of the ledger\s+in the signed checkpoint of tree size {checkpoint.size}\b"))
     width = page.evaluate("document.documentElement.scrollWidth")
     watched.shot("phone-audit-entry")
     assert width <= PHONE_NARROW["width"], f"the audit row page is {width}px wide at a 375px viewport"

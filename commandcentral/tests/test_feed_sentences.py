@@ -36,3 +36,22 @@ def test_a_failed_sign_in_names_the_account_tried_without_making_anyone_its_acto
     page = client.get(reverse("audit_list")).content.decode()
     assert f"A sign-in as {owner.email} failed" in page
     assert "The system failed" not in page
+
+
+def test_a_refused_transition_says_what_was_tried_not_active_to_active(client, owner, viewer, project):
+    from audit.models import AuditEntry
+
+    perform_transition(project, "activate", actor=owner, rationale="go")
+    client.force_login(owner)
+    client.post(reverse("project_transition", args=[project.pk, "activate"]), {"rationale": "again"})
+    client.force_login(viewer)
+    client.post(reverse("project_transition", args=[project.pk, "pause"]), {"rationale": "mine now"})
+    refused = AuditEntry.objects.filter(project=project, success=False, transition__in=["activate", "pause"])
+    assert refused.count() == 2
+
+    client.force_login(owner)
+    page = client.get(project.get_absolute_url()).content.decode()
+    assert "tried to activate; it is already active" in page
+    assert "tried to pause; it stays active" in page
+    assert "active → active" not in page
+    assert "proposed → active" in page  # what did happen reads as before
