@@ -19,6 +19,11 @@
   // --- The connection ---------------------------------------------------------------------------------
   var everOpened = false;
 
+  // <body data-live="open|connecting|closed">: where the connection stands (for styles and tests).
+  function state(value) {
+    document.body.setAttribute("data-live", value);
+  }
+
   // The SSE extension calls htmx.createEventSource(url) and then sets the source's onerror, which logs an
   // error and builds a new source whenever one closes. Here it runs only for a stream that was working:
   // a "connecting" error is the browser retrying by itself, and a stream that never opened is not there.
@@ -30,9 +35,16 @@
       get: function () { return onerror; },
       set: function (handler) { onerror = handler; }
     });
-    source.addEventListener("open", function () { everOpened = true; });
+    source.addEventListener("open", function () {
+      everOpened = true;
+      state("open");
+    });
     source.addEventListener("error", function (event) {
-      if (source.readyState !== EventSource.CLOSED) return;
+      if (source.readyState !== EventSource.CLOSED) {
+        state("connecting");
+        return;
+      }
+      state("closed");
       if (everOpened && onerror) onerror.call(source, event);
       else source.close();
     });
@@ -53,8 +65,7 @@
 
   function busy(part) {
     var active = document.activeElement;
-    if (active && active !== part && part.contains(active) &&
-        /^(INPUT|TEXTAREA|SELECT|BUTTON|SUMMARY)$/.test(active.tagName)) return true;
+    if (active && part.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return true;
     if (part.querySelector("details[open]")) return true;
     return Array.prototype.some.call(part.querySelectorAll("input, textarea, select"), changed);
   }
