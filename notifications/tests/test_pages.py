@@ -116,3 +116,21 @@ def test_what_the_live_stream_reads(mentioned, member, viewer, outsider):
     finally:
         notifications_read.disconnect(dispatch_uid="t")
     assert heard == [[member.pk]]
+
+
+def test_the_pages_need_nothing_inline_and_the_admin_lists_read_only(client, mentioned, member, operator, project):
+    from commandcentral.tests.test_csp import assert_strict
+
+    client.force_login(member)
+    for path in ("/notifications/", "/notifications/?unread=1", f"/projects/{project.pk}/"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert_strict(response)
+    client.force_login(operator)
+    for model in ("notification", "watch", "mailstate", "builderstate"):
+        response = client.get(f"/admin/notifications/{model}/")
+        assert response.status_code == 200, model
+    assert client.get("/admin/notifications/notification/add/").status_code == 403
+    note = mentioned[0]
+    page = client.get(f"/admin/notifications/notification/{note.pk}/change/")
+    assert page.status_code == 200 and b"Save" not in page.content
