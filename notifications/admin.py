@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from core.web.admin import ReadOnlyAdminMixin
 
-from .models import BuilderState, MailState, Notification, Watch
+from .models import BuilderState, MailPreference, MailState, Notification, Watch
 
 
 @admin.register(Notification)
@@ -37,6 +37,19 @@ class MailStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Mail preference")
     def preference(self, obj):
         return obj.user.notifications
+
+
+@admin.register(MailPreference)
+class MailPreferenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who gets which mail (none, instant, daily): read-only, each person chooses on their account page."""
+
+    list_display = ("email", "name", "notifications", "is_active")
+    list_filter = ("notifications",)
+    search_fields = ("email", "name", "handle")
+    fields = ("email", "name", "notifications")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(is_service=False)
 
 
 @admin.register(BuilderState)

@@ -9,6 +9,7 @@ can never make the same notification twice (`notification_once_per_leaf`).
 from django.conf import settings
 from django.db import models
 
+from accounts.models import User
 from core.base_models import TimestampedModel
 
 
@@ -127,3 +128,13 @@ class MailState(models.Model):
 
     def __str__(self) -> str:
         return f"mail state of {self.user_id}"
+
+
+class MailPreference(User):
+    """Each person's mail preference, for the admin's read-only list: the preference itself is the
+    account's `notifications` field (one home: the account page and the API change it there)."""
+
+    class Meta:
+        proxy = True
+        ordering = ["email"]
+        verbose_name = "mail preference"

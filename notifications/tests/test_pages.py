@@ -127,7 +127,7 @@ def test_the_pages_need_nothing_inline_and_the_admin_lists_read_only(client, men
         assert response.status_code == 200
         assert_strict(response)
     client.force_login(operator)
-    for model in ("notification", "watch", "mailstate", "builderstate"):
+    for model in ("notification", "watch", "mailstate", "builderstate", "mailpreference"):
         response = client.get(f"/admin/notifications/{model}/")
         assert response.status_code == 200, model
     assert client.get("/admin/notifications/notification/add/").status_code == 403
