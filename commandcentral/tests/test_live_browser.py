@@ -297,15 +297,17 @@ def test_a_review_and_a_mention_reach_the_decision_page_the_bell_and_the_mailbox
     _not_reloaded(watched)
     watched.assert_clean()
 
-    # The worker mails the mention (instant is the default).
+    # The worker mails the mention (instant is the default), with a link back to the comment.
     def mailed():
         for message in stack.mail.iterdir():
             text = message.read_text(errors="replace")
-            if stack.owner.email in text and "Pick a broker" in text:
+            if f"To: {stack.owner.email}" in text and "mentioned you" in text:
                 return text
         return None
 
-    assert "let us take the broker" in _wait_for(mailed, "the mention's mail").replace("=\n", "")
+    mail = _wait_for(mailed, "the mention's mail")
+    assert "Mo Member mentioned you in a comment on Pick a broker." in mail
+    assert f"{stack.base}{decision.get_absolute_url()}#comment-" in mail
 
 
 # --- Ctrl-K ----------------------------------------------------------------------------------------------
@@ -321,6 +323,7 @@ def test_ctrl_k_finds_a_decision_by_a_word_of_its_context(open_page, stack):
     expect(palette).to_be_focused()
     palette.fill("tardigrade")
     expect(page.locator("#palette-results")).to_contain_text("Choose a storage tier")
+    palette.press("ArrowDown")  # the first result (Enter with none chosen lists them all on /search/)
     palette.press("Enter")
     expect(page).to_have_url(f"{stack.base}{decision.get_absolute_url()}")
     expect(page.locator("h1")).to_contain_text("Choose a storage tier")
