@@ -25,6 +25,7 @@ from .serializers import (
     InvitationSerializer,
     InvitationWriteSerializer,
     LoginSerializer,
+    MeSerializer,
     MessageSerializer,
     RefreshSerializer,
     RegisterSerializer,
@@ -153,9 +154,9 @@ class LogoutEverywhereView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: UserSerializer, **errors()}, tags=["auth"])
+    @extend_schema(responses={200: MeSerializer, **errors()}, tags=["auth"])
     def get(self, request):
-        return Response(UserSerializer(request.user).data)
+        return Response(MeSerializer(request.user).data)
 
 
 class ProjectInvitationsView(APIView):

@@ -1,8 +1,10 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.access import team_projects
 from core.api.speedups.output import FastOutputMixin
 
 from .models import InvitationRole
@@ -19,6 +21,29 @@ class UserSerializer(serializers.ModelSerializer):
         model = get_user_model()
         fields = ["id", "email", "name", "handle", "is_staff", "is_active", "last_login", "created_at"]
         read_only_fields = fields
+
+
+class TeamProjectSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.ChoiceField(choices=["owner", "member", "viewer"], help_text="Your place on its team.")
+
+
+class MeSerializer(UserSerializer):
+    """You, and the projects you own or are on the team of, with your role in each (an operator sees every
+    project, but is on the team of these)."""
+
+    projects = serializers.SerializerMethodField()
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "projects"]
+        read_only_fields = fields
+
+    @extend_schema_field(TeamProjectSerializer(many=True))
+    def get_projects(self, user) -> list[dict]:
+        return [{"id": project.pk, "slug": project.slug, "name": project.name, "role": role}
+                for project, role in team_projects(user)]
 
 
 class RegisterSerializer(serializers.Serializer):

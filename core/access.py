@@ -147,6 +147,17 @@ def team_role(project, user) -> str | None:
     return cache[user.pk]
 
 
+def team_projects(user) -> list[tuple[object, str]]:
+    """(project, team role) for each live project `user` owns or is on the team of, by name: what "my
+    projects" means (an operator sees every project, but is on the team of these)."""
+    if not is_active_user(user):
+        return []
+    roles = dict(_membership_model().objects.filter(user=user).values_list("project_id", "role"))
+    projects = (_project_model().objects.filter(deleted_at__isnull=True)
+                .filter(Q(owner=user) | Q(pk__in=list(roles))).order_by("name", "slug"))
+    return [(project, OWNER if project.owner_id == user.pk else roles[project.pk]) for project in projects]
+
+
 def can_be_reviewer(project, user) -> bool:
     """Who may be named a reviewer of a project's decisions: its owner and its members, people only
     (an operator only when also on the team; viewers and service accounts never)."""

@@ -121,13 +121,14 @@ def transition_specs(model) -> dict[str, TransitionSpec]:
     return specs
 
 
+def allowed_specs(obj, user) -> list[TransitionSpec]:
+    """The transitions this user may run from the current state (requirements are not considered)."""
+    return [spec for spec in transition_specs(type(obj)).values() if obj.state in spec.sources and spec.has_perm(obj, user)]
+
+
 def allowed_transitions(obj, user) -> list[str]:
-    """Names this user may run from the current state (requirements are not considered)."""
-    return [
-        spec.name
-        for spec in transition_specs(type(obj)).values()
-        if obj.state in spec.sources and spec.has_perm(obj, user)
-    ]
+    """Names of allowed_specs()."""
+    return [spec.name for spec in allowed_specs(obj, user)]
 
 
 # --- The engine ------------------------------------------------------------------------------------

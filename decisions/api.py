@@ -20,6 +20,7 @@ from .filters import DecisionFilter
 from .models import Decision
 from .serializers import (
     DecideRequestSerializer,
+    DecisionBodySerializer,
     ReviewPageSerializer,
     ReviewRequestSerializer,
     ReviewSerializer,
@@ -67,11 +68,11 @@ def _resolve_links(user, data: dict) -> dict:
 
 @extend_schema_view(
     list=extend_schema(responses={200: DecisionSerializer(many=True), **errors(400, 404)}),
-    create=extend_schema(request=DecisionWriteSerializer, responses={201: DecisionSerializer, **errors(400, 403, 404, 409)}),
-    retrieve=extend_schema(responses={200: DecisionSerializer, **errors(404)}),
-    update=extend_schema(request=DecisionUpdateSerializer, responses={200: DecisionSerializer, **errors(400, 403, 404, 409)}),
+    create=extend_schema(request=DecisionWriteSerializer, responses={201: DecisionBodySerializer, **errors(400, 403, 404, 409)}),
+    retrieve=extend_schema(responses={200: DecisionBodySerializer, **errors(404)}),
+    update=extend_schema(request=DecisionUpdateSerializer, responses={200: DecisionBodySerializer, **errors(400, 403, 404, 409)}),
     partial_update=extend_schema(
-        request=DecisionUpdateSerializer, responses={200: DecisionSerializer, **errors(400, 403, 404, 409)}
+        request=DecisionUpdateSerializer, responses={200: DecisionBodySerializer, **errors(400, 403, 404, 409)}
     ),
     destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
 )
@@ -103,15 +104,15 @@ class DecisionViewSet(GovernedObjectActions, AuditTrailAction, viewsets.ModelVie
         data = dict(payload.validated_data)
         project = visible_project_or_404(request.user, data.pop("project"))
         decision = decision_create(actor=request.user, project=project, **_resolve_links(request.user, data))
-        return Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+        return Response(self.body(decision, DecisionSerializer(decision).data), status=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None, partial=False):
         decision = self.get_object()
         payload = DecisionUpdateSerializer(data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         data = _resolve_links(request.user, dict(payload.validated_data))
-        decision = decision_update(decision=decision, actor=request.user, **data)
-        return Response(DecisionSerializer(self.get_queryset().get(pk=decision.pk)).data)
+        decision = self.get_queryset().get(pk=decision_update(decision=decision, actor=request.user, **data).pk)
+        return Response(self.body(decision, DecisionSerializer(decision).data))
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk, partial=True)
@@ -121,13 +122,14 @@ class DecisionViewSet(GovernedObjectActions, AuditTrailAction, viewsets.ModelVie
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def transition_result(self, decision, name, entry, params):
+        fresh = self.get_queryset().get(pk=decision.pk)
         warnings = []
         if name == "decide" and not params.get("rationale", "").strip():
             warnings.append("Decided without a rationale; recording why is strongly recommended.")
         return {
             "success": True,
             "message": f"Decision {entry.from_state} → {entry.to_state}." + (f" {warnings[0]}" if warnings else ""),
-            "decision": DecisionSerializer(self.get_queryset().get(pk=decision.pk)).data,
+            "decision": self.body(fresh, DecisionSerializer(fresh).data),
             "audit_id": entry.pk,
             "warnings": warnings,
         }

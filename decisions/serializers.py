@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.api.fields import ProjectReferenceField, StrictFieldsMixin, reject_nul
+from core.api.governed import allowed_transitions_field
 from core.markdown import render_markdown
 
 from .models import Decision, Review, Verdict
@@ -83,10 +84,21 @@ class DecideRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     rationale = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
 
+class DecisionBodySerializer(DecisionSerializer):
+    """A single decision's answer (retrieve, create, update, a transition's): the list item plus what the
+    caller may run on it now. For the OpenAPI document: the viewset adds the field (GovernedObjectActions)."""
+
+    allowed_transitions = allowed_transitions_field()
+
+    class Meta(DecisionSerializer.Meta):
+        fields = [*DecisionSerializer.Meta.fields, "allowed_transitions"]
+        read_only_fields = fields
+
+
 class DecisionTransitionResultSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     message = serializers.CharField()
-    decision = DecisionSerializer()
+    decision = DecisionBodySerializer()
     audit_id = serializers.IntegerField()
     warnings = serializers.ListField(child=serializers.CharField(), required=False)
 

@@ -21,6 +21,7 @@ from .serializers import (
     MembershipCreateSerializer,
     MembershipSerializer,
     ProjectSerializer,
+    ProjectBodySerializer,
     ProjectTransitionResultSerializer,
     ProjectWriteSerializer,
 )
@@ -39,11 +40,11 @@ TRANSITION_SCHEMA = extend_schema(
 
 @extend_schema_view(
     list=extend_schema(responses={200: ProjectSerializer(many=True), **errors(400)}),
-    create=extend_schema(request=ProjectWriteSerializer, responses={201: ProjectSerializer, **errors(400)}),
-    retrieve=extend_schema(responses={200: ProjectSerializer, **errors(404)}),
-    update=extend_schema(request=ProjectWriteSerializer, responses={200: ProjectSerializer, **errors(400, 403, 404, 409)}),
+    create=extend_schema(request=ProjectWriteSerializer, responses={201: ProjectBodySerializer, **errors(400)}),
+    retrieve=extend_schema(responses={200: ProjectBodySerializer, **errors(404)}),
+    update=extend_schema(request=ProjectWriteSerializer, responses={200: ProjectBodySerializer, **errors(400, 403, 404, 409)}),
     partial_update=extend_schema(
-        request=ProjectWriteSerializer, responses={200: ProjectSerializer, **errors(400, 403, 404, 409)}
+        request=ProjectWriteSerializer, responses={200: ProjectBodySerializer, **errors(400, 403, 404, 409)}
     ),
     destroy=extend_schema(responses={204: None, **errors(403, 404, 409)}),
 )
@@ -69,14 +70,14 @@ class ProjectViewSet(GovernedObjectActions, AuditTrailAction, ValuesListMixin, v
         payload = ProjectWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         project = project_create(actor=request.user, **payload.validated_data)
-        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+        return Response(self.body(project, ProjectSerializer(project).data), status=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None, partial=False):
         project = self.get_object()
         payload = ProjectWriteSerializer(project, data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         project = project_update(project=project, actor=request.user, **payload.validated_data)
-        return Response(ProjectSerializer(project).data)
+        return Response(self.body(project, ProjectSerializer(project).data))
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk, partial=True)
@@ -87,7 +88,7 @@ class ProjectViewSet(GovernedObjectActions, AuditTrailAction, ValuesListMixin, v
 
     def transition_result(self, project, name, entry, params):
         return {"success": True, "message": f"Project {entry.from_state} → {entry.to_state}.",
-                "project": ProjectSerializer(project).data, "audit_id": entry.pk}
+                "project": self.body(project, ProjectSerializer(project).data), "audit_id": entry.pk}
 
     def audit_rows(self, project):
         return AuditEntry.objects.filter(project=project)

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from accounts.serializers import UserSummarySerializer
 from core.api.fields import JSONObjectField, StrictFieldsMixin
+from core.api.governed import allowed_transitions_field
 from core.api.speedups.output import CachedFieldsMixin, FastOutputMixin
 
 from .models import Membership, MembershipRole, Project
@@ -41,10 +42,21 @@ class ProjectWriteSerializer(StrictFieldsMixin, CachedFieldsMixin, serializers.M
         return value.strip()
 
 
+class ProjectBodySerializer(ProjectSerializer):
+    """A single project's answer (retrieve, create, update, a transition's): the list item plus what the
+    caller may run on it now. For the OpenAPI document: the viewset adds the field (GovernedObjectActions)."""
+
+    allowed_transitions = allowed_transitions_field()
+
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "allowed_transitions"]
+        read_only_fields = fields
+
+
 class ProjectTransitionResultSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     message = serializers.CharField()
-    project = ProjectSerializer()
+    project = ProjectBodySerializer()
     audit_id = serializers.IntegerField()
 
 

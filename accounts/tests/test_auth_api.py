@@ -190,3 +190,23 @@ def test_a_forwarded_address_is_believed_only_from_a_listed_proxy(api_client, me
     assert attempt("10.9.9.9", "198.51.100.8") == 401  # another client behind the proxy: its own budget
     addresses = list(AuditEntry.objects.filter(event_type=AuditEventType.AUTH_FAILED).values_list("remote_addr", flat=True))
     assert addresses.count("127.0.0.1") == 3 and addresses.count("198.51.100.7") == 3 and "203.0.113.1" not in addresses
+
+
+def test_me_lists_my_projects_with_my_role_in_each(api_client, member, owner, viewer, outsider, project):
+    """`project` has owner, member and viewer on its team; a deleted project and one the caller is not on
+    are left out."""
+    from projects.services import project_create, project_soft_delete
+
+    mine = project_create(actor=member, name="Mine")
+    gone = project_create(actor=member, name="Gone")
+    project_soft_delete(project=gone, actor=member)
+    project_create(actor=outsider, name="Not mine")
+    token = login(api_client, member.email).json()["access_token"]
+    body = api_client.get(reverse("api:auth-me"), HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert body["email"] == member.email
+    assert [(item["name"], item["role"]) for item in body["projects"]] == sorted([("Mine", "owner"), (project.name, "member")])
+    assert {item["id"] for item in body["projects"]} == {str(mine.pk), str(project.pk)}
+    api_client.credentials()
+    token = login(api_client, viewer.email).json()["access_token"]
+    body = api_client.get(reverse("api:auth-me"), HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert [(item["id"], item["name"], item["role"]) for item in body["projects"]] == [(str(project.pk), project.name, "viewer")]

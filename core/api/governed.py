@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.transitions import allowed_transitions, perform_transition
+from core.transitions import allowed_specs, allowed_transitions, perform_transition
 
 from .fields import StrictFieldsMixin
 from .schema import errors
@@ -22,10 +22,36 @@ class TransitionsSerializer(serializers.Serializer):
     allowed_transitions = serializers.ListField(child=serializers.CharField())
 
 
+class AllowedTransitionSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The transition, e.g. activate: POST {id}/{name}/ runs it.")
+    to_state = serializers.CharField(help_text="The state it leads to.")
+
+
+def allowed_transitions_field():
+    """The documented `allowed_transitions` of a single object's body (GovernedObjectActions.body fills it)."""
+    return AllowedTransitionSerializer(
+        many=True, read_only=True,
+        help_text="What you may run on it now, and where each leads (requirements aside: a refusal names what is missing).")
+
+
 class GovernedObjectActions:
     """Mixed into a governed object's ModelViewSet. The viewset declares one action per transition, so
     that the OpenAPI document names each, returning `self._transition(request, name)`; its
-    `transition_result` says what a done transition answers."""
+    `transition_result` says what a done transition answers.
+
+    A single object's answer (retrieve, create, update, a transition's) carries `allowed_transitions` for
+    the caller, each with its target state, so a client needs no second call to `transitions/`. Lists
+    leave it out: it is decided per object and per caller, and a page of fifty would pay for it fifty times.
+    """
+
+    def body(self, obj, data: dict) -> dict:
+        """`data`, the serialized `obj`, with what the caller may run on it now."""
+        allowed = [{"name": spec.name, "to_state": spec.target} for spec in allowed_specs(obj, self.request.user)]
+        return {**data, "allowed_transitions": allowed}
+
+    def retrieve(self, request, *args, **kwargs):
+        obj = self.get_object()
+        return Response(self.body(obj, self.get_serializer(obj).data))
 
     def _transition(self, request, name: str, payload_class=TransitionRequestSerializer):
         obj = self.get_object()

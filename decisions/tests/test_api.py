@@ -173,3 +173,19 @@ def test_decision_list_queries_do_not_grow_with_rows(api_client, active_project,
     DecisionFactory.create_batch(20, project=active_project)
     with django_assert_num_queries(5):
         api_client.get(reverse("api:decision-list"))
+
+
+def test_a_single_decisions_body_says_what_the_caller_may_run(api_client, active_project, owner, member):
+    created = as_user(api_client, member).post(reverse("api:decision-list"), create_body(active_project), format="json").json()
+    assert [item["name"] for item in created["allowed_transitions"]] == ["activate"]
+    decision = Decision.objects.get(pk=created["id"])
+    activated = api_client.post(url(decision, "activate/"), {"rationale": "ready"}, format="json").json()["decision"]
+    # A member may not decide or archive: the same rule as transitions/.
+    assert activated["allowed_transitions"] == []
+    assert api_client.get(url(decision, "transitions/")).json()["allowed_transitions"] == []
+    as_user(api_client, owner)
+    body = api_client.get(url(decision)).json()
+    assert {item["name"]: item["to_state"] for item in body["allowed_transitions"]} == {"decide": "decided",
+                                                                                        "archive": "archived"}
+    assert "allowed_transitions" not in api_client.get(reverse("api:decision-list")).json()["results"][0]
+    assert AuditEntry.objects.filter(event_name="decision.activate", success=True, actor=member).count() == 1

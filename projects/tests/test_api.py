@@ -282,3 +282,26 @@ def test_a_created_rows_changes_name_only_the_projects_own_fields(api_client, me
     assert not [name for name, (_, new) in row.changes.items() if str(new).endswith(".None")]
     event = api_client.get(reverse("api:event-detail", args=[row.pk])).json()
     assert set(event["changes"]) == set(row.changes)
+
+
+def test_a_single_projects_body_says_what_the_caller_may_run_and_where_it_leads(api_client, project, owner, viewer):
+    """retrieve, create, update and a transition's answer carry allowed_transitions for the caller, each
+    with its target state; lists leave it out."""
+    as_user(api_client, owner)
+    body = api_client.get(detail(project)).json()
+    assert body["allowed_transitions"] == [{"name": "activate", "to_state": "active"},
+                                           {"name": "kill", "to_state": "killed"}]
+    moved = api_client.post(detail(project, "activate/"), {"rationale": "go"}, format="json").json()["project"]
+    assert moved["state"] == "active"
+    assert {item["name"]: item["to_state"] for item in moved["allowed_transitions"]} == {
+        "pause": "paused", "complete": "completed", "kill": "killed"}
+    assert AuditEntry.objects.filter(event_name="project.activate", success=True).count() == 1
+    edited = api_client.patch(detail(project), {"description": "x"}, format="json").json()
+    assert edited["allowed_transitions"] == moved["allowed_transitions"]
+    created = api_client.post(reverse("api:project-list"), {"name": "New"}, format="json").json()
+    assert [item["name"] for item in created["allowed_transitions"]] == ["activate", "kill"]
+    assert "allowed_transitions" not in api_client.get(reverse("api:project-list")).json()["results"][0]
+    # The same rule as transitions/: a viewer may run nothing.
+    as_user(api_client, viewer)
+    assert api_client.get(detail(project)).json()["allowed_transitions"] == []
+    assert api_client.get(detail(project, "transitions/")).json()["allowed_transitions"] == []
