@@ -127,6 +127,9 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
             _wait_for(lambda: _servers_sessions() == 0, "the servers' database sessions to end")
             # What the servers and these tests committed goes, as after any transactional test.
             call_command("flush", verbosity=0, interactive=False)
+            # This teardown may run in another context than the setup (Playwright's event loop), with a
+            # database connection of its own: closed, or the test database could not be dropped.
+            connection.close()
     for name in ("gunicorn.log", "uvicorn.log", "worker.log"):
         log = (logs / name).read_text()
         assert "Traceback" not in log, f"{name}:\n{log}"
