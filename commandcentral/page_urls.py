@@ -28,6 +28,8 @@ urlpatterns = [
     path("projects/<uuid:pk>/transitions/<slug:name>/", project_views.project_transition, name="project_transition"),
     path("projects/<uuid:pk>/team/", project_views.team_add, name="project_team_add"),
     path("projects/<uuid:pk>/team/<uuid:user_id>/remove/", project_views.team_remove, name="project_team_remove"),
+    path("projects/<uuid:pk>/team/<uuid:user_id>/restore/<slug:role>/", project_views.team_restore,
+         name="project_team_restore"),
     path("projects/<uuid:project_pk>/decisions/new/", decision_views.decision_create, name="decision_create"),
     path("decisions/", decision_views.decision_list, name="decision_list"),
     path("decisions/<uuid:pk>/", decision_views.decision_detail, name="decision_detail"),

@@ -102,7 +102,12 @@ def _restore_conflict(project: Project) -> str | None:
     return None
 
 
-def _require_team_manager(project: Project, actor, action: str) -> None:
+def not_a_member(user) -> InvalidInput:
+    return InvalidInput(f"{user} is not a member of this project.", field="user_id")
+
+
+def require_team_manager(project: Project, actor, action: str) -> None:
+    """ActionForbidden (recorded) unless `actor` may manage the team: its owner or an operator."""
     require(can_steer(project, actor), actor=actor, obj=project, action=action,
             message="Only the owner or an operator can manage the team.")
 
@@ -115,7 +120,7 @@ def membership_add(*, project: Project, actor, user, role: str = MembershipRole.
     e.g. `service_key create` giving a service account its project.
     """
     if not from_shell:
-        _require_team_manager(project, actor, "team_add")
+        require_team_manager(project, actor, "team_add")
     if role not in MembershipRole.values:
         raise InvalidInput(f"Unknown role '{role}'.", field="role")
     if user.pk == project.owner_id:
@@ -141,7 +146,7 @@ def membership_add_person(*, project: Project, actor, role: str = MembershipRole
     a caller who may not gets the same 403 whether or not the address has an account, so adding people
     to a project one can see is no way to find out who is registered.
     """
-    _require_team_manager(project, actor, "team_add")
+    require_team_manager(project, actor, "team_add")
     User = get_user_model()
     if email is not None:
         user = User.objects.filter(email__iexact=email).first()
@@ -155,9 +160,9 @@ def membership_add_person(*, project: Project, actor, role: str = MembershipRole
 
 
 def membership_remove(*, project: Project, actor, user) -> None:
-    _require_team_manager(project, actor, "team_remove")
+    require_team_manager(project, actor, "team_remove")
     membership = Membership.objects.filter(project=project, user=user).first()
     if membership is None:
-        raise InvalidInput(f"{user} is not a member of this project.", field="user_id")
+        raise not_a_member(user)
     with audited_write(actor):
         membership.delete()

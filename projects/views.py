@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -13,10 +14,11 @@ from core.web.forms import RationaleForm
 from core.web.transitions import add_service_error, run_transition
 from core.access import can_steer, note_roles
 from core.web.soft_delete import SoftDeletePages
+from core.web.undo import offer_undo
 
 from . import selectors, services
 from .forms import ProjectForm, TeamAddForm
-from .models import Project, ProjectState
+from .models import Membership, MembershipRole, Project, ProjectState
 
 PAGE_SIZE = 25
 
@@ -139,14 +141,41 @@ def team_add(request, pk):
 
 
 @login_required
-@require_POST
 def team_remove(request, pk, user_id):
+    """GET asks first (what the person loses); POST removes them and offers an Undo on the next page,
+    which puts them back with the role they had. Both go through the membership services: the same rule,
+    and an audit row each (a refusal included)."""
     project = _visible_project(request, pk)
     user = get_object_or_404(get_user_model(), pk=user_id)
+    membership = Membership.objects.filter(project=project, user=user).first()
     try:
+        if request.method != "POST":
+            services.require_team_manager(project, request.user, "team_remove")
+            if membership is None:
+                raise services.not_a_member(user)
+            return render(request, "projects/team_remove_confirm.html", {"project": project, "membership": membership})
         services.membership_remove(project=project, actor=request.user, user=user)
     except (ActionForbidden, InvalidInput) as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{user} was removed from the team.")
+        offer_undo(request, message=f"{user} was removed from the team.", restore_view="project_team_restore",
+                   args=[project.pk, user.pk, membership.role])
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def team_restore(request, pk, user_id, role):
+    """Undo a removal: the person back on the team with `role` (membership_add: only those who may manage
+    the team; any role they could give through the team form anyway)."""
+    project = _visible_project(request, pk)
+    user = get_object_or_404(get_user_model(), pk=user_id)
+    if role not in MembershipRole.values:
+        raise Http404("No such role.")
+    try:
+        membership = services.membership_add(project=project, actor=request.user, user=user, role=role)
+    except (ActionForbidden, InvalidInput) as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{membership.user} is back on the team as a {membership.role}.")
     return redirect(project)

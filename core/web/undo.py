@@ -5,8 +5,9 @@ from django.urls import reverse
 SESSION_KEY = "undo_offer"
 
 
-def offer_undo(request, *, message: str, restore_view: str, pk) -> None:
-    request.session[SESSION_KEY] = {"message": message, "url": reverse(restore_view, args=[pk])}
+def offer_undo(request, *, message: str, restore_view: str, pk=None, args=()) -> None:
+    """Offer Undo on the next page: a POST to `restore_view` with `pk` (or `args`)."""
+    request.session[SESSION_KEY] = {"message": message, "url": reverse(restore_view, args=[pk] if pk is not None else args)}
 
 
 def undo_offer(request) -> dict:

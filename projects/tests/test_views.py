@@ -343,13 +343,38 @@ def test_the_refusal_of_a_team_add_does_not_tell_whether_the_email_has_an_accoun
     assert denied[0].failure_reason == denied[1].failure_reason
 
 
-def test_owner_removes_a_member(client, owner, project, member):
+def test_owner_removes_a_member_after_confirming_and_can_undo_it(client, owner, project, member):
     client.force_login(owner)
-    response = client.post(reverse("project_team_remove", args=[project.pk, member.pk]))
-    assert messages_of(response) == ["member@example.com was removed from the team."]
+    remove = reverse("project_team_remove", args=[project.pk, member.pk])
+    assert f'href="{remove}"' in client.get(project.get_absolute_url()).content.decode()  # a link to ask first
+    asked = client.get(remove)
+    assert asked.status_code == 200 and "Remove" in asked.content.decode() and member.email in asked.content.decode()
+    assert Membership.objects.filter(project=project, user=member, role="member").exists()  # asking changes nothing
+
+    response = client.post(remove, follow=True)
     assert not Membership.objects.filter(project=project, user=member).exists()
     assert AuditEntry.objects.filter(event_type=AuditEventType.ENTITY_DELETED, entity_type="membership",
-                                     actor=owner).exists()
+                                     actor=owner).count() == 1
+    undo = reverse("project_team_restore", args=[project.pk, member.pk, "member"])
+    page = response.content.decode()
+    assert "member@example.com was removed from the team." in page and f'action="{undo}"' in page
+
+    back = client.post(undo, follow=True)
+    assert Membership.objects.get(project=project, user=member).role == "member"
+    assert "member@example.com is back on the team as a member." in back.content.decode()
+    assert AuditEntry.objects.filter(event_type=AuditEventType.ENTITY_CREATED, entity_type="membership",
+                                     actor=owner, project=project).exists()
+    assert client.post(reverse("project_team_restore", args=[project.pk, member.pk, "emperor"])).status_code == 404
+
+
+def test_a_member_cannot_undo_a_removal_or_even_ask_to_remove(client, owner, member, viewer, project):
+    client.force_login(member)
+    asked = client.get(reverse("project_team_remove", args=[project.pk, viewer.pk]))
+    assert messages_of(asked) == ["Only the owner or an operator can manage the team."]
+    refused = client.post(reverse("project_team_restore", args=[project.pk, viewer.pk, "member"]))
+    assert messages_of(refused)[-1] == "Only the owner or an operator can manage the team."
+    assert Membership.objects.get(project=project, user=viewer).role == "viewer"
+    assert AuditEntry.objects.filter(event_type=AuditEventType.PERMISSION_DENIED, actor=member).count() == 2
 
 
 def test_removing_someone_not_on_the_team_is_explained(client, owner, project, outsider):
