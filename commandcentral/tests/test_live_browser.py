@@ -45,15 +45,24 @@ WAIT_LIMIT = 30.0  # how long a wait for something outside the browser may last 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
-    pytest.mark.postgres,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not installed at {CHROMIUM} (apt-get install chromium)"),
+]
+STACK_MARKS = [
+    pytest.mark.postgres,
     pytest.mark.skipif(connection.vendor != "postgresql",
                        reason="needs PostgreSQL (set DATABASE_URL): runs gunicorn, uvicorn and a task worker on the test database"),
     pytest.mark.skipif(not UVICORN.exists(), reason="uvicorn is not installed (requirements.txt)"),
     # Sets the test database up; each test only reads it (its transaction is rolled back): what the servers
-    # must see is made by the `stack` fixture, committed, and every change through the servers' API.
+    # must see is made by the `stack` fixture, committed, and every change goes through the servers' API.
     pytest.mark.django_db,
 ]
+
+
+def on_the_stack(test):
+    """A test of the pages served by the real processes (the `stack` fixture)."""
+    for mark in STACK_MARKS:
+        test = mark(test)
+    return test
 
 expect = sync_api.expect
 NEWS = re.compile(r"^\d+ new (\w+ )?\w+? — show$")
@@ -191,9 +200,39 @@ def _wait_for(condition, what: str):
     return result
 
 
+# --- Without the stream's server --------------------------------------------------------------------
+# First in the file: its database is emptied after it, before the stack's world is made.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_whose_stream_is_not_served_stays_quiet(open_page, live_server, settings, owner, project):
+    """live_server is WSGI, which answers the stream 503 at once: the page asks once, retries nothing,
+    shows nothing about it, and works as a static page."""
+    settings.LIVE_STREAM_URL = "/api/v1/events/stream/"
+    base = live_server.url.replace("localhost", "127.0.0.1")
+    watched = open_page()
+    page = watched.page
+    page.add_init_script("window.sseErrors = 0; document.addEventListener('htmx:sseError', () => window.sseErrors++);")
+    log_in(watched, base, owner.email, project.get_absolute_url())
+    expect(page.locator("body")).to_have_attribute("data-live", "closed")
+    # The extension reconnects from its error handler (htmx:sseError, logged as an error): never reached.
+    assert page.evaluate("window.sseErrors") == 0
+    assert [url for url in watched.requests if "/events/stream/" in url] == [
+        f"{base}/api/v1/events/stream/?as=change&project={project.pk}"]
+    assert watched.errors == ["Failed to load resource: the server responded with a status of 503 (Service Unavailable)"]
+    expect(page.locator("[role=alert]")).to_have_count(0)
+    # The page itself works: the owner activates the project through its (htmx) form.
+    panel = page.locator("#state-panel")
+    panel.locator("details.transition-activate summary").click()
+    panel.get_by_role("button", name="Confirm activate").click()
+    expect(page.locator("#state-badge .badge")).to_have_attribute("data-state", "active")
+    watched.assert_no_csp_violation()
+
+
 # --- Project page ------------------------------------------------------------------------------------
 
 
+@on_the_stack
 def test_a_transition_made_elsewhere_reaches_the_project_page_without_clobbering_a_rationale(open_page, stack):
     project = stack.projects["Live rollout"]
     watched = _open_live(open_page, stack, stack.owner, project.get_absolute_url())
@@ -235,6 +274,7 @@ def test_a_transition_made_elsewhere_reaches_the_project_page_without_clobbering
 # --- Dashboard and audit log -------------------------------------------------------------------------
 
 
+@on_the_stack
 def test_the_dashboard_and_the_audit_log_announce_new_changes_and_show_them_on_request(open_page, stack):
     project = stack.projects["Live dashboard"]
     dashboard = _open_live(open_page, stack, stack.owner, "/")
@@ -267,6 +307,7 @@ def test_the_dashboard_and_the_audit_log_announce_new_changes_and_show_them_on_r
 # --- Decision page: reviews, comments, mentions, mail --------------------------------------------------
 
 
+@on_the_stack
 def test_a_review_and_a_mention_reach_the_decision_page_the_bell_and_the_mailbox(open_page, stack):
     decision = stack.decisions["Pick a broker"]
     watched = _open_live(open_page, stack, stack.owner, decision.get_absolute_url())
@@ -316,6 +357,7 @@ def test_a_review_and_a_mention_reach_the_decision_page_the_bell_and_the_mailbox
 # --- Ctrl-K ----------------------------------------------------------------------------------------------
 
 
+@on_the_stack
 def test_ctrl_k_finds_a_decision_by_a_word_of_its_context(open_page, stack):
     decision = stack.decisions["Choose a storage tier"]
     watched = open_page()
