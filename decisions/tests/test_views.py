@@ -427,3 +427,48 @@ def test_the_project_filter_tells_projects_of_the_same_name_apart(client, owner)
         page = client.get(url).content.decode()
         assert f">Quickstart ({first.slug})</option>" in page and f">Quickstart ({second.slug})</option>" in page
         assert f'<option value="{lone.pk}">Payments</option>' in page
+
+
+def test_a_refused_decide_keeps_what_was_typed_next_to_the_form(client, owner, project):
+    """The decide form comes back open, with the rationale, the chosen option and the refusal beside it
+    (focused), not only at the top of the page; the options are required in the browser too."""
+    decision = DecisionFactory(project=project, state=DecisionState.ACTIVE)
+    client.force_login(owner)
+    page = client.get(decision.get_absolute_url()).content.decode()
+    assert 'name="selected_option" value="a" required>' in page and 'name="selected_option" value="b" required>' in page
+
+    response = client.post(transition_url(decision, "decide"), {"rationale": "Cheaper to run, says finance."},
+                           follow=True)
+    body = response.content.decode()
+    assert '<details class="transition transition-decide" open>' in body
+    assert "Cheaper to run, says finance.</textarea>" in body
+    assert 'id="refusal-decide">Cannot decide yet: it needs one of the options chosen (a, b).</p>' in body
+    assert 'value="a" required autofocus' in body
+    assert AuditEntry.objects.filter(event_name="decision.decide", success=False).count() == 1
+
+
+def test_a_stale_decide_form_keeps_the_rationale_to_copy(client, owner, operator, project):
+    """Another tab (or person) decided first: this decide can no longer run, and what was typed is kept."""
+    decision = DecisionFactory(project=project, state=DecisionState.ACTIVE)
+    perform_transition(decision, "decide", actor=operator, selected_option="b", rationale="Ops call.")
+    client.force_login(owner)
+    response = client.post(transition_url(decision, "decide"),
+                           {"selected_option": "a", "rationale": "A is what the team agreed on."}, follow=True)
+    body = response.content.decode()
+    decision.refresh_from_db()
+    assert decision.selected_option == "b"
+    assert 'class="lost-transition" role="alert"' in body
+    assert '<textarea id="lost-rationale" rows="3" readonly>A is what the team agreed on.</textarea>' in body
+    assert AuditEntry.objects.filter(event_name="decision.decide", success=False, actor=owner).count() == 1
+
+
+def test_an_invalid_transition_form_keeps_its_rationale(client, owner, project):
+    decision = DecisionFactory(project=project, state=DecisionState.ACTIVE)
+    client.force_login(owner)
+    too_long = "x" * 5001
+    response = client.post(transition_url(decision, "archive"), {"rationale": too_long}, follow=True)
+    body = response.content.decode()
+    assert '<details class="transition transition-archive" open>' in body
+    assert 'id="refusal-archive">Nothing was changed:' in body
+    decision.refresh_from_db()
+    assert decision.state == DecisionState.ACTIVE
