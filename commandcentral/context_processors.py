@@ -7,8 +7,9 @@ from django.utils.functional import SimpleLazyObject
 from audit.models import AuditEntry
 
 
-def _latest_audit_id() -> int:
-    return AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+def _latest_audit_id(user) -> int:
+    """The newest row this user may read (not the newest of all: that would tell how busy hidden projects are)."""
+    return AuditEntry.objects.visible_to(user).order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def live(request) -> dict:
@@ -19,5 +20,5 @@ def live(request) -> dict:
     never ask for it."""
     return {
         "live_stream_url": settings.LIVE_STREAM_URL,
-        "live_since": SimpleLazyObject(_latest_audit_id),
+        "live_since": SimpleLazyObject(lambda: _latest_audit_id(request.user)),
     }
