@@ -6,7 +6,7 @@
 - decision.updated adding reviewers (django-auditlog's m2m row, the reviewers named by their email)
   → `review_requested` to each one added.
 - invitation.created → `invited`, to the account of the invited address if there is one and the
-  invitation is still pending.
+  invitation is still pending (on the site only: the invitation sends its own mail).
 - decision.decide → `decision_decided`, to its reviewers and the project's watchers.
 - any other successful transition of a project or of one of its decisions → `transition`, to the
   project's watchers.
@@ -91,9 +91,11 @@ def _invited(entry, leaf_index: int) -> list[Notification]:
         return []
     people = get_user_model().objects.filter(email__iexact=invitation.email, is_active=True, is_service=False)
     # The link's token is never stored: the notification links to a page that makes it for its recipient.
+    # Never mailed: the invitation's own mail (accounts.mail) went to that address already.
     return _for(people, entry, leaf_index, kind=Kind.INVITED, project=invitation.project, check_access=False,
                 subject=("invitation", invitation.pk, invitation.project.name),
-                url=reverse("notification_invitation", args=[invitation.pk]), detail=f"as a {invitation.role}")
+                url=reverse("notification_invitation", args=[invitation.pk]), detail=f"as a {invitation.role}",
+                mailed=False)
 
 
 def _transition(entry, leaf_index: int) -> list[Notification]:
@@ -129,7 +131,7 @@ def _watchers(project) -> list:
 
 
 def _for(people, entry, leaf_index: int, *, kind: str, project, subject: tuple, url: str, detail: str = "",
-         check_access: bool = True) -> list[Notification]:
+         check_access: bool = True, mailed: bool = True) -> list[Notification]:
     subject_type, subject_id, title = subject
     made = []
     for person in people:
@@ -137,7 +139,7 @@ def _for(people, entry, leaf_index: int, *, kind: str, project, subject: tuple, 
             continue
         if check_access and not _can_see(project, person):
             continue
-        mode = EmailMode.NONE if person.is_service else person.notifications
+        mode = person.notifications if mailed and not person.is_service else EmailMode.NONE
         made.append(Notification(recipient=person, kind=kind, actor_id=entry.actor_id, subject_type=subject_type,
                                  subject_id=str(subject_id), subject_title=str(title)[:300], url=url[:500],
                                  project=project, detail=detail[:300], leaf_index=leaf_index, email_mode=mode))

@@ -98,6 +98,11 @@ def test_an_invitation_notifies_the_account_of_the_invited_address(project, owne
 
     assert notified() == [("invited", outsider.email)]
     note = Notification.objects.get()
+    assert note.email_mode == "none"  # the invitation's own mail is the only one
+    from django.core import mail
+
+    # The two invitations' own mails, and no notification mail besides.
+    assert sorted(message.to[0] for message in mail.outbox) == sorted([outsider.email, "nobody@example.com"])
     assert (note.subject_type, note.subject_id, note.subject_title) == ("invitation", response.json()["id"], project.name)
     assert "token" not in note.url and len(note.url) < 80  # the link's token is not stored
     client.force_login(outsider)
