@@ -1,6 +1,6 @@
 """`python -m bench` (make bench): the HTTP benchmarks of bench.run, then bench.ledger (with PostgreSQL
-among the backends), bench.webhooks, bench.comments and bench.reviews (BENCH_LEDGER, BENCH_WEBHOOKS, BENCH_COMMENTS_RUN,
-BENCH_REVIEWS = 0 leave one out).
+among the backends), bench.webhooks, bench.comments, bench.reviews and bench.stream (BENCH_LEDGER, BENCH_WEBHOOKS,
+BENCH_COMMENTS_RUN, BENCH_REVIEWS, BENCH_STREAM = 0 leave one out).
 
 The driver sits above the three so that none of them imports another's driver (bench.ledger builds on
 bench.run's servers and helpers; bench.run knows nothing of it).
@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from . import comments, ledger, reviews, run, webhooks
+from . import comments, ledger, reviews, run, stream, webhooks
 
 
 def main(argv=None) -> int:
@@ -31,6 +31,10 @@ def main(argv=None) -> int:
         extra.append(comments.report(results["comments"]))
     if os.environ.get("BENCH_REVIEWS", "1") != "0":
         reviews.main([])  # decide with 5 reviewers; prints its table, bench-results/reviews-latest.json
+    if os.environ.get("BENCH_STREAM", "1") != "0":
+        results["stream"] = stream.measure(stream.parse_args([]))  # uvicorn's streams beside gunicorn
+        stream.save(results["stream"])
+        extra.append(stream.report(results["stream"]))
     results["seconds"] = round(time.monotonic() - started, 1)
     run.report(results, options, extra)
     return 0
