@@ -267,6 +267,16 @@ def test_a_transition_made_elsewhere_reaches_the_project_page_without_clobbering
     news.click()
     expect(page.locator("#timeline-list")).to_contain_text("Started from the API")
     expect(news).to_be_hidden()
+
+    # A decision added elsewhere is announced above the project's decisions, then shown.
+    _api(stack, stack.operator, "/api/v1/decisions/", {"project": str(project.pk), "title": "Choose the rollout order"},
+         expected=201)
+    decisions_news = page.locator('[data-live-news="#decision-list"] .live-show')
+    expect(decisions_news).to_have_text("1 new decision change — show")
+    expect(page.locator("#decision-list")).not_to_contain_text("Choose the rollout order")
+    decisions_news.click()
+    expect(page.locator("#decision-list")).to_contain_text("Choose the rollout order")
+    expect(decisions_news).to_be_hidden()
     _not_reloaded(watched)
     watched.assert_clean()
 
