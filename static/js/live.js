@@ -3,7 +3,7 @@
    (base.html); each part of a page that follows it says how in its attributes:
    - hx-trigger="sse:change delay:500ms" + hx-get="?partial=…": redrawn in place (a badge, a count, a panel);
      with data-live-guard it waits while the reader is busy in it (an open panel, a field being filled
-     in, a choice made but not sent), and is redrawn once they are done;
+     in, a choice made but not sent, a refusal shown), and is redrawn once they are done;
    - data-live-news (templates/_live_news.html): a list that would move under the reader's eyes is not
      redrawn; its new rows are counted ("3 new changes — show", in an aria-live region) and shown when
      asked for. A row counts once, and only if it is newer than the list (data-live-since) and matches
@@ -66,7 +66,8 @@
   function busy(part) {
     var active = document.activeElement;
     if (active && part.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return true;
-    if (part.querySelector("details[open]")) return true;
+    // An open form, or a refusal the reader has not dealt with yet (with what they wrote, to copy).
+    if (part.querySelector("details[open], [role=alert]")) return true;
     return Array.prototype.some.call(part.querySelectorAll("input, textarea, select"), changed);
   }
 
