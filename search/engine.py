@@ -95,10 +95,18 @@ def _through_text_indexes(postgres: bool):
     if not postgres:
         yield
         return
+    nested = connection.in_atomic_block  # SET LOCAL would last until the caller's transaction ends
     with transaction.atomic(), connection.cursor() as cursor:
+        if nested:
+            cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')")
+            before = cursor.fetchone()
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
-        yield
+        try:
+            yield
+        finally:
+            if nested:
+                cursor.execute("SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true)", before)
 
 
 def _identifier_only(text: str) -> bool:
@@ -128,7 +136,7 @@ def _tsquery(text: str):
     return query
 
 
-def _ranked(rows, document, text: str, limit: int):
+def _ranked(rows, document, text: str, limit: int, fields: tuple[str, ...]):
     """PostgreSQL: the rows whose document matches, by ts_rank (title/name weighs most), newest first
     among equals. The WHERE repeats the indexed expression, so the GIN index answers it.
 
@@ -142,11 +150,11 @@ def _ranked(rows, document, text: str, limit: int):
     # can take its place, so it is answered by the GIN index and the document is never computed there.
     matches = rows.model.objects.alias(document=document).filter(document=query).values("pk")
     candidates = rows.filter(pk__in=matches).order_by("-created_at").values("pk")[:RANKED_CANDIDATES]
-    return (rows.model.objects.filter(pk__in=candidates).only(*rows.query.deferred_loading[0])
-            .annotate(score=SearchRank(document, query)).order_by("-score", "-created_at")[:limit])
+    return (rows.model.objects.filter(pk__in=candidates).annotate(score=SearchRank(document, query))
+            .order_by("-score", "-created_at").values(*fields, "score")[:limit])
 
 
-def _substring(rows, text: str, *, title: str, fields: list[str], limit: int):
+def _substring(rows, text: str, *, title: str, fields: list[str], limit: int, values: tuple[str, ...]):
     """Any other database: every word in one of `fields`; the whole text in the title first, then a
     title holding the first word, then the rest; newest first among equals."""
     words = _words(text)
@@ -158,7 +166,7 @@ def _substring(rows, text: str, *, title: str, fields: list[str], limit: int):
         default=Value(1),
         output_field=IntegerField(),
     )
-    return rows.annotate(score=score).order_by("-score", "-created_at")[:limit]
+    return rows.annotate(score=score).order_by("-score", "-created_at").values(*values, "score")[:limit]
 
 
 def _snippet(text: str, *texts: str) -> str:
@@ -188,44 +196,48 @@ def _window(text: str, at: int) -> str:
     return ("…" if start else "") + excerpt + ("…" if start + SNIPPET_LENGTH < len(text) else "")
 
 
+# Plain values, not model instances: a Project or Decision reads its state again when it is built.
+PROJECT_VALUES = ("pk", "name", "slug", "description")
+DECISION_VALUES = ("pk", "title", "question", "context", "rationale", "options", "tags")
+
+
 def _projects(user, text, limit, postgres) -> list[Result]:
-    rows = visible_projects(user).only("pk", "name", "slug", "description", "created_at")
+    rows = visible_projects(user)
     if postgres:
         from .documents import project_document
 
-        rows = _ranked(rows, project_document(), text, limit)
+        rows = _ranked(rows, project_document(), text, limit, PROJECT_VALUES)
     else:
-        rows = _substring(rows, text, title="name", fields=["name", "slug", "description"], limit=limit)
+        rows = _substring(rows, text, title="name", fields=["name", "slug", "description"], limit=limit,
+                          values=PROJECT_VALUES)
     return [
-        Result("project", str(p.pk), p.name, reverse("project_detail", args=[p.pk]),
-               _snippet(text, p.description, p.slug), _score(p.score, postgres))
+        Result("project", str(p["pk"]), p["name"], reverse("project_detail", args=[p["pk"]]),
+               _snippet(text, p["description"], p["slug"]), _score(p["score"], postgres))
         for p in rows
     ]
 
 
-def _option_texts(decision) -> str:
+def _option_texts(decision: dict) -> str:
     parts = []
-    for option in decision.options or []:
+    for option in decision["options"] or []:
         if isinstance(option, dict):
             parts += [str(option.get(key) or "") for key in ("label", "description")]
             parts += [str(item) for key in ("pros", "cons") for item in option.get(key) or []]
-    return " ".join(parts + [str(tag) for tag in decision.tags or []])
+    return " ".join(parts + [str(tag) for tag in decision["tags"] or []])
 
 
 def _decisions(user, text, limit, postgres) -> list[Result]:
-    rows = Decision.objects.visible_to(user).only(
-        "pk", "title", "question", "context", "rationale", "options", "tags", "created_at",
-    )
+    rows = Decision.objects.visible_to(user)
     if postgres:
         from .documents import decision_document
 
-        rows = _ranked(rows, decision_document(), text, limit)
+        rows = _ranked(rows, decision_document(), text, limit, DECISION_VALUES)
     else:
         fields = ["title", "question", "context", "rationale", "options", "tags"]
-        rows = _substring(rows, text, title="title", fields=fields, limit=limit)
+        rows = _substring(rows, text, title="title", fields=fields, limit=limit, values=DECISION_VALUES)
     return [
-        Result("decision", str(d.pk), d.title, reverse("decision_detail", args=[d.pk]),
-               _snippet(text, d.context, d.question, d.rationale, _option_texts(d)), _score(d.score, postgres))
+        Result("decision", str(d["pk"]), d["title"], reverse("decision_detail", args=[d["pk"]]),
+               _snippet(text, d["context"], d["question"], d["rationale"], _option_texts(d)), _score(d["score"], postgres))
         for d in rows
     ]
 

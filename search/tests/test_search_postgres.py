@@ -72,12 +72,12 @@ def test_the_queries_use_the_indexes(project, owner):
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
-    for rows, document, index in [
-        (Decision.objects.all(), decision_document(), "search_decision_document_idx"),
-        (Project.objects.all(), project_document(), "search_project_document_idx"),
+    for rows, document, values, index in [
+        (Decision.objects.all(), decision_document(), engine.DECISION_VALUES, "search_decision_document_idx"),
+        (Project.objects.all(), project_document(), engine.PROJECT_VALUES, "search_project_document_idx"),
     ]:
         for q in ["planner", "plan check", "planne"]:
-            plan = engine._ranked(rows, document, q, 20).explain()
+            plan = engine._ranked(rows, document, q, 20, values).explain()
             assert index in plan, (q, plan)
     low, high = bytes(16) + bytes.fromhex("00" * 16), bytes.fromhex("ff" * 32)
     plan = LedgerLeaf.objects.filter(leaf_hash__gte=low, leaf_hash__lte=high).values("entry_id").explain()
@@ -102,3 +102,12 @@ def test_an_outsiders_prefix_search_reveals_nothing(client, project):
     client.force_login(UserFactory(email="prefix.outsider@example.com"))
     for q in ["salam", "salamander", "secret salam", "scheme"]:
         assert titles(client, q) == [], q
+
+
+def test_the_planner_settings_do_not_outlive_the_search(signed_in, project):
+    """Inside a caller's transaction (this test's), the text queries' planner settings are put back."""
+    DecisionFactory(project=project, title="Settings check")
+    assert titles(signed_in, "settings") == ["Settings check"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')")
+        assert cursor.fetchone() == ("on", "on")
