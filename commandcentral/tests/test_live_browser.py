@@ -26,7 +26,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import User
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import PASSWORD, UserFactory
 from audit.tests.test_live_ledger_guarantees import _manage, _start, _token
 from audit.tests.test_live_server_ledger import GUNICORN, _call, _free_port, _server_env, _stop, _wait_for_health
 from commandcentral.tests.test_browser import (  # noqa: F401  (browser, open_page: fixtures)
@@ -227,6 +227,32 @@ def test_a_page_whose_stream_is_not_served_stays_quiet(open_page, live_server, s
     panel.get_by_role("button", name="Confirm activate").click()
     expect(page.locator("#state-badge .badge")).to_have_attribute("data-state", "active")
     watched.assert_no_csp_violation()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_javascript_the_live_pages_are_the_static_ones(browser, live_server, settings, owner, project):
+    settings.LIVE_STREAM_URL = "/api/v1/events/stream/"
+    base = live_server.url.replace("localhost", "127.0.0.1")
+    perform_transition(project, "activate", actor=owner, rationale="Started before the page")
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        streams = []
+        page.on("request", lambda request: streams.append(request.url) if "/events/stream/" in request.url else None)
+        page.goto(f"{base}/login?next={project.get_absolute_url()}")
+        page.get_by_label("Email").fill(owner.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(f"{base}{project.get_absolute_url()}")
+        expect(page.locator("#timeline-list")).to_contain_text("Started before the page")
+        expect(page.locator(".live-show")).to_have_count(2)  # the decisions' and the timeline's, never shown
+        for button in page.locator(".live-show").all():
+            expect(button).to_be_hidden()
+        page.get_by_role("link", name="Full audit of this project →").click()
+        expect(page.locator("#audit-rows-list")).to_contain_text("Started before the page")
+        assert streams == []
+    finally:
+        context.close()
 
 
 # --- Project page ------------------------------------------------------------------------------------
