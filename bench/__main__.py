@@ -1,6 +1,7 @@
 """`python -m bench` (make bench): the HTTP benchmarks of bench.run, then bench.ledger (with PostgreSQL
-among the backends), bench.webhooks, bench.comments, bench.reviews and bench.stream (BENCH_LEDGER, BENCH_WEBHOOKS,
-BENCH_COMMENTS_RUN, BENCH_REVIEWS, BENCH_STREAM = 0 leave one out).
+among the backends), bench.webhooks, bench.comments, bench.reviews, bench.stream and bench.search (with PostgreSQL
+among the backends) (BENCH_LEDGER, BENCH_WEBHOOKS, BENCH_COMMENTS_RUN, BENCH_REVIEWS, BENCH_STREAM, BENCH_SEARCH = 0
+leave one out).
 
 The driver sits above the three so that none of them imports another's driver (bench.ledger builds on
 bench.run's servers and helpers; bench.run knows nothing of it).
@@ -10,7 +11,7 @@ import os
 import sys
 import time
 
-from . import comments, ledger, reviews, run, stream, webhooks
+from . import comments, ledger, reviews, run, search, stream, webhooks
 
 
 def main(argv=None) -> int:
@@ -35,6 +36,13 @@ def main(argv=None) -> int:
         results["stream"] = stream.measure(stream.parse_args([]))  # uvicorn's streams beside gunicorn
         stream.save(results["stream"])
         extra.append(stream.report(results["stream"]))
+    if os.environ.get("BENCH_SEARCH", "1") != "0" and "postgres" in options.backends:
+        search_options = search.parse_args([])  # 10,000 projects and decisions, 1M audit rows (BENCH_SEARCH_*)
+        search_options.postgres_url = options.postgres_url
+        results["search"] = search.bench(search_options)
+        if "skipped" not in results["search"]:
+            search.save(results["search"])
+        extra.append(search.report(results["search"]))
     results["seconds"] = round(time.monotonic() - started, 1)
     run.report(results, options, extra)
     return 0
