@@ -304,6 +304,14 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # The schema and docs are public; every operation in them still needs credentials.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Named choice sets: several fields are called `state` or `role`, with different choices.
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStateEnum": "projects.models.ProjectState",
+        "DecisionStateEnum": "decisions.models.DecisionState",
+        "InvitationStateEnum": "accounts.models.InvitationState",
+        "MembershipRoleEnum": "projects.models.MembershipRole",
+        "TeamRoleEnum": ["owner", "member", "viewer"],
+    },
 }
 
 # --- I18N / static --------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from core.api.fields import ProjectReferenceField, StrictFieldsMixin, reject_nul
 from core.api.governed import allowed_transitions_field
+from core.api.schema import page_of
 from core.markdown import render_markdown
 
 from .models import Decision, Review, Verdict
@@ -115,13 +116,7 @@ class ReviewSerializer(serializers.ModelSerializer):
         return render_markdown(review.comment)
 
 
-class ReviewPageSerializer(serializers.Serializer):
-    """A page of reviews, newest first (?limit=, ?offset=)."""
-
-    count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = ReviewSerializer(many=True)
+ReviewPageSerializer = page_of(ReviewSerializer, description="A page of reviews, newest first (?limit=, ?offset=).")
 
 
 class ReviewRequestSerializer(StrictFieldsMixin, serializers.Serializer):

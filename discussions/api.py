@@ -8,12 +8,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.access import can_hide_comments
-from core.api.schema import errors
+from core.api.schema import errors, page_of
 from core.api.support import LimitOffsetPagination, parse_uuid, visible_project_or_404
 from decisions.models import Decision
 
 from .models import Comment
 from .serializers import CommentSerializer, CommentUpdateSerializer, CommentWriteSerializer
+
+COMMENT_PAGE = page_of(CommentSerializer, description="A page of comments, oldest first (?limit=, ?offset=).")
 from .services import comment_create, comment_delete, comment_set_hidden, comment_update
 from .throttles import CommentRateThrottle
 
@@ -68,7 +70,7 @@ class DecisionCommentsView(CommentsView):
         return decision.project, decision
 
     @extend_schema(summary="List a decision's comments", tags=["comments"],
-                   responses={200: CommentSerializer(many=True), **errors(404)})
+                   responses={200: COMMENT_PAGE, **errors(404)})
     def get(self, request, decision_id):
         return super().get(request, decision_id=decision_id)
 
@@ -85,7 +87,7 @@ class ProjectCommentsView(CommentsView):
         return visible_project_or_404(request.user, project_id), None
 
     @extend_schema(summary="List a project's comments (not those on its decisions)", tags=["comments"],
-                   responses={200: CommentSerializer(many=True), **errors(404)})
+                   responses={200: COMMENT_PAGE, **errors(404)})
     def get(self, request, project_id):
         return super().get(request, project_id=project_id)
 

@@ -1,6 +1,8 @@
 """API docs a user can read — a summary on every operation, no internal notes, an
 authentication section, JSON objects typed as objects; a root that lists where to go; a login link."""
 
+import json
+
 import pytest
 
 from commandcentral.api.docs import SUMMARIES
@@ -51,3 +53,21 @@ def test_the_browsable_api_offers_a_throttled_login(client, settings):
     login = client.get("/api/auth/login/")
     assert login.status_code == 200 and "Content-Security-Policy" in login
     assert login.templates[0].name == "registration/login.html"
+
+
+def test_the_schema_builds_without_a_warning_and_pages_by_hand_are_documented_as_pages():
+    """Every choice set has a stable name (several fields are called state or role), and a list an
+    APIView pages itself is described as the page it answers, not as a bare array."""
+    import io
+
+    from django.core.management import call_command
+
+    err = io.StringIO()
+    out = io.StringIO()
+    call_command("spectacular", "--format", "openapi-json", "--validate", stdout=out, stderr=err)
+    assert "Warning" not in err.getvalue(), err.getvalue()
+    schema = json.loads(out.getvalue())
+    comments = schema["paths"]["/api/v1/decisions/{decision_id}/comments/"]["get"]["responses"]["200"]
+    assert comments["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/CommentPage"
+    assert set(schema["components"]["schemas"]["CommentPage"]["properties"]) == {"count", "next", "previous", "results"}
+    assert {"ProjectStateEnum", "DecisionStateEnum", "TeamRoleEnum"} <= set(schema["components"]["schemas"])

@@ -56,3 +56,16 @@ TRANSITION_ERRORS = {
     400: OpenApiResponse(RequirementsMissingSerializer, description="Requirements missing (named in `missing`) or invalid input"),
     409: OpenApiResponse(TransitionConflictSerializer, description="Not allowed from the current state"),
 }
+
+
+def page_of(serializer_class, *, description: str = ""):
+    """The OpenAPI shape of a limit/offset page of `serializer_class` ({count, next, previous, results}), for
+    a view that pages by hand (an APIView): drf-spectacular wraps only a list action of a paginated viewset."""
+    name = serializer_class.__name__.removesuffix("Serializer") + "PageSerializer"
+    return type(name, (serializers.Serializer,), {
+        "__doc__": description or f"A page of {serializer_class.__name__.removesuffix('Serializer').lower()}s (?limit=, ?offset=).",
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": serializer_class(many=True),
+    })
