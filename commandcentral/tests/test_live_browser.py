@@ -77,6 +77,7 @@ class Stack:
     owner: User
     member: User
     operator: User
+    reviewer: User  # a second member, named a reviewer with `member`
     projects: dict  # name → project, one (or more) per test
     decisions: dict  # title → decision
 
@@ -118,6 +119,7 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
                           owner=_person("olive.owner@example.com", name="Olive Owner"),
                           member=_person("mo.member@example.com", name="Mo Member"),
                           operator=_person("opal.operator@example.com", name="Opal Operator", is_staff=True),
+                          reviewer=_person("rae.reviewer@example.com", name="Rae Reviewer"),
                           projects={}, decisions={})
             _make_world(world)
             processes.append(_start(env, logs / "gunicorn.log", str(GUNICORN), "-c", "gunicorn.conf.py",
@@ -159,7 +161,8 @@ def _make_world(stack: Stack) -> None:
     _project(stack, "Live dashboard")
     reviewed = DecisionFactory(project=_project(stack, "Live decisions"), title="Pick a broker",
                                state=DecisionState.ACTIVE, context="Durability matters more than latency here.")
-    reviewed.reviewers.add(stack.member)
+    MembershipFactory(project=reviewed.project, user=stack.reviewer, role=MembershipRole.MEMBER)
+    reviewed.reviewers.add(stack.member, stack.reviewer)
     searched = DecisionFactory(project=_project(stack, "Live search"), title="Choose a storage tier",
                                context="The tardigrade archive must survive anything.")
     stack.decisions = {decision.title: decision for decision in (reviewed, searched)}
@@ -352,10 +355,17 @@ def test_a_review_and_a_mention_reach_the_decision_page_the_bell_and_the_mailbox
     box.fill("My draft reply")  # the owner is writing a comment while the others act
     bell = page.locator("#notification-bell")
     expect(bell.locator(".bell-count")).to_have_count(0)
+    # The other reviewer has the page open too, their own verdict form untouched.
+    other = _open_live(open_page, stack, stack.reviewer, decision.get_absolute_url())
+    their_reviews = other.page.locator("#reviews")
+    expect(their_reviews.get_by_role("button", name="Record my verdict")).to_be_visible()
 
     _api(stack, stack.member, f"/api/v1/decisions/{decision.pk}/reviews/", {"verdict": "approve"}, expected=201)
-    expect(page.locator("#reviews .reviewer-approve")).to_contain_text(stack.member.email)  # in place
-    expect(page.locator("#reviews")).to_contain_text("1 approved")
+    for reviews in (page.locator("#reviews"), their_reviews):  # in place, on both pages
+        expect(reviews.locator(".reviewer-approve")).to_contain_text(stack.member.email)
+        expect(reviews).to_contain_text("1 approved")
+    # The other reviewer chooses "Object" but has not sent it: the next change leaves their form alone.
+    their_reviews.get_by_label("Object", exact=True).check()
 
     body = f"Agreed on durability, @{stack.owner.handle}: let us take the broker."
     _api(stack, stack.member, f"/api/v1/decisions/{decision.pk}/comments/", {"body": body}, expected=201)
@@ -376,6 +386,10 @@ def test_a_review_and_a_mention_reach_the_decision_page_the_bell_and_the_mailbox
     expect(page.locator('#timeline-list [data-event="decision.reviewed"]')).to_have_count(1)
     _not_reloaded(watched)
     watched.assert_clean()
+    expect(their_reviews).to_have_attribute("data-live-stale", "")
+    expect(their_reviews.get_by_label("Object", exact=True)).to_be_checked()
+    _not_reloaded(other)
+    other.assert_clean()
 
     # The worker mails the mention (instant is the default), with a link back to the comment.
     def mailed():

@@ -55,9 +55,19 @@
   function changed(field) {
     if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
     if (field.tagName === "SELECT") {
-      return Array.prototype.some.call(field.options, function (option) {
-        return option.selected !== option.defaultSelected;
-      });
+      if (field.multiple) {
+        return Array.prototype.some.call(field.options, function (option) {
+          return option.selected !== option.defaultSelected;
+        });
+      }
+      var initial = 0;  // with no option marked selected, a single select starts at its first
+      for (var i = 0; i < field.options.length; i++) {
+        if (field.options[i].defaultSelected) {
+          initial = i;
+          break;
+        }
+      }
+      return field.selectedIndex !== initial;
     }
     if (field.type === "hidden" || field.type === "submit" || field.type === "button") return false;
     return field.value !== field.defaultValue;
