@@ -36,7 +36,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 50
 SNIPPET_LENGTH = 160
 PREFIX_MIN_LENGTH = 2
-RANKED_CANDIDATES = 50  # the word being typed matches as a prefix from its second letter
+RANKED_CANDIDATES = 30  # the word being typed matches as a prefix from its second letter
 
 _AUDIT_ID = re.compile(r"#?\s*(\d{1,18})")
 _LEAF_INDEX = re.compile(r"leaf\s*[:#]?\s*(\d{1,18})", re.IGNORECASE)
@@ -98,15 +98,18 @@ def _through_text_indexes(postgres: bool):
     nested = connection.in_atomic_block  # SET LOCAL would last until the caller's transaction ends
     with transaction.atomic(), connection.cursor() as cursor:
         if nested:
-            cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')")
+            cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), "
+                           "current_setting('max_parallel_workers_per_gather')")
             before = cursor.fetchone()
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_indexscan = off")
+        # And no parallel workers: starting them costs more than these small scans (~10 ms).
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; "
+                       "SET LOCAL max_parallel_workers_per_gather = 0")
         try:
             yield
         finally:
             if nested:
-                cursor.execute("SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true)", before)
+                cursor.execute("SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true), "
+                               "set_config('max_parallel_workers_per_gather', %s, true)", before)
 
 
 def _identifier_only(text: str) -> bool:
