@@ -156,7 +156,8 @@ async def messages(stream: Stream, queryset, cursor: int, *, as_change: bool, de
                 if text:
                     yield text
                 continue
-            out = [event.message(as_change) for event in current.since(cursor) if stream.sees(event)]
+            chunk = current.pending(stream, cursor, as_change)
+            out = [chunk] if chunk else []
             cursor = max(cursor, current.tip)
             if stream.notices:
                 out.extend(f'event: notifications\ndata: {{"unread": {count}}}\n\n'.encode() for count in stream.notices)
@@ -168,7 +169,8 @@ async def messages(stream: Stream, queryset, cursor: int, *, as_change: bool, de
             if wait <= 0:
                 return  # the token has expired: the client reconnects with a fresh one and its Last-Event-ID
             try:
-                await asyncio.wait_for(stream.wake.wait(), wait)
+                async with asyncio.timeout(wait):  # no task per wait, unlike wait_for
+                    await stream.wake.wait()
             except TimeoutError:
                 yield b": keepalive\n\n"
     finally:

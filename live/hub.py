@@ -132,6 +132,7 @@ class Hub:
         self._notification_cursor: int | None = None
         self._unread: dict = {}
         self._recheck_at = 0.0
+        self._chunks: dict = {}  # pending()'s messages of the last batch, by kind of stream
         self._start_from: int | None = None  # where the first poll starts: the oldest joining stream's tip
         self._access_due = False  # a stream joined after the connected people were last listed
 
@@ -163,6 +164,15 @@ class Hub:
         """The first leaf index the ring holds (or the next one to come): older ones are read from the database."""
         return self.ring[0].leaf_index if self.ring else self.tip + 1
 
+    def pending(self, stream: Stream, cursor: int, as_change: bool) -> bytes:
+        """What `stream` has to send after leaf `cursor`: built once per kind of stream and batch (the
+        streams of one person, or of people who see the same projects, share it)."""
+        key = (stream.scope, stream.project_id, as_change, cursor)
+        chunk = self._chunks.get(key)
+        if chunk is None:
+            chunk = self._chunks[key] = b"".join(event.message(as_change) for event in self.since(cursor) if stream.sees(event))
+        return chunk
+
     def since(self, cursor: int) -> list[Event]:
         """The ring's events after leaf `cursor`, in leaf order (leaf indexes are consecutive)."""
         if not self.ring:
@@ -178,6 +188,7 @@ class Hub:
         failures = 0
         try:
             while self.streams:
+                polled_at = time.monotonic()
                 snapshot = self._snapshot()
                 access_due, self._access_due = self._access_due, False
                 tip = self.tip if self.tip is not None else self._start_from
@@ -197,16 +208,20 @@ class Hub:
                     logger.warning("live stream watcher: reading the ledger again, from leaf %s", self.tip)
                     failures = 0
                 self._publish(batch)
-                await self._sleep(interval)
+                # A poll every `interval` seconds, not `interval` after each: the poll's own time (and the
+                # streams' turn on the loop) would otherwise add to every row's delay.
+                await self._sleep(max(0.0, interval - (time.monotonic() - polled_at)))
         finally:
-            self.task = None
             await asyncio.shield(self.loop.run_in_executor(executor, _close_connections))
             executor.shutdown(wait=False)
-            self.ring, self.tip, self._notification_cursor, self._unread = [], None, None, {}
-            self._start_from, self._access_due = None, False
-            self.polled = asyncio.Event()
-            if self.streams:  # one joined while this one was ending
+            if self.streams:
+                # One joined while this one was ending: it goes on from the same leaf, state intact.
                 self.task = self.loop.create_task(self._watch(), context=contextvars.Context())
+            else:
+                self.task = None
+                self.ring, self.tip, self._notification_cursor, self._unread = [], None, None, {}
+                self._start_from, self._access_due = None, False
+                self.polled = asyncio.Event()
 
     async def _sleep(self, seconds: float) -> None:
         self._kick.clear()
@@ -242,6 +257,7 @@ class Hub:
                 else:
                     stream.scope = batch.access[stream.user_id].scope
         self.tip = batch.tip
+        self._chunks = {}
         if batch.events:
             self.ring.extend(batch.events)
             limit = settings.LIVE_STREAM_BUFFER
