@@ -175,7 +175,7 @@ def _substring(rows, text: str, *, title: str, fields: list[str], limit: int, va
 def _snippet(text: str, *texts: str) -> str:
     """A plain-text excerpt of the first of `texts` that holds a word of `text` (or a word's stem, for
     what a stemmed match found), around it; else the beginning of the first non-empty one."""
-    texts = [" ".join((t or "").split()) for t in texts]
+    texts = [" ".join(_plain(t or "").split()) for t in texts]
     words = [w for w in _WORD.findall(text.lower()) if len(w) >= 2]
     for pattern in ([re.escape(w) for w in words], [re.escape(w[:max(4, len(w) - 3)]) for w in words]):
         if not pattern:
@@ -186,6 +186,17 @@ def _snippet(text: str, *texts: str) -> str:
             if match:
                 return _window(candidate, match.start())
     return _window(next((t for t in texts if t), ""), 0)
+
+
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_EMPHASIS = re.compile(r"\*\*|__|`+|~~")
+_MD_LINE_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}|>|[-*+]|\d+[.)])\s+", re.MULTILINE)
+
+
+def _plain(text: str) -> str:
+    """Descriptions, contexts and rationales are Markdown: a snippet shows their words, not the marks
+    (a link's text without its address, no emphasis, heading, quote or list markers)."""
+    return _MD_EMPHASIS.sub("", _MD_LINE_MARKS.sub(" ", _MD_LINK.sub(r"\1", text)))
 
 
 def _window(text: str, at: int) -> str:

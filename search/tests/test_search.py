@@ -287,3 +287,11 @@ def test_the_palette_is_on_every_page_for_signed_in_people(client, member, proje
         assert 'role="combobox"' in html and "js/palette.js" in html
     client.logout()
     assert "data-palette" not in client.get("/login").content.decode()
+
+
+def test_snippets_are_the_words_of_the_markdown(client, project, member):
+    DecisionFactory(project=project, title="Runbook", context=(
+        "## Background\n\nThe [wombat runbook](https://example.com/runbook) needs **new limits**;\n"
+        "> see `max_connections`\n- first item"))
+    [result] = found(get(client, member, "wombat"))
+    assert result["snippet"] == "Background The wombat runbook needs new limits; see max_connections first item"
