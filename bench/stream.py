@@ -30,9 +30,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import re
 import resource
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -165,16 +167,31 @@ async def churn(count: int, port: int, token: str) -> None:
         await asyncio.gather(*(client.close() for client in batch))
 
 
-def writer(server: run.Server, token: str, rate: float, seconds: float, failures: list) -> None:
-    """POST /api/v1/projects/ at `rate` per second, paced (a late request is not made up for by a burst)."""
-    interval, started = 1 / rate, time.monotonic()
+def writer(base: str, token: str, rate: float, seconds: float) -> None:
+    """POST /api/v1/projects/ at `rate` per second, paced (a late request is not made up for by a burst).
+    Runs in a process of its own (the readers' event loop keeps this process's one interpreter lock);
+    exits with the number of failed requests."""
+    interval, started, failed = 1 / rate, time.monotonic(), 0
     for n in range(int(rate * seconds)):
         delay = started + n * interval - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        status, _ = server.call("POST", "/api/v1/projects/", token=token, body={"name": f"Streamed {n}"})
-        if status != 201:
-            failures.append(status)
+        request = urllib.request.Request(f"{base}/api/v1/projects/", data=json.dumps({"name": f"Streamed {n}"}).encode(),
+                                         method="POST", headers={"Content-Type": "application/json",
+                                                                 "Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                failed += response.status != 201
+        except OSError:
+            failed += 1
+    sys.exit(min(failed, 255))
+
+
+def write_at_rate(server: run.Server, token: str, rate: float, seconds: float) -> int:
+    process = multiprocessing.get_context("spawn").Process(target=writer, args=(server.base, token, rate, seconds))
+    process.start()
+    process.join()
+    return process.exitcode
 
 
 def visible_rows(database, after: int, email: str) -> dict[int, tuple[float, float]]:
@@ -270,13 +287,14 @@ def measure(options) -> dict:
         database.drop()
     seal = env.get("AUDIT_SEAL_MIN_INTERVAL", "the settings' default")
     return {"machine": run.machine(), "pinning": pinned, "backend": f"{database.label} {database.version()}",
-            "streams": options.streams, "rate": options.rate, "seconds": options.seconds, "churn": options.churn,
+            "streams": options.streams, "throughput_seconds": options.throughput_seconds, "rate": options.rate, "seconds": options.seconds, "churn": options.churn,
             "seal_interval": seal, "results": results, "server_problems": problems[:20],
             "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 async def _streams(options, server, stream_server, token, state, database, script, load_prefix, workdir) -> dict:
     loop = asyncio.get_running_loop()
+    os.sched_setaffinity(0, range(os.cpu_count()))  # the readers take whatever CPU is free, as uvicorn does
     warm = await open_streams(2, stream_server.port, token)  # imports and first-connect work, not measured
     await asyncio.gather(*(client.close() for client in warm))
     await settle(1.0)
@@ -292,11 +310,22 @@ async def _streams(options, server, stream_server, token, state, database, scrip
     beside = await loop.run_in_executor(None, lambda: run.wrk(server, script, connections=8, duration=options.throughput_seconds,
                                                              load_prefix=load_prefix, workdir=workdir, name="stream_beside"))
     beside["stream_process_cpu_share"] = round((run.cpu_seconds(stream_server.process.pid) - cpu_before) / beside["seconds"], 3)
+    # The same, alternately with the stream process stopped (SIGSTOP: its connections stay open, it does
+    # nothing) and running, three times each: the machine's load drifts between two long runs.
+    paired = {"stopped": [], "running": []}
+    for _ in range(3):
+        for state_name in ("stopped", "running"):
+            stream_server.process.send_signal(signal.SIGSTOP if state_name == "stopped" else signal.SIGCONT)
+            measured = await loop.run_in_executor(None, lambda: run.wrk(
+                server, script, connections=8, duration=max(2, options.throughput_seconds / 3), load_prefix=load_prefix,
+                workdir=workdir, name="stream_paired"))
+            paired[state_name].append(measured["rps"])
+    stream_server.process.send_signal(signal.SIGCONT)
+    await settle(1.0)  # the streams' heartbeats, due meanwhile, go out
     run.log(f"stream bench: {options.rate:g} writes/s for {options.seconds:g} s through gunicorn")
     first = tip(database)
-    failures: list = []
     stream_cpu, client_cpu, wall = run.cpu_seconds(stream_server.process.pid), time.process_time(), time.monotonic()
-    await loop.run_in_executor(None, writer, server, token, options.rate, options.seconds, failures)
+    failures = await loop.run_in_executor(None, write_at_rate, server, token, options.rate, options.seconds)
     wrote = time.monotonic()
     stream_cpu = (run.cpu_seconds(stream_server.process.pid) - stream_cpu) / (wrote - wall)
     client_cpu = (time.process_time() - client_cpu) / (wrote - wall)
@@ -330,8 +359,9 @@ async def _streams(options, server, stream_server, token, state, database, scrip
         "rss_mb_empty": rss_empty, "rss_mb_idle": rss_idle, "idle_growth_mb": round(rss_idle - rss_empty, 1),
         "idle_kb_per_stream": round((rss_idle - rss_empty) * 1024 / max(1, options.streams), 1),
         "threads_empty": threads_empty, "threads_idle": threads_idle, "connect_seconds": round(connect_seconds, 2),
-        "throughput_beside": beside,
-        "writes": int(options.rate * options.seconds), "write_failures": len(failures), "rows": len(expected),
+        "throughput_beside": beside, "throughput_paired": paired,
+        "throughput_paired_change": round(sum(paired["running"]) / max(1e-9, sum(paired["stopped"])) - 1, 4),
+        "writes": int(options.rate * options.seconds), "write_failures": failures, "rows": len(expected),
         "delivered_min_fraction": round(delivered, 4), "rows_at_every_stream": everywhere,
         "delay_p50_s": round(percentile(delays, 0.50), 3), "delay_p99_s": round(percentile(delays, 0.99), 3),
         "delay_max_s": round(max(delays), 3) if delays else None,
@@ -373,6 +403,8 @@ def report(measured: dict) -> str:
         f"{r['throughput_alone']['before']['rps']} before and {r['throughput_alone']['after']['rps']} after), "
         f"{r['throughput_beside']['rps']} req/s beside {n} idle streams ({r['throughput_change']:+.1%}; target ±5%) "
         f"{mark[verdict['throughput']]}; the stream process used {r['throughput_beside']['stream_process_cpu_share']:.1%} of a CPU meanwhile",
+        f"    alternately, the stream process stopped / running (3 x {max(2, measured['throughput_seconds'] / 3):g} s each): "
+        f"{r['throughput_paired']['stopped']} / {r['throughput_paired']['running']} req/s ({r['throughput_paired_change']:+.1%})",
     ]
     lines += [f"server log: {line}" for line in measured["server_problems"]]
     return "\n".join(lines)
