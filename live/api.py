@@ -146,7 +146,12 @@ async def messages(stream: Stream, queryset, cursor: int, *, as_change: bool, de
     heartbeat = settings.LIVE_STREAM_HEARTBEAT
     try:
         yield f"retry: {settings.LIVE_STREAM_RETRY_MS}\n\n".encode()
-        await current.polled.wait()
+        while not current.polled.is_set():  # the watcher's first read (it retries while the database is away)
+            try:
+                async with asyncio.timeout(heartbeat):
+                    await current.polled.wait()
+            except TimeoutError:
+                yield b": keepalive\n\n"
         while not stream.closed:
             stream.wake.clear()
             start = current.covered_from()
