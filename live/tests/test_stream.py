@@ -263,6 +263,7 @@ def test_heartbeat_comment(operator, settings):
 def test_wsgi_refuses_at_once(operator, settings):
     client = Client()
     client.force_login(operator)
+    rows_before = AuditEntry.objects.count()
     response = client.get(URL)
     assert response.status_code == 503
     assert "ASGI" in response.json()["detail"]
@@ -270,6 +271,7 @@ def test_wsgi_refuses_at_once(operator, settings):
     response = client.get(URL + "?as=change")
     assert response.status_code == 307
     assert response["Location"] == "http://127.0.0.1:8001/api/v1/events/stream/?as=change"
+    assert AuditEntry.objects.count() == rows_before  # a refusal of the server, not of the caller: no row
 
 
 def deactivate(user) -> None:
