@@ -74,7 +74,11 @@ def parse_args(argv):
     parser.add_argument("--calls", type=int, default=int(env("BENCH_SEARCH_CALLS", "100")), help="timed requests per query kind and user")
     parser.add_argument("--quick", action="store_true", help="1,000 projects, 1,000 decisions, 10,000 audit rows, 20 calls")
     parser.add_argument("--postgres-url", default=env("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--keep", metavar="DBNAME", default=env("BENCH_SEARCH_KEEP", ""),
+                        help="seed into this database and keep it; a later run with the same name and scale measures it "
+                             "again without seeding (1M audit rows take ~15 minutes to seed)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # the measuring process: its state file
+    parser.add_argument("--reuse", action="store_true", help=argparse.SUPPRESS)  # the child: measure what --keep kept
     options = parser.parse_args(argv)
     if options.quick:
         options.projects, options.decisions, options.rows, options.calls = 1000, 1000, 10_000, 20
@@ -89,15 +93,19 @@ def bench(options) -> dict:
 
     started = time.monotonic()
     database = run.PostgresDatabase(options.postgres_url)
-    database.dbname = f"bench_search_{os.getpid()}"
+    database.dbname = options.keep or f"bench_search_{os.getpid()}"
     database.url = f"{options.postgres_url.rsplit('/', 1)[0]}/{database.dbname}"
     try:
         version = database.version()
+        reuse = bool(options.keep) and database._admin(
+            f"SELECT count(*) FROM pg_database WHERE datname = '{database.dbname}'")[0] == 1
     except psycopg.Error as error:
         return {"skipped": f"PostgreSQL unreachable at {options.postgres_url}: {error}"}
-    run.log(f"search: PostgreSQL {version}, database {database.dbname}: {options.projects} projects, "
-            f"{options.decisions} decisions, {options.rows} audit rows, {options.calls} calls per query kind")
-    database.create()
+    run.log(f"search: PostgreSQL {version}, database {database.dbname}{' (kept, not seeded again)' if reuse else ''}: "
+            f"{options.projects} projects, {options.decisions} decisions, {options.rows} audit rows, "
+            f"{options.calls} calls per query kind")
+    if not reuse:
+        database.create()
     try:
         with tempfile.TemporaryDirectory(prefix="cc-bench-search-") as tmp:
             state = Path(tmp) / "state.json"
@@ -105,9 +113,10 @@ def bench(options) -> dict:
             env["AUDIT_SIGNER_STATE"] = str(Path(tmp) / "audit-signer.state")
             args = ["-m", "bench.search", "--child", str(state), "--projects", str(options.projects),
                     "--decisions", str(options.decisions), "--rows", str(options.rows), "--calls", str(options.calls)]
-            result = json.loads(run.run_python(args, env).strip().splitlines()[-1])
+            result = json.loads(run.run_python(args + (["--reuse"] if reuse else []), env).strip().splitlines()[-1])
     finally:
-        database.drop()
+        if not options.keep:
+            database.drop()
     result.update(postgres=version, seconds=round(time.monotonic() - started, 1), load_average=round(os.getloadavg()[0], 1),
                   started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     return result
@@ -120,7 +129,8 @@ def report(result: dict) -> str:
     lines = [
         f"Search (bench.search): GET /api/v1/search/ in-process (Django test client, full stack), PostgreSQL "
         f"{result['postgres']}; {scale['projects']:,} projects, {scale['decisions']:,} decisions, "
-        f"{scale['audit_rows']:,} audit rows (seeded in {result['seed_seconds']:.0f} s); {result['calls']} calls per cell",
+        f"{scale['audit_rows']:,} audit rows ("
+        f"{'a kept database' if result.get('reused') else 'seeded in %.0f s' % result['seed_seconds']}); {result['calls']} calls per cell",
         "",
         "| query | operator p50 / p95 ms | member p50 / p95 ms | Python CPU p50 ms (op. / member) | results (operator) |",
         "|---|---|---|---|---|",
@@ -243,6 +253,27 @@ def seed(options, rng: random.Random) -> dict:
     return {"operator": operator, "member": member, "text": text, "projects": projects, "audit": audit}
 
 
+def kept(options) -> dict:
+    """What seed() returned, read back from a database a run with --keep seeded (migrated again: a
+    migration added since then applies). Refused unless it is that scale, fully seeded."""
+    from django.core.management import call_command
+
+    from accounts.models import User
+    from audit.models import AuditEntry
+    from decisions.models import Decision
+    from projects.models import Project
+
+    call_command("migrate", verbosity=0, interactive=False)
+    projects = list(Project.objects.filter(slug__startswith="search-bench-").order_by("slug"))
+    scale = (len(projects), Decision.objects.count(), AuditEntry.objects.count())
+    if scale[:2] != (options.projects, options.decisions) or scale[2] < options.rows:
+        raise SystemExit(f"bench.search: the kept database holds {scale} (projects, decisions, audit rows), not "
+                         f"{(options.projects, options.decisions, options.rows)}: drop it or pick another name")
+    users = {u.email: u for u in User.objects.filter(email__in=["search-operator@example.com", "search-member@example.com"])}
+    return {"operator": users["search-operator@example.com"], "member": users["search-member@example.com"],
+            "text": None, "projects": projects, "audit": None}
+
+
 def _frequencies(text: Text, decisions) -> dict:
     counts: dict[str, int] = {}
     for context in decisions:
@@ -324,14 +355,15 @@ def child(options) -> int:
 
     rng = random.Random(20261207)
     started = time.perf_counter()
-    seeded = seed(options, rng)
+    seeded = kept(options) if options.reuse else seed(options, rng)
     seed_seconds = time.perf_counter() - started
-    run.log(f"search: seeded in {seed_seconds:.0f} s (audit rows: insert {seeded['audit']['insert_seconds']} s, "
-            f"seal {seeded['audit']['seal_seconds']} s)")
+    if not options.reuse:
+        run.log(f"search: seeded in {seed_seconds:.0f} s (audit rows: insert {seeded['audit']['insert_seconds']} s, "
+                f"seal {seeded['audit']['seal_seconds']} s)")
     timings = measure(options, rng, seeded)
     print(json.dumps({
         "scale": {"projects": options.projects, "decisions": options.decisions, "audit_rows": AuditEntry.objects.count()},
-        "calls": options.calls, "seed_seconds": round(seed_seconds, 1), "audit_seed": seeded["audit"], "timings": timings,
+        "calls": options.calls, "reused": options.reuse, "seed_seconds": round(seed_seconds, 1), "audit_seed": seeded["audit"], "timings": timings,
     }))
     return 0
 

@@ -16,17 +16,16 @@ leaf hash (64 hex digits, or a prefix of at least 8).
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.db.models.functions import Concat
 from django.urls import reverse
 
 from audit.models import AuditEntry, LedgerLeaf
-from core.access import people_sharing_projects, visible_projects
+from core.access import people_sharing_projects, visible_project_ids, visible_projects
 from decisions.models import Decision
 from states.models import EntityState
 
@@ -67,49 +66,23 @@ def search(user, text: str, *, types=TYPES, limit: int = DEFAULT_LIMIT) -> list[
     if "event" in types:
         results += _events(user, text, limit)
     if not _identifier_only(text):
-        with _through_text_indexes(postgres):
-            if "project" in types:
-                results += _projects(user, text, limit, postgres)
-            if "decision" in types:
-                results += _decisions(user, text, limit, postgres)
+        # The projects the caller sees, read once (a few, by index) and named in each query below,
+        # rather than a subquery each would answer by testing every live project (docs/search.md).
+        ids = visible_project_ids(user)
+        if "project" in types:
+            results += _projects(user, ids, text, limit, postgres)
+        if "decision" in types:
+            results += _decisions(user, ids, text, limit, postgres)
         if "entity" in types:
-            results += _entities(user, text, limit)
+            results += _entities(user, ids, text, limit)
         if "person" in types:
-            results += _people(user, text, limit)
+            results += _people(user, ids, text, limit)
     order = {kind: place for place, kind in enumerate(TYPES)}
     results.sort(key=lambda result: (-result.score, order[result.type], result.title.lower()))
     return results[:limit]
 
 
 # --- Text ----------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _through_text_indexes(postgres: bool):
-    """PostgreSQL: the text conditions only through their GIN indexes, whatever the planner estimates.
-
-    A bitmap scan of the GIN index computes no document; the planner, though, prices the recheck of
-    every match as a computation, so for a common word it would rather compute the document of every
-    row (a sequential scan) or of each row down the created_at index until it has enough: ~0.1 ms a
-    decision, a second for 10,000. For these two queries only (SET LOCAL, in their own transaction)."""
-    if not postgres:
-        yield
-        return
-    nested = connection.in_atomic_block  # SET LOCAL would last until the caller's transaction ends
-    with transaction.atomic(), connection.cursor() as cursor:
-        if nested:
-            cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), "
-                           "current_setting('max_parallel_workers_per_gather')")
-            before = cursor.fetchone()
-        # And no parallel workers: starting them costs more than these small scans (~10 ms).
-        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; "
-                       "SET LOCAL max_parallel_workers_per_gather = 0")
-        try:
-            yield
-        finally:
-            if nested:
-                cursor.execute("SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true), "
-                               "set_config('max_parallel_workers_per_gather', %s, true)", before)
 
 
 def _identifier_only(text: str) -> bool:
@@ -215,8 +188,8 @@ PROJECT_VALUES = ("pk", "name", "slug", "description")
 DECISION_VALUES = ("pk", "title", "question", "context", "rationale", "options", "tags")
 
 
-def _projects(user, text, limit, postgres) -> list[Result]:
-    rows = visible_projects(user)
+def _projects(user, ids, text, limit, postgres) -> list[Result]:
+    rows = visible_projects(user, ids=ids)
     if postgres:
         from .documents import project_document
 
@@ -240,8 +213,8 @@ def _option_texts(decision: dict) -> str:
     return " ".join(parts + [str(tag) for tag in decision["tags"] or []])
 
 
-def _decisions(user, text, limit, postgres) -> list[Result]:
-    rows = Decision.objects.visible_to(user)
+def _decisions(user, ids, text, limit, postgres) -> list[Result]:
+    rows = Decision.objects.visible_to(user, project_ids=ids)
     if postgres:
         from .documents import decision_document
 
@@ -264,9 +237,9 @@ def _score(score, postgres: bool) -> float:
 # --- Identifiers ---------------------------------------------------------------------------------
 
 
-def _entities(user, text, limit) -> list[Result]:
+def _entities(user, ids, text, limit) -> list[Result]:
     """By key (service/entity_type/entity_id): every word within it; an exact entity id first."""
-    rows = EntityState.objects.visible_to(user).annotate(
+    rows = EntityState.objects.visible_to(user, project_ids=ids).annotate(
         key=Concat(F("service"), Value("/"), F("entity_type"), Value("/"), F("entity_id")),
     )
     words = _words(text)
@@ -286,10 +259,10 @@ def _entities(user, text, limit) -> list[Result]:
     ]
 
 
-def _people(user, text, limit) -> list[Result]:
+def _people(user, ids, text, limit) -> list[Result]:
     """By name, handle or email, among the people the caller shares a project with (operators: anyone).
     A person's page is their part of the audit trail (what the caller may see of it)."""
-    rows = people_sharing_projects(user, get_user_model().objects.all())
+    rows = people_sharing_projects(user, get_user_model().objects.all(), ids=ids)
     words = _words(text)
     handle = text.lstrip("@").lower()
     for word in words:

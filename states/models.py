@@ -28,10 +28,11 @@ validate_state = RegexValidator(
 
 
 class EntityStateQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Entities of projects this user can see, plus project-less ones they registered (operators: all)."""
+    def visible_to(self, user, *, project_ids=()):
+        """Entities of projects this user can see, plus project-less ones they registered (operators: all).
+        project_ids: access.visible_project_ids(user), when the caller has read them already."""
         own = Q(project__isnull=True, registered_by=user) if access.is_active_user(user) else None
-        return access.rows_of_visible_projects(self, user, own=own)
+        return access.rows_of_visible_projects(self, user, own=own, ids=project_ids)
 
     def for_project(self, project):
         return self.filter(project=project)

@@ -1,5 +1,6 @@
-"""What search does on PostgreSQL only: ranking, stems and prefixes, web-search syntax, and queries the
-GIN and leaf-hash indexes of search/migrations/0001 answer (EXPLAIN: the expressions must not drift)."""
+"""What search does on PostgreSQL only: ranking, stems and prefixes, web-search syntax, the stored
+documents (search/migrations/0002) following every write, and queries their GIN indexes and the
+leaf-hash index of search/migrations/0001 answer (EXPLAIN)."""
 
 import pytest
 from django.db import connection
@@ -62,10 +63,10 @@ def test_stems_prefixes_and_web_search_syntax(signed_in, project):
 
 
 def test_the_queries_use_the_indexes(project, owner):
-    """With sequential and plain index scans priced out, the planner can answer the text condition
-    only with a bitmap scan of an index that holds its expression: the GIN index, if the query's
-    expression is the index's (a tiny test table would be read whole otherwise). Without the visibility
-    filter, whose own indexes would be as good a choice here."""
+    """With sequential and plain index scans priced out (a tiny test table would be read whole
+    otherwise), the planner can answer the text condition only with a bitmap scan of the GIN index
+    over the stored document column. Without the visibility filter, whose own indexes would be as
+    good a choice here. (Searches themselves change no planner setting.)"""
     DecisionFactory(project=project, title="Planner check")
     AuditEntry.objects.exists() or pytest.fail("the factories wrote no audit row")
     seal_pending()
@@ -73,8 +74,8 @@ def test_the_queries_use_the_indexes(project, owner):
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
     for rows, document, values, index in [
-        (Decision.objects.all(), decision_document(), engine.DECISION_VALUES, "search_decision_document_idx"),
-        (Project.objects.all(), project_document(), engine.PROJECT_VALUES, "search_project_document_idx"),
+        (Decision.objects.all(), decision_document(), engine.DECISION_VALUES, "search_decision_vector_idx"),
+        (Project.objects.all(), project_document(), engine.PROJECT_VALUES, "search_project_vector_idx"),
     ]:
         for q in ["planner", "plan check", "planne"]:
             plan = engine._ranked(rows, document, q, 20, values).explain()
@@ -104,10 +105,22 @@ def test_an_outsiders_prefix_search_reveals_nothing(client, project):
         assert titles(client, q) == [], q
 
 
-def test_the_planner_settings_do_not_outlive_the_search(signed_in, project):
-    """Inside a caller's transaction (this test's), the text queries' planner settings are put back."""
-    DecisionFactory(project=project, title="Settings check")
-    assert titles(signed_in, "settings") == ["Settings check"]
-    with connection.cursor() as cursor:
+def test_the_stored_documents_follow_every_write(signed_in, project, owner):
+    """The document is a generated column: an edit through the services is searchable at once, the
+    words it removed are not; the JSON options and tags count, their keys do not."""
+    from decisions.services import decision_update
+    from projects.services import project_update
+
+    decision = DecisionFactory(project=project, title="Walrus plan", context="Tusks first.",
+                               options=[{"id": "a", "label": "Narwhal"}], tags=["arctic"])
+    assert titles(signed_in, "walrus", "decision") == ["Walrus plan"]
+    assert titles(signed_in, "narwhal", "decision") == titles(signed_in, "arctic", "decision") == ["Walrus plan"]
+    assert titles(signed_in, "label", "decision") == []
+    decision_update(decision=decision, actor=owner, title="Seal plan", context="Flippers first.")
+    assert titles(signed_in, "walrus") == [] and titles(signed_in, "tusks") == []
+    assert titles(signed_in, "flippers", "decision") == ["Seal plan"]
+    project_update(project=project, actor=owner, description="Home of the puffin")
+    assert titles(signed_in, "puffin", "project") == [project.name]
+    with connection.cursor() as cursor:  # the queries leave the planner as they found it
         cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')")
         assert cursor.fetchone() == ("on", "on")
