@@ -1,9 +1,10 @@
 """What PostgreSQL's full-text search reads of a project and of a decision: one weighted tsvector each,
 stored in the row's `search_document` column.
 
-PostgreSQL computes that column from the row on every write (a generated column: the expression is in
-search/migrations/0001_search_indexes.py, the column and its GIN index in 0002_stored_documents.py).
-The models do not declare it: Django never writes it, only the search queries read it.
+A trigger computes that column from the row on every insert and on every update of a searched text
+(the expression is in search/migrations/0001_search_indexes.py; the column, its trigger and its GIN
+index in 0002_stored_documents.py, which says why not a generated column). The models do not declare
+it: Django never writes it, only the search queries read it.
 
 Each text is indexed twice: stemmed ('english': "decisions" finds "decision") and as written
 ('simple': the palette's prefix of the word being typed, "decisi" → "decisions", which a stemmed
