@@ -10,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.schema import errors
+from core.api.support import RetryLater
+from core.errors import error_body
 
 from .ledger.checkpoints import latest_checkpoint, ledger_status, verifier_key_text
 from .ledger.proofs import ProofUnavailable, checkpoint_wait, consistency_proof, inclusion_proof
@@ -64,10 +66,8 @@ class LedgerCheckpointView(APIView):
     def get(self, request):
         head = latest_checkpoint()
         if head is None:  # a new ledger: there is nothing to serve yet (not a fault of the server)
-            return Response(
-                {"detail": "No checkpoint has been signed yet; the maintenance task signs one within seconds."},
-                status=status.HTTP_404_NOT_FOUND, headers={"Retry-After": str(checkpoint_wait())},
-            )
+            raise RetryLater("No checkpoint has been signed yet; the maintenance task signs one within seconds.",
+                             status_code=404, code="no_checkpoint_yet", retry_after=checkpoint_wait())
         return Response(head.note)
 
 
@@ -98,7 +98,7 @@ def inclusion_proof_response(entry_id: int, request) -> Response:
 
 def unavailable(error: ProofUnavailable) -> Response:
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-    return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT, headers=headers)
+    return Response(error_body(409, str(error), code="proof_unavailable"), status=status.HTTP_409_CONFLICT, headers=headers)
 
 
 INCLUSION_PROOF_SCHEMA = extend_schema(

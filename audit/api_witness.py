@@ -56,7 +56,12 @@ class WitnessAddCheckpointView(APIView):
         responses={
             (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="the cosignature line(s)"),
             (409, "text/x.tlog.size"): OpenApiResponse(OpenApiTypes.STR, description="the size this witness knows for the log"),
-            **errors(400, 403, 404, 422),
+            # The protocol's own refusals are a line of text, as C2SP tlog-witness has them; only what the
+            # framework refuses before the protocol is read (a throttle) is the API's JSON error body.
+            **{(code, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description=text) for code, text in (
+                (400, "malformed"), (403, "bad signature"), (404, "unknown log"), (422, "the proof does not verify"),
+                (503, "this witness is misconfigured"))},
+            **{key: value for key, value in errors().items() if key[0] == 429},
         },
     )
     def post(self, request):

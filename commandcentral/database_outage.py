@@ -18,6 +18,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from core.errors import error_body
+
 from .ops import check_database
 
 logger = structlog.get_logger(__name__)
@@ -73,7 +75,8 @@ def connection_lost(error: Exception) -> bool:
 def database_unavailable_response(request) -> HttpResponse:
     """503 with Retry-After: JSON under /api/, a stand-alone page elsewhere. The error is never shown."""
     if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": "The database is unavailable; retry later."}, status=503)
+        response = JsonResponse(error_body(503, "The database is unavailable; retry later.", code="database_unavailable"),
+                                status=503)
     else:
         # Stand-alone template with no request context: the user and the session are in the database.
         response = HttpResponse(render_to_string("503.html"), status=503)

@@ -6,6 +6,8 @@ from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views import defaults
 
+from core.errors import error_body
+
 from .database_outage import database_unavailable_response, database_unreachable
 
 
@@ -15,7 +17,7 @@ def _is_api(request) -> bool:
 
 def bad_request(request, exception=None):
     if _is_api(request):
-        return JsonResponse({"detail": "Bad request."}, status=400)
+        return JsonResponse(error_body(400, "Bad request."), status=400)
     return defaults.bad_request(request, exception)
 
 
@@ -32,13 +34,13 @@ def permission_denied(request, exception=None):
         except DatabaseError:  # the 403 is still answered; the outage has its own log lines
             pass
     if _is_api(request):
-        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+        return JsonResponse(error_body(403, "You do not have permission to perform this action."), status=403)
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request, exception=None):
     if _is_api(request):
-        return JsonResponse({"detail": "Not found."}, status=404)
+        return JsonResponse(error_body(404, "Not found."), status=404)
     return defaults.page_not_found(request, exception)
 
 
@@ -49,5 +51,5 @@ def server_error(request):
     if error is not None and database_unreachable(error):
         return database_unavailable_response(request)
     if _is_api(request):
-        return JsonResponse({"detail": "Internal server error."}, status=500)
+        return JsonResponse(error_body(500, "Internal server error."), status=500)
     return defaults.server_error(request)

@@ -18,6 +18,8 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 
+from core.errors import error_body
+
 NUL = "\x00"
 MESSAGE = str(ProhibitNullCharactersValidator.message)  # Django's own words for the same refusal
 
@@ -26,10 +28,10 @@ def _refuse_query_parameter(request, name: str):
     if NUL in name:
         detail = "A query parameter's name holds a null character."
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": detail}, status=400)
+            return JsonResponse(error_body(400, detail), status=400)
         return render(request, "400.html", {"reason": detail}, status=400)
     if request.path.startswith("/api/"):
-        return JsonResponse({name: [MESSAGE]}, status=400)
+        return JsonResponse(error_body(400, f"{name}: {MESSAGE}", errors={name: [MESSAGE]}), status=400)
     return render(request, "400.html", {"reason": f"The query parameter '{name}' holds a null character."},
                   status=400)
 

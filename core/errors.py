@@ -1,14 +1,35 @@
-"""Domain errors every surface maps the same way (API handler, page messages, admin, commands)."""
+"""Domain errors every surface maps the same way (API handler, page messages, admin, commands), and the
+one shape of an error's JSON body."""
 
 from django.core.exceptions import PermissionDenied
 
 from .recording import AuditEventType
+
+# The machine code of an error body by HTTP status, when nothing more precise is known.
+STATUS_CODES = {
+    400: "invalid", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
+    415: "unsupported_media_type", 422: "unprocessable", 429: "throttled", 500: "server_error",
+    503: "unavailable",
+}
+
+
+def error_body(status: int, detail: str, *, code: str | None = None, errors: dict | None = None, **extra) -> dict:
+    """Every error the API answers, 4xx and 5xx alike: `detail` (a sentence for a person), `code` (a
+    stable word for a program), `errors` ({field: [messages]}) when fields were wrong, and what a kind of
+    error adds (a refused transition's current_state and allowed_transitions, its missing requirements)."""
+    body = {"detail": detail, "code": code or STATUS_CODES.get(status, "error")}
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return body
 
 
 class ActionForbidden(PermissionDenied):
     """403: the user can see the object but may not do this. Already recorded as permission_denied."""
 
     status = 403
+    code = "permission_denied"
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -19,6 +40,7 @@ class Conflict(Exception):
     """409: the object's state does not allow this change (e.g. delete an active project)."""
 
     status = 409
+    code = "conflict"
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -29,6 +51,7 @@ class InvalidInput(Exception):
     """400 raised by a service on a rule a serializer or form cannot see (e.g. cross-project links)."""
 
     status = 400
+    code = "invalid"
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
@@ -94,7 +117,8 @@ class TransitionRefused(Exception):
 
     status = 400
     event_type = AuditEventType.TRANSITION_DENIED
-    reason_code = "refused"
+    reason_code = "refused"  # in the refusal's audit row and metrics
+    code = "transition_refused"  # in the API's error body
 
     def __init__(self, obj, name: str, message: str):
         super().__init__(message)
@@ -107,6 +131,7 @@ class TransitionRefused(Exception):
 class UnknownTransition(TransitionRefused):
     status = 404
     reason_code = "unknown_transition"
+    code = "unknown_transition"
 
     def __init__(self, obj, name: str):
         super().__init__(obj, name, f"{type(obj).__name__} has no transition '{name}'.")
@@ -116,6 +141,7 @@ class TransitionForbidden(TransitionRefused):
     status = 403
     event_type = AuditEventType.PERMISSION_DENIED
     reason_code = "permission"
+    code = "permission_denied"
 
     def __init__(self, obj, name: str):
         super().__init__(obj, name, f"You do not have permission to {name} this {type(obj).__name__.lower()}.")
@@ -124,6 +150,7 @@ class TransitionForbidden(TransitionRefused):
 class TransitionNotAvailable(TransitionRefused):
     status = 409
     reason_code = "state"
+    code = "invalid_state"
 
     def __init__(self, obj, name: str, allowed: list[str], message: str | None = None):
         self.allowed_transitions = allowed
@@ -138,11 +165,13 @@ class TransitionConflict(TransitionNotAvailable):
     """Someone else changed the state between our read and our write."""
 
     reason_code = "conflict"
+    code = "concurrent_change"
 
 
 class RequirementsMissing(TransitionRefused):
     status = 400
     reason_code = "requirements"
+    code = "requirements_missing"
 
     def __init__(self, obj, name: str, missing: list[str], texts: list[str] | None = None):
         self.missing = missing  # the machine names (API `missing`)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject
 
+from core.errors import error_body
 from core.recording import audit_context
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -82,10 +83,10 @@ def _refuse_oversized(request):
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return JsonResponse({"detail": "Invalid Content-Length."}, status=400)
+        return JsonResponse(error_body(400, "Invalid Content-Length."), status=400)
     if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
         return JsonResponse(
-            {"detail": f"Request body too large (limit {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)."}, status=413
+            error_body(413, f"Request body too large (limit {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)."), status=413
         )
     return None
 

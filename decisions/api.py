@@ -38,7 +38,7 @@ class MarkdownRenderer(renderers.BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, (str, bytes)) else str(data.get("detail", data))
+        return data
 
 
 def _resolve_links(user, data: dict) -> dict:

@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 from accounts.models import ServiceKey
 from audit.api import visible_events
 from core.api.support import check_query_parameters, visible_project_or_404
+from core.errors import error_body
 
 from .hub import Stream, catch_up, current_tip, hub, latest_notification, visible_scope
 
@@ -132,8 +133,9 @@ def refuse_under_wsgi(request):
         query = request.META.get("QUERY_STRING", "")
         return HttpResponseRedirect(settings.LIVE_STREAM_URL + (f"?{query}" if query else ""), status=307)
     return JsonResponse(
-        {"detail": "The event stream is served by the ASGI server (uvicorn commandcentral.asgi:application), "
-                   "not by this WSGI process; see docs/operations.md, \"The live event stream\"."},
+        error_body(503, "The event stream is served by the ASGI server (uvicorn commandcentral.asgi:application), "
+                        "not by this WSGI process; see docs/operations.md, \"The live event stream\".",
+                   code="stream_not_served_here"),
         status=503, headers={"Retry-After": "30"},
     )
 

@@ -34,7 +34,7 @@ def test_register_rejects_bad_input(api_client, db, body, field):
     UserFactory(email="taken@example.com")
     response = api_client.post(reverse("api:auth-register"), body, format="json")
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
     assert User.objects.count() == 1
 
 

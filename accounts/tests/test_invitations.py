@@ -66,7 +66,7 @@ def test_only_owners_and_operators_invite(project, roles, who, status):
                                         ({"role": "member"}, "email")])
 def test_bad_input_is_400(project, owner, body, field):
     response = as_user(owner).post(f"/api/v1/projects/{project.pk}/invitations/", body, format="json")
-    assert response.status_code == 400 and field in response.json()
+    assert response.status_code == 400 and field in response.json()["errors"]
     assert not Invitation.objects.exists()
 
 
@@ -74,7 +74,7 @@ def test_bad_input_is_400(project, owner, body, field):
 def test_inviting_someone_already_on_the_team_is_refused(project, owner, email):
     response = invite(as_user(owner), project, email)
     assert response.status_code == 400
-    assert "already on this project's team" in response.json()["email"][0]
+    assert "already on this project's team" in response.json()["errors"]["email"][0]
     assert not Invitation.objects.exists()
 
 

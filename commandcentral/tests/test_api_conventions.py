@@ -91,7 +91,7 @@ def test_a_project_slug_works_in_bodies_as_in_urls(api_client, project, owner, o
     assert hidden.status_code == missing.status_code == 404 and hidden.json() == missing.json()
     for bad in ("bad slug!", 5, ["x"]):
         response = api_client.post("/api/v1/decisions/", {"project": bad, "title": "Bad"}, format="json")
-        assert response.status_code == 400 and "project" in response.json()
+        assert response.status_code == 400 and "project" in response.json()["errors"]
     assert Decision.objects.filter(title__in=["Sneaky", "Bad"]).count() == 0
 
 
@@ -107,7 +107,7 @@ def test_a_malformed_page_parameter_is_a_400_naming_it(api_client, owner, url, q
     api_client.force_authenticate(owner)
     response = api_client.get(url, query)
     assert response.status_code == 400
-    assert list(response.json()) == list(query)
+    assert list(response.json()["errors"]) == list(query) and response.json()["code"] == "invalid"
 
 
 def test_a_page_size_above_the_largest_gets_the_largest_page(api_client, owner):
@@ -125,7 +125,7 @@ def test_under_debug_an_unknown_api_path_is_still_a_json_404(client, owner, sett
     for path in ("/api/v1/no-such-thing/", "/api/v1/projects/x/y/z/", "/api/nothing"):
         response = client.get(path)
         assert response.status_code == 404 and response["Content-Type"] == "application/json"
-        assert response.json() == {"detail": "Not found."}
+        assert response.json() == {"detail": "Not found.", "code": "not_found"}
     # The browsable API's own 404 page stays what a browser asked for; pages keep Django's debug page.
     browsable = client.get(f"/api/v1/projects/{uuid.uuid4()}/", HTTP_ACCEPT="text/html")
     assert browsable.status_code == 404 and browsable["Content-Type"].startswith("text/html")

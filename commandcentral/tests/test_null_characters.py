@@ -114,7 +114,7 @@ def test_an_api_path_holding_a_nul_is_a_plain_404(api_client, owner, project, wo
                      {key: _fill(value, world) for key, value in body.items()} if body else None)
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
     assert _snapshot(project) == before  # nothing changed, and no audit row was written
 
 
@@ -127,7 +127,7 @@ def test_an_api_query_parameter_holding_a_nul_is_a_400_naming_it(api_client, own
     response = _call(api_client, method, _fill(path, world), body)
 
     assert response.status_code == 400
-    assert response.json() == {parameter: [NULL_MESSAGE]}
+    assert response.json() == {"detail": f"{parameter}: {NULL_MESSAGE}", "code": "invalid", "errors": {parameter: [NULL_MESSAGE]}}
     assert _snapshot(project) == before
 
 
@@ -137,7 +137,7 @@ def test_a_nul_in_a_query_parameters_name_is_a_400(api_client, owner, project):
     response = api_client.get("/api/v1/events/?pro%00ject=x")
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "A query parameter's name holds a null character."}
+    assert response.json() == {"detail": "A query parameter's name holds a null character.", "code": "invalid"}
 
 
 @pytest.mark.parametrize("method,path", PAGE_PATHS, ids=[f"{m} {p}" for m, p in PAGE_PATHS])

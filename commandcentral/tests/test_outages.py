@@ -216,7 +216,7 @@ def test_api_answers_503_with_retry_after_when_the_database_is_down(api_client, 
     for response in (listed, login):
         assert response.status_code == 503
         assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
-        assert response.json() == {"detail": "The database is unavailable; retry later."}
+        assert response.json() == {"detail": "The database is unavailable; retry later.", "code": "database_unavailable"}
         assert "Connection refused" not in response.content.decode()  # details go to the log only
 
 
@@ -245,7 +245,7 @@ def test_a_session_request_answers_503_when_a_middleware_meets_the_dead_database
         page = client.get(reverse("dashboard"))
 
     assert (api.status_code, api["Retry-After"], api.json()) == (
-        503, str(RETRY_AFTER_SECONDS), {"detail": "The database is unavailable; retry later."}
+        503, str(RETRY_AFTER_SECONDS), {"detail": "The database is unavailable; retry later.", "code": "database_unavailable"}
     )
     assert (page.status_code, page["Retry-After"]) == (503, str(RETRY_AFTER_SECONDS))
     assert "cannot reach its database" in page.content.decode()
@@ -313,7 +313,7 @@ def _assert_503(response, *, api: bool):
     assert response.status_code == 503
     assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
     if api:
-        assert response.json() == {"detail": "The database is unavailable; retry later."}
+        assert response.json() == {"detail": "The database is unavailable; retry later.", "code": "database_unavailable"}
     else:
         assert "cannot reach its database" in response.content.decode()
 

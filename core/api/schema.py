@@ -6,27 +6,42 @@ from rest_framework import serializers
 
 
 class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+    """Every error body (core.errors.error_body): a sentence, a stable code, and the fields that were wrong."""
+
+    detail = serializers.CharField(help_text="What went wrong, for a person.")
+    code = serializers.CharField(help_text="What went wrong, for a program: invalid, not_found, permission_denied, "
+                                           "invalid_state, requirements_missing, throttled…")
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
+                                   help_text="Field name → its messages, when fields were wrong.")
+
+    class Meta:
+        ref_name = "Error"
 
 
-class ValidationErrorSerializer(serializers.Serializer):
-    """Field name → list of messages (or `detail`)."""
+class ValidationErrorSerializer(ErrorSerializer):
+    """An error body for bad input: `errors` names the fields; a refused query string lists `accepted`."""
 
-    detail = serializers.JSONField(required=False)
+    errors = serializers.JSONField(required=False, help_text="Field name → its messages (nested for nested fields).")
+    accepted = serializers.ListField(child=serializers.CharField(), required=False,
+                                     help_text="Unknown query parameters: the ones this operation accepts.")
 
     class Meta:
         ref_name = "ValidationError"
 
 
-class TransitionConflictSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+class TransitionConflictSerializer(ErrorSerializer):
     current_state = serializers.CharField()
     allowed_transitions = serializers.ListField(child=serializers.CharField())
 
+    class Meta:
+        ref_name = "TransitionConflict"
 
-class RequirementsMissingSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+
+class RequirementsMissingSerializer(ValidationErrorSerializer):
     missing = serializers.ListField(child=serializers.CharField(), required=False)
+
+    class Meta:
+        ref_name = "RequirementsMissing"
 
 
 def _error(description):
@@ -47,14 +62,16 @@ ERRORS = {
 
 
 def errors(*codes: int) -> dict:
-    """The documented error responses for an operation (401 and 429 are always possible)."""
-    return {code: ERRORS[code] for code in sorted({401, 429, *codes})}
+    """The documented error responses for an operation (401 and 429 are always possible): JSON, also for an
+    operation that answers a file (core.api.support.exception_handler)."""
+    return {(code, JSON): ERRORS[code] for code in sorted({401, 429, *codes})}
 
 
+JSON = "application/json"
 TRANSITION_ERRORS = {
     **errors(403, 404),
-    400: OpenApiResponse(RequirementsMissingSerializer, description="Requirements missing (named in `missing`) or invalid input"),
-    409: OpenApiResponse(TransitionConflictSerializer, description="Not allowed from the current state"),
+    (400, JSON): OpenApiResponse(RequirementsMissingSerializer, description="Requirements missing (named in `missing`) or invalid input"),
+    (409, JSON): OpenApiResponse(TransitionConflictSerializer, description="Not allowed from the current state"),
 }
 
 

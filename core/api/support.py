@@ -1,6 +1,7 @@
 """What every API view shares: pagination and the one exception handler."""
 
 import logging
+import re
 import uuid
 
 from django import forms
@@ -11,11 +12,12 @@ from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework import exceptions, pagination, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.access import visible_project, visible_projects
-from core.errors import ActionForbidden, Conflict, InvalidInput
+from core.errors import ActionForbidden, Conflict, InvalidInput, error_body
 from core.transitions import RequirementsMissing, TransitionNotAvailable, TransitionRefused
 
 logger = logging.getLogger("commandcentral.api")
@@ -151,30 +153,120 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
 
 def exception_handler(exc, context):
-    """DRF's body shapes, plus our domain errors: 409 adds current_state/allowed_transitions, 400 adds missing."""
+    """Every error the API raises, answered in the one error shape (core.errors.error_body): our domain
+    errors, Django's, and DRF's own (whose bodies come in several shapes) alike.
+
+    It is a JSON body also where the operation answers a file (record.md, the ledger's text, an export)
+    or no renderer was chosen (?format=nonsense, for which DRF would take the view's first renderer). The
+    browsable API keeps its HTML page for a browser."""
+    response = _error_response(exc, context)
+    request = context.get("request")
+    renderer = getattr(request, "accepted_renderer", None)
+    if response is not None and request is not None and getattr(renderer, "media_type", None) not in _ERROR_MEDIA_TYPES:
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+    return response
+
+
+_ERROR_MEDIA_TYPES = {"application/json", "text/html"}
+
+
+def _error_response(exc, context):
     if isinstance(exc, TransitionRefused):
-        body = {"detail": exc.message}
+        extra = {}
         if isinstance(exc, TransitionNotAvailable):
-            body.update(current_state=exc.current_state, allowed_transitions=exc.allowed_transitions)
+            extra.update(current_state=exc.current_state, allowed_transitions=exc.allowed_transitions)
         if isinstance(exc, RequirementsMissing):
-            body.update(missing=exc.missing)
-        return Response(body, status=exc.status)
-    if isinstance(exc, ActionForbidden):
-        return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
-    if isinstance(exc, Conflict):
-        return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
+            extra.update(missing=exc.missing)
+        return Response(error_body(exc.status, exc.message, code=exc.code, **extra), status=exc.status)
+    if isinstance(exc, (ActionForbidden, Conflict)):
+        return Response(error_body(exc.status, exc.message, code=exc.code), status=exc.status)
     if isinstance(exc, InvalidInput):
-        body = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        errors = {exc.field: [exc.message]} if exc.field else None
+        return Response(error_body(400, exc.message, code=exc.code, errors=errors), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
-        return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(error_body(400, " ".join(exc.messages)), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, OperationalError) and "locked" in str(exc):
         # SQLite waited its whole busy timeout: ask the client to retry rather than answer 500.
         logger.warning("database busy", exc_info=exc)
-        return Response({"detail": "The database is busy; retry shortly."}, status=503, headers={"Retry-After": "2"})
+        return Response(error_body(503, "The database is busy; retry shortly.", code="database_busy"), status=503,
+                        headers={"Retry-After": "2"})
     if isinstance(exc, exceptions.PermissionDenied) and not getattr(exc, "recorded", False):
         _record_forbidden(exc, context)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = drf_error_body(exc, response.status_code)
+    return response
+
+
+class RetryLater(exceptions.APIException):
+    """Not there yet, and soon will be (a first checkpoint, a proof): `status_code` with Retry-After (DRF's
+    handler sends `wait` as that header)."""
+
+    def __init__(self, detail: str, *, status_code: int, code: str, retry_after: int):
+        super().__init__(detail, code)
+        self.status_code = status_code
+        self.wait = retry_after
+
+
+# Django's get_object_or_404 says "No <Model> matches the given query.": a model name is not the API's to tell.
+_MODEL_NOT_FOUND = re.compile(r"^No \w+ matches the given query\.$")
+
+
+def drf_error_body(exc, status_code: int) -> dict:
+    """One of DRF's errors (or simplejwt's) in the one error shape."""
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+    if isinstance(exc, exceptions.ValidationError):
+        return _validation_body(detail)
+    if isinstance(detail, dict):
+        if "detail" not in detail:  # field messages with another status (a NotFound naming its field)
+            return _fields_body(status_code, detail)
+        # simplejwt's {"detail", "code", "messages"}: the messages repeat what detail says, token by token
+        return error_body(status_code, str(detail["detail"]), code=str(detail.get("code") or "") or None)
+    if isinstance(detail, list):
+        detail = " ".join(str(item) for item in detail)
+    code = getattr(detail, "code", None) or getattr(exc, "default_code", None)
+    if (isinstance(exc, (exceptions.NotFound, Http404)) and _MODEL_NOT_FOUND.match(str(detail))) or not str(detail).strip():
+        detail = getattr(exc, "default_detail", None) or exceptions.APIException.default_detail
+    return error_body(status_code, str(detail), code=code if code not in (None, "error") else None)
+
+
+def _plain(value):
+    """DRF's ErrorDetail strings (and lists and dicts of them) as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return str(value)
+
+
+def _validation_body(detail) -> dict:
+    """A ValidationError: its field messages under `errors`, a sentence naming the first in `detail`. A
+    `detail` key of its own (a refused query string) is the sentence, its other keys what it adds."""
+    if isinstance(detail, list):
+        return error_body(400, " ".join(str(item) for item in _flat(detail)))
+    if "detail" in detail:
+        extra = {key: _plain(value) for key, value in detail.items() if key != "detail"}
+        return error_body(400, " ".join(_flat(detail["detail"])), **extra)
+    return _fields_body(400, detail)
+
+
+def _fields_body(status_code: int, detail: dict) -> dict:
+    errors = {key: _plain(value) if isinstance(value, (list, dict)) else [str(value)] for key, value in detail.items()}
+    general = errors.pop("non_field_errors", None)
+    if general or not errors:
+        sentence = " ".join(_flat(general or []))
+    else:
+        field, messages = next(iter(errors.items()))
+        sentence = f"{field}: {next(iter(_flat(messages)), 'invalid')}"
+    return error_body(status_code, sentence, errors=errors or None)
+
+
+def _flat(value) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _flat(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _flat(item)]
+    return [str(value)]
 
 
 def _record_forbidden(exc, context) -> None:

@@ -58,7 +58,7 @@ def test_create_permissions(api_client, active_project, roles, role, status):
 def test_create_rejects_bad_input(api_client, active_project, member, extra, field):
     response = as_user(api_client, member).post(reverse("api:decision-list"), create_body(active_project, **extra), format="json")
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
     assert Decision.objects.count() == 0
 
 
@@ -66,7 +66,7 @@ def test_related_decision_from_another_project_is_400(api_client, active_project
     foreign = DecisionFactory(project=ProjectFactory())
     response = as_user(api_client, operator).post(
         reverse("api:decision-list"), create_body(active_project, related_decisions=[str(foreign.pk)]), format="json")
-    assert response.status_code == 400 and "related_decisions" in response.json()
+    assert response.status_code == 400 and "related_decisions" in response.json()["errors"]
     assert Decision.objects.filter(project=active_project).count() == 0
 
 

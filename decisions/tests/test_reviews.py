@@ -77,7 +77,7 @@ def test_a_reviewer_off_the_team_is_a_clear_400_and_nothing_is_saved(api_client,
         "project": str(active_project.pk), "title": "Pick", "reviewers": [str(person_id)],
     }, format="json")
     assert response.status_code == 400
-    assert "owner or members" in str(response.json()["reviewers"]) and str(person_id) in str(response.json())
+    assert "owner or members" in str(response.json()["errors"]["reviewers"]) and str(person_id) in str(response.json())
     assert Decision.objects.count() == 0
 
 
@@ -86,7 +86,7 @@ def test_more_approvals_than_reviewers_is_400_on_create_and_update(api_client, a
     response = api_client.post(reverse("api:decision-list"), {
         "project": str(active_project.pk), "title": "Pick", "reviewers": [str(member.pk)], "required_approvals": 2,
     }, format="json")
-    assert response.status_code == 400 and "required_approvals" in response.json()
+    assert response.status_code == 400 and "required_approvals" in response.json()["errors"]
     assert "cannot exceed the number of reviewers (1)" in str(response.json())
     assert Decision.objects.count() == 0
 
@@ -109,7 +109,7 @@ def test_changing_only_the_approvals_counts_the_reviewers_still_on_the_team(api_
     api_client.force_authenticate(owner)
     detail = reverse("api:decision-detail", args=[reviewed.pk])
     refused = api_client.patch(detail, {"required_approvals": 2}, format="json")
-    assert refused.status_code == 400 and "number of reviewers (1)" in str(refused.json()["required_approvals"])
+    assert refused.status_code == 400 and "number of reviewers (1)" in str(refused.json()["errors"]["required_approvals"])
     assert api_client.patch(detail, {"required_approvals": 1}, format="json").status_code == 200
 
 
@@ -201,7 +201,7 @@ def test_reviewing_in_a_closed_project_is_409_recorded(api_client, reviewed, own
 )
 def test_bad_review_input_is_a_clear_400_and_no_rows(api_client, reviewed, member, body, field):
     response = review(api_client, member, reviewed, **body)
-    assert response.status_code == 400 and field in response.json(), response.json()
+    assert response.status_code == 400 and field in response.json()["errors"], response.json()
     assert Review.objects.count() == 0 and reviewed_rows(reviewed) == []
 
 

@@ -80,7 +80,7 @@ def test_bad_bodies_are_a_400_and_leave_nothing(api_client, decision, member, bo
     response = post(api_client, member, f"/api/v1/decisions/{decision.pk}/comments/", body)
 
     assert response.status_code == 400, response.content
-    assert field in response.json()
+    assert field in response.json()["errors"]
     assert not Comment.objects.exists() and rows() == []
 
 
@@ -91,7 +91,7 @@ def test_twenty_thousand_characters_are_accepted(api_client, decision, member):
 def test_unknown_fields_are_refused(api_client, decision, member):
     api_client.force_authenticate(member)
     response = api_client.post(f"/api/v1/decisions/{decision.pk}/comments/", {"body": "hi", "hidden": True}, format="json")
-    assert response.status_code == 400 and "hidden" in response.json()
+    assert response.status_code == 400 and "hidden" in response.json()["errors"]
 
 
 def test_the_author_edits_and_the_trail_keeps_the_old_text(api_client, decision, member):

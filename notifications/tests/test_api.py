@@ -78,14 +78,14 @@ def test_bad_read_input_is_a_400_naming_the_field_and_marks_nothing(three, membe
     client = as_user(member)
     for body, field in BAD_READS:
         response = client.post("/api/v1/notifications/read/", body, format="json")
-        assert response.status_code == 400 and field in response.json(), body
+        assert response.status_code == 400 and field in response.json()["errors"], body
     assert Notification.objects.filter(read_at__isnull=False).count() == 0
 
 
 def test_bad_list_parameters_are_400s(three, member):
     client = as_user(member)
     response = client.get("/api/v1/notifications/?unread=maybe")
-    assert response.status_code == 400 and "unread" in response.json()
+    assert response.status_code == 400 and "unread" in response.json()["errors"]
     response = client.get("/api/v1/notifications/?project=x")
     assert response.status_code == 400 and "project" in response.json()["detail"]
 

@@ -45,7 +45,7 @@ def test_create_makes_the_caller_owner(api_client, member):
 def test_create_rejects_bad_input_without_partial_rows(api_client, member, body, field):
     response = as_user(api_client, member).post(reverse("api:project-list"), body, format="json")
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
     assert Project.objects.count() == 0
 
 
@@ -90,7 +90,7 @@ def test_update_permissions(api_client, project, roles, role, status):
 
 def test_state_is_not_writable(api_client, project, owner):
     response = as_user(api_client, owner).patch(detail(project), {"state": "killed"}, format="json")
-    assert response.status_code == 400 and "state" in response.json()
+    assert response.status_code == 400 and "state" in response.json()["errors"]
     assert Project.objects.get(pk=project.pk).state == ProjectState.PROPOSED
 
 
@@ -128,6 +128,7 @@ def test_transition_from_wrong_state_is_409_with_allowed(api_client, project, ow
     assert response.status_code == 409
     assert response.json() == {
         "detail": "Cannot pause a project that is proposed.",
+        "code": "invalid_state",
         "current_state": "proposed",
         "allowed_transitions": ["activate", "kill"],
     }
@@ -212,7 +213,7 @@ def test_owner_adds_people_by_email_too(api_client, project, owner, outsider):
     both = client.post(detail(project, "team/"), {"email": outsider.email, "user_id": str(outsider.pk)}, format="json")
 
     assert added.status_code == 201 and added.json()["user"]["email"] == outsider.email
-    assert (unknown.status_code, unknown.json()) == (400, {"email": ["There is no user with this email address."]})
+    assert (unknown.status_code, unknown.json()["errors"]) == (400, {"email": ["There is no user with this email address."]})
     assert both.status_code == 400
     assert Membership.objects.get(project=project, user=outsider).role == "viewer"
     assert AuditEntry.objects.filter(event_name="membership.created").latest("id").actor == owner
@@ -228,7 +229,7 @@ def test_a_refused_team_add_is_the_same_403_whether_or_not_the_person_exists(api
     answers = [client.post(detail(project, "team/"), body, format="json") for body in bodies]
 
     assert {(answer.status_code, answer.content) for answer in answers} == {
-        (403, b'{"detail":"Only the owner or an operator can manage the team."}')}
+        (403, b'{"detail":"Only the owner or an operator can manage the team.","code":"permission_denied"}')}
     assert not Membership.objects.filter(user=outsider).exists()
     denied = AuditEntry.objects.filter(event_type="permission_denied").order_by("id")
     assert [(row.actor, row.event_name, row.success, row.project_id) for row in denied] == [

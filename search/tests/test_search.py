@@ -218,11 +218,11 @@ def test_bad_inputs_are_400_in_the_house_shape(client, member, params, field):
     response = client.get(API, params)
     assert response.status_code == 400
     body = response.json()
-    assert field in body, body
+    assert body["code"] == "invalid" and body["detail"], body
     if field == "detail":
         assert body["detail"] == "Unknown query parameter: page." and "q" in body["accepted"]
     else:
-        assert isinstance(body[field], list) and body[field]
+        assert isinstance(body["errors"][field], list) and body["errors"][field]
     assert audit_rows() == before
 
 

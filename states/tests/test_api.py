@@ -185,7 +185,7 @@ def test_unknown_type_without_initial_state_is_400(api_client, member, project):
     response = _as(api_client, member).post(LIST, _register_body(project, entity_type="canvas"), format="json")
 
     assert response.status_code == 400
-    assert "initial_state" in response.json()
+    assert "initial_state" in response.json()["errors"]
     assert not EntityState.objects.exists()
 
 
@@ -202,7 +202,7 @@ def test_model_governed_types_are_400(entity_type, api_client, operator, project
     response = _as(api_client, operator).post(LIST, _register_body(project, entity_type=entity_type), format="json")
 
     assert response.status_code == 400
-    assert "entity_type" in response.json()
+    assert "entity_type" in response.json()["errors"]
 
 
 def test_duplicate_registration_is_409_and_recorded_with_the_cid(api_client, member, project):
@@ -220,7 +220,7 @@ def test_project_the_caller_cannot_see_is_404_naming_the_field(api_client, outsi
     response = _as(api_client, outsider).post(LIST, _register_body(project), format="json")
 
     assert response.status_code == 404
-    assert response.json() == {"project": ["Project not found."]}
+    assert response.json()["errors"] == {"project": ["Project not found."]} and response.json()["code"] == "not_found"
     assert not EntityState.objects.exists()
 
 

@@ -22,7 +22,7 @@ def test_registering_without_a_project_is_refused_to_anyone_but_operators(api_cl
     response = as_user(api_client, outsider).post(LIST, KEY, format="json")
 
     assert response.status_code == 400
-    assert "project" in response.json()
+    assert "project" in response.json()["errors"]
     assert not EntityState.objects.exists()
     assert not AuditEntry.objects.filter(event_type="entity_created", entity_type="task").exists()
     assert as_user(api_client, operator).post(LIST, KEY, format="json").status_code == 201
@@ -63,7 +63,7 @@ def test_a_key_in_two_visible_projects_is_read_with_project(api_client, owner):
         assert api_client.post(LIST, {**KEY, "project": str(project.pk)}, format="json").status_code == 201
 
     ambiguous = api_client.get(DETAIL)
-    assert ambiguous.status_code == 400 and "project" in ambiguous.json()
+    assert ambiguous.status_code == 400 and "project" in ambiguous.json()["errors"]
 
     by_slug = api_client.get(DETAIL, {"project": "second"})
     assert by_slug.status_code == 200 and by_slug.json()["project"] == str(second.pk)

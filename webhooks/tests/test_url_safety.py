@@ -34,7 +34,7 @@ def test_ipv6_forms_of_private_addresses_are_refused(project, owner, url):
     response = subscribe(owner, project, url)
 
     assert response.status_code == 400, response.content
-    assert "private, loopback or link-local" in response.json()["url"][0]
+    assert "private, loopback or link-local" in response.json()["errors"]["url"][0]
     assert not WebhookSubscription.objects.exists()
     assert not AuditEntry.objects.filter(entity_type="webhook").exists()
 
@@ -72,7 +72,7 @@ def test_the_allowed_ports_are_a_setting(project, owner, settings):
 
     assert subscribe(owner, project, "https://8.8.8.8:8443/hooks").status_code == 201
     refused = subscribe(owner, project, "http://8.8.8.8/hooks")  # port 80, no longer allowed
-    assert refused.status_code == 400 and "allowed: 8443" in refused.json()["url"][0]
+    assert refused.status_code == 400 and "allowed: 8443" in refused.json()["errors"]["url"][0]
     assert WebhookSubscription.objects.count() == 1
 
 
