@@ -9,7 +9,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
 from core.api.schema import errors
-from core.api.support import LimitOffsetPagination, visible_project_or_404
+from core.api.support import LimitOffsetPagination, check_query_parameters, visible_project_or_404
 
 from . import selectors, services
 from .serializers import (
@@ -23,14 +23,9 @@ from .serializers import (
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
-def _unread_param(request) -> bool:
-    """?unread=true|false; any other query parameter but paging is a 400 naming it (core.api.support's rule)."""
-    paginator = LimitOffsetPagination
-    accepted = {"unread", "format", paginator.limit_query_param, paginator.offset_query_param}
-    unknown = sorted(set(request.query_params) - accepted)
-    if unknown:
-        raise ValidationError({"detail": f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.",
-                               "accepted": sorted(accepted)})
+def _unread_param(request, view) -> bool:
+    """?unread=true|false; any other query parameter but paging is a 400 naming it (the API's one rule)."""
+    check_query_parameters(request, view, frozenset({"unread"}))
     value = request.query_params.get("unread", "").strip().lower()
     if value in ("", *FALSE):
         return False
@@ -49,7 +44,7 @@ class NotificationListView(GenericAPIView):
                    parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL, description="Only unread ones.")],
                    responses={200: NotificationSerializer(many=True), **errors(400)})
     def get(self, request):
-        unread = _unread_param(request)
+        unread = _unread_param(request, self)
         page = self.paginate_queryset(selectors.for_user(request.user, unread=unread))
         return self.get_paginated_response(NotificationSerializer(page, many=True).data)
 
