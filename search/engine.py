@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -148,17 +149,31 @@ def _substring(rows, text: str, *, title: str, fields: list[str], limit: int, va
 def _snippet(text: str, *texts: str) -> str:
     """A plain-text excerpt of the first of `texts` that holds a word of `text` (or a word's stem, for
     what a stemmed match found), around it; else the beginning of the first non-empty one."""
-    texts = [" ".join(_plain(t or "").split()) for t in texts]
+    plain: dict[int, str] = {}  # each text made plain only when looked at: usually the first holds a word
+
+    def candidate(i: int) -> str:
+        if i not in plain:
+            plain[i] = " ".join(_plain(texts[i] or "").split())
+        return plain[i]
+
+    for found in _snippet_patterns(text):
+        for i in range(len(texts)):
+            match = found.search(candidate(i))
+            if match:
+                return _window(candidate(i), match.start())
+    return _window(next((candidate(i) for i in range(len(texts)) if candidate(i)), ""), 0)
+
+
+@lru_cache(maxsize=64)
+def _snippet_patterns(text: str) -> tuple:
+    """The words of the query, then their stems (a stemmed match), as patterns: built once per query."""
     words = [w for w in _WORD.findall(text.lower()) if len(w) >= 2]
+    patterns = []
     for pattern in ([re.escape(w) for w in words], [re.escape(w[:max(4, len(w) - 3)]) for w in words]):
         if not pattern:
             break
-        found = re.compile(r"\b(?:" + "|".join(pattern) + ")", re.IGNORECASE)
-        for candidate in texts:
-            match = found.search(candidate)
-            if match:
-                return _window(candidate, match.start())
-    return _window(next((t for t in texts if t), ""), 0)
+        patterns.append(re.compile(r"\b(?:" + "|".join(pattern) + ")", re.IGNORECASE))
+    return tuple(patterns)
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -251,10 +266,13 @@ def _entities(user, ids, text, limit) -> list[Result]:
         default=Value(1),
         output_field=IntegerField(),
     )
-    rows = rows.annotate(score=score).select_related("project").order_by("-score", "-created_at")[:limit]
+    # Plain values, the project's name among them: not an entity and its project built from every column.
+    rows = (rows.annotate(score=score).order_by("-score", "-created_at")
+            .values("pk", "key", "current_state", "project__name", "score")[:limit])
     return [
-        Result("entity", str(e.pk), e.key, reverse("entity_detail", args=[e.pk]),
-               f"state {e.current_state}" + (f" · {e.project.name}" if e.project_id else ""), e.score / 3)
+        Result("entity", str(e["pk"]), e["key"], reverse("entity_detail", args=[e["pk"]]),
+               f"state {e['current_state']}" + (f" · {e['project__name']}" if e["project__name"] is not None else ""),
+               e["score"] / 3)
         for e in rows
     ]
 
