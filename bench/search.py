@@ -6,7 +6,8 @@
 
 PostgreSQL only (search ranks with full-text search there; SQLite's substring fallback is not what a
 large deployment runs); skipped with a message when BENCH_POSTGRES_URL is unreachable. On a throwaway
-`bench_search_<pid>` database, dropped at the end:
+`bench_search_<pid>` database, dropped at the end (`--keep cc_search_bench`: seeded once into that
+database and kept; a later run with the same name and scale migrates it and measures again, no seeding):
 
 1. **Seed.** Migrate (search's GIN and leaf-hash indexes included). Projects and decisions go in with
    multi-row INSERTs of values prepared by the model fields (they are not audit rows, and 10,000 of
