@@ -114,17 +114,15 @@ def _tsquery(text: str):
 
 
 def _ranked(rows, document, text: str, limit: int, fields: tuple[str, ...]):
-    """PostgreSQL: the rows whose document matches, by ts_rank (title/name weighs most), newest first
-    among equals. The WHERE repeats the indexed expression, so the GIN index answers it.
+    """PostgreSQL: the rows whose stored document matches, by ts_rank (title/name weighs most), newest
+    first among equals; the planner's own plan (the GIN index over the document, or a test of each of
+    a member's few visible rows: both cheap, the document being read, not computed).
 
-    The document is an expression, not a stored column: each row ranked computes it again (~0.1 ms
-    for a decision). So only the newest RANKED_CANDIDATES matches are ranked: a word in thousands of
-    decisions costs what one in a hundred does (docs/search.md)."""
+    Only the newest RANKED_CANDIDATES matches are ranked: a word in thousands of decisions costs what
+    one in a hundred does (docs/search.md)."""
     from django.contrib.postgres.search import SearchRank
 
     query = _tsquery(text)
-    # The text condition alone in a subquery of its own: no other index (deleted_at, the visibility's)
-    # can take its place, so it is answered by the GIN index and the document is never computed there.
     matches = rows.model.objects.alias(document=document).filter(document=query).values("pk")
     candidates = rows.filter(pk__in=matches).order_by("-created_at").values("pk")[:RANKED_CANDIDATES]
     return (rows.model.objects.filter(pk__in=candidates).annotate(score=SearchRank(document, query))

@@ -1,8 +1,8 @@
 """The indexes search reads on PostgreSQL (SQLite searches without them: docs/search.md).
 
-- GIN indexes over the weighted tsvector of a project and of a decision. The expression is the one
-  search/documents.py builds for the queries, written out as SQL: PostgreSQL uses an expression index
-  only for the same expression (search/tests/test_search_postgres.py checks with EXPLAIN).
+- GIN indexes over the weighted tsvector of a project and of a decision. (0002 stores that tsvector
+  in a column of each row, computed by a trigger from the expressions below, indexes the column and
+  drops these two indexes: the expressions here stay the one definition of the documents.)
 - A B-tree over a ledger leaf's hash: a hash, or a prefix of at least 8 hex digits, is a range scan
   instead of reading every leaf (~8 ms at 50,000 leaves on the bench machine, so ~150 ms at a million).
 
