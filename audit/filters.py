@@ -1,9 +1,19 @@
 import uuid
+from datetime import timezone as dt_timezone
 
 import django_filters
 from django.apps import apps
 
 from .models import ActorType, AuditEntry, AuditEventType
+
+
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 instant, compared in UTC. Python takes offsets up to ±23:59, PostgreSQL only up to
+    ±15:59: `since=…+20:25` reached the database as written and failed there (a 500). In UTC every
+    instant Python accepts is one the database accepts."""
+
+    def filter(self, qs, value):
+        return super().filter(qs, value.astimezone(dt_timezone.utc) if value is not None else value)
 
 
 class AuditEntryFilter(django_filters.FilterSet):
@@ -20,8 +30,8 @@ class AuditEntryFilter(django_filters.FilterSet):
     event_name = django_filters.CharFilter()
     success = django_filters.BooleanFilter()
     cid = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
+    since = InstantFilter(field_name="timestamp", lookup_expr="gte")
+    until = InstantFilter(field_name="timestamp", lookup_expr="lt")
 
     def filter_project(self, queryset, name, value):
         """By id, or by the slug of a live project (as `export_audit --project` takes it)."""

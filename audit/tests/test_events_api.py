@@ -154,3 +154,15 @@ def test_a_forged_or_garbled_cursor_is_a_400_not_a_500(api_client, operator, pro
     good = api_client.get("/api/v1/events/?limit=1").json()["next"]
     if good:
         assert api_client.get(good).status_code == 200
+
+
+def test_an_instant_with_a_far_offset_is_compared_in_utc(api_client, operator, project):
+    """Python accepts offsets up to ±23:59 and PostgreSQL only up to ±15:59: such an instant was a 500."""
+    api_client.force_authenticate(operator)
+    everything = api_client.get("/api/v1/events/", {"limit": 100}).json()["results"]
+    assert everything
+    for query in ({"since": "2263-11-18T08:53:59.3+20:25"}, {"until": "2000-01-01T00:00:00-23:59"}):
+        response = api_client.get("/api/v1/events/", query)
+        assert response.status_code == 200 and response.json()["results"] == [], query
+    assert len(api_client.get("/api/v1/events/", {"since": "2000-01-01T00:00:00+23:59", "limit": 100}).json()["results"]) \
+        == len(everything)
