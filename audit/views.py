@@ -129,6 +129,31 @@ def _visible_entry_or_404(request, pk: int) -> AuditEntry:
     return get_object_or_404(AuditEntry.objects.visible_to(request.user).select_related("project", "actor"), pk=pk)
 
 
+def readable_changes(changes) -> list[tuple[str, str, str]]:
+    """A row's changes field by field, as people read them: (field, before, after). Empty reads "—", a
+    list or an object compact JSON, and a many-to-many change what was added or removed."""
+    rows = []
+    for field, change in (changes or {}).items() if isinstance(changes, dict) else ():
+        label = field.replace("_", " ").capitalize()
+        if isinstance(change, dict) and change.get("type") == "m2m":
+            objects = ", ".join(str(item) for item in change.get("objects", []))
+            verb = {"add": "added", "delete": "removed", "clear": "cleared"}.get(change.get("operation"), change.get("operation"))
+            rows.append((label, "", f"{verb}: {objects}" if objects else str(verb)))
+        elif isinstance(change, list) and len(change) == 2:
+            rows.append((label, _readable_value(change[0]), _readable_value(change[1])))
+        else:
+            rows.append((label, "", _readable_value(change)))
+    return rows
+
+
+def _readable_value(value) -> str:
+    if value is None or value == "" or value == "None":
+        return "—"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return str(value)
+
+
 @login_required
 def audit_entry(request, pk: int):
     """One audit row with its place in the ledger: leaf index, the signed tree it is proven in, its proof."""
@@ -141,6 +166,7 @@ def audit_entry(request, pk: int):
         "checkpoint": checkpoint if checkpoint and checkpoint["tree_size"] > leaf["leaf_index"] else None,
         "tree_size": tree_size(),
         "changes": json.dumps(entry.changes, indent=2, ensure_ascii=False) if entry.changes else "",
+        "change_rows": readable_changes(entry.changes),
         "extra": json.dumps(entry.extra, indent=2, ensure_ascii=False) if entry.extra else "",
     })
 

@@ -171,3 +171,27 @@ def test_export_link_carries_the_filters(client, operator, project):
     client.force_login(operator)
     body = client.get(reverse("audit_list"), {"project": str(project.pk), "before": "99"}).content.decode()
     assert f'href="/audit/export.csv?project={project.pk}"' in body
+
+
+def test_the_entry_page_shows_changes_field_by_field(client, owner):
+    """A created project's row: each of its own fields with before and after, no reverse relations, and
+    the recorded JSON one click away."""
+    from projects.services import project_create
+
+    project = project_create(actor=owner, name="Readable", description="")
+    row = AuditEntry.objects.get(event_name="project.created", project=project)
+    client.force_login(owner)
+    page = client.get(reverse("audit_entry", args=[row.pk])).content.decode()
+    assert '<th scope="row">Name</th><td>—</td><td>Readable</td>' in page
+    assert '<th scope="row">Description</th><td>—</td><td>—</td>' in page
+    assert '<th scope="row">Settings</th><td>—</td><td>{}</td>' in page
+    assert "Entity states" not in page and "states.EntityState.None" not in page
+    assert "<summary>As recorded (JSON)</summary>" in page
+
+
+def test_many_to_many_changes_read_as_added_or_removed():
+    from audit.views import readable_changes
+
+    rows = readable_changes({"reviewers": {"type": "m2m", "operation": "add", "objects": ["Mia", "Olive"]},
+                             "tags": [["a"], ["a", "b"]], "state": ["draft", "active"]})
+    assert rows == [("Reviewers", "", "added: Mia, Olive"), ("Tags", '["a"]', '["a", "b"]'), ("State", "draft", "active")]
