@@ -12,6 +12,7 @@ Order of checks for FSM models (each refusal is recorded): unknown name → 404 
 """
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -102,8 +103,11 @@ def state_field(model):
     return model._meta.get_field("state")
 
 
+@functools.cache
 def transition_specs(model) -> dict[str, TransitionSpec]:
-    """Every transition of `model`, in declaration order, derived from django-fsm-2's metadata."""
+    """Every transition of `model`, in declaration order, derived from django-fsm-2's metadata. Read once
+    per model: the @transition decorators are fixed when the class is made, and a single object's API
+    answer reads them for its allowed_transitions. Callers must not change the dict."""
     gathered: dict[str, list[Transition]] = {}
     for fsm_transition in state_field(model).get_all_transitions(model):
         gathered.setdefault(fsm_transition.name, []).append(fsm_transition)

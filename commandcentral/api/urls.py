@@ -33,6 +33,9 @@ from decisions.api import DecisionViewSet, MarkdownRenderer
 from discussions.api import CommentViewSet, DecisionCommentsView, ProjectCommentsView
 from projects.api import ProjectViewSet
 from webhooks.api import ProjectWebhooksView, WebhookViewSet
+from live import api_urls as live_urls
+from notifications import api_urls as notifications_urls
+from search import api_urls as search_urls
 
 # What the API docs add to our Content-Security-Policy (settings), on their own pages only:
 # - data: images: Swagger UI's and ReDoc's icons are data: SVGs in their stylesheet and bundles.
@@ -123,9 +126,11 @@ urlpatterns = [
     # C2SP tlog-witness names the call add-checkpoint, without a trailing slash.
     path("witness/add-checkpoint", WitnessAddCheckpointView.as_view(), name="witness-add-checkpoint"),
     path("witness/key/", WitnessKeyView.as_view(), name="witness-key"),
-    # Before the router: its events/<pk>/ would take events/stream/.
-    path("", include("live.api_urls")),
-    path("", include("notifications.api_urls")),
-    path("", include("search.api_urls")),
-    path("", include(router.urls)),
+    # Their patterns in this list, not include()d: every include() is one more resolver each request tries
+    # before it reaches the router's. The stream's goes before the router (whose events/<pk>/ would take
+    # events/stream/), the rest after it, where requests for the router's resources never look.
+    *live_urls.urlpatterns,
+    *router.urls,
+    *notifications_urls.urlpatterns,
+    *search_urls.urlpatterns,
 ]

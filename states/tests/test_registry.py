@@ -7,7 +7,7 @@ from audit.models import AuditEntry, AuditEventType
 from states.registry import all_definitions, derive_from_model, get_definition
 from states.services import EntityTransitionNotAvailable, entity_transition
 from states.tests.factories import EntityStateFactory
-from core.transitions import state_field
+from core.transitions import state_field, transition_specs
 from decisions.models import Decision
 from projects.models import Project
 
@@ -132,7 +132,7 @@ def test_derived_machine_equals_what_the_fsm_allows(entity_type, model):
     assert set(definition.terminal_states) == set(definition.states) - fsm_sources
 
 
-def test_a_transition_added_to_the_model_appears_in_the_registry(monkeypatch):
+def test_a_transition_added_to_the_model_appears_in_the_registry(monkeypatch, request):
     field = state_field(Project)
     declared = list(field.get_all_transitions(Project))
 
@@ -142,6 +142,10 @@ def test_a_transition_added_to_the_model_appears_in_the_registry(monkeypatch):
     extra = Transition(method=reopen, source="completed", target="active", on_error=None, conditions=None,
                        permission=None, custom=None)
     monkeypatch.setattr(field, "get_all_transitions", lambda model: iter([*declared, extra]))
+    # The specs are read once per model (the decorators are fixed when the class is made); this test
+    # stands for a changed class, so it reads them again, and again after the patch is undone.
+    transition_specs.cache_clear()
+    request.addfinalizer(transition_specs.cache_clear)
 
     definition = get_definition("project")
 
