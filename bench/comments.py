@@ -139,10 +139,7 @@ def report(measured: dict) -> str:
 
 
 def save(measured: dict) -> None:
-    run.RESULTS_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for name in (f"comments-{stamp}.json", "comments-latest.json"):
-        (run.RESULTS_DIR / name).write_text(json.dumps(measured, indent=2))
+    run.save_results("comments", measured)
 
 
 def parse_args(argv):

@@ -163,10 +163,7 @@ def report(measured: dict) -> None:
     print(f"reviews cost decide {reviewed['p50_ms'] - alone['p50_ms']:+.2f} ms at p50")
     for line in measured["server_problems"]:
         print(f"server log: {line}")
-    run.RESULTS_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for name in (f"reviews-{stamp}.json", "reviews-latest.json"):
-        (run.RESULTS_DIR / name).write_text(json.dumps(measured, indent=2))
+    run.save_results("reviews", measured)
 
 
 def main(argv=None) -> int:

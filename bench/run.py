@@ -651,6 +651,16 @@ def measure(options) -> dict:
     return results
 
 
+def save_results(name: str, results: dict) -> Path:
+    """bench-results/<name>-<time>.json and <name>-latest.json: a bench's figures, kept and latest."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"{name}-{datetime.now():%Y%m%d-%H%M%S}.json"
+    text = json.dumps(results, indent=2)
+    out.write_text(text)
+    (RESULTS_DIR / f"{name}-latest.json").write_text(text)
+    return out
+
+
 def report(results: dict, options, extra_reports=()) -> None:
     """Write the JSON and print the tables (`extra_reports`: more text printed before the file name)."""
     RESULTS_DIR.mkdir(exist_ok=True)

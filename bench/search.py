@@ -150,12 +150,7 @@ def report(result: dict) -> str:
 
 
 def save(result: dict) -> Path:
-    run.RESULTS_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = run.RESULTS_DIR / f"search-{stamp}.json"
-    out.write_text(json.dumps(result, indent=2))
-    (run.RESULTS_DIR / "search-latest.json").write_text(json.dumps(result, indent=2))
-    return out
+    return run.save_results("search", result)
 
 
 def main(argv=None) -> int:
