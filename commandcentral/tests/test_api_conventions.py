@@ -120,8 +120,11 @@ def test_a_page_size_above_the_largest_gets_the_largest_page(api_client, owner):
 
 
 def test_under_debug_an_unknown_api_path_is_still_a_json_404(client, owner, settings):
+    from audit.models import AuditEntry
+
     settings.DEBUG = True
     client.force_login(owner)
+    rows = AuditEntry.objects.count()
     for path in ("/api/v1/no-such-thing/", "/api/v1/projects/x/y/z/", "/api/nothing"):
         response = client.get(path)
         assert response.status_code == 404 and response["Content-Type"] == "application/json"
@@ -130,3 +133,4 @@ def test_under_debug_an_unknown_api_path_is_still_a_json_404(client, owner, sett
     browsable = client.get(f"/api/v1/projects/{uuid.uuid4()}/", HTTP_ACCEPT="text/html")
     assert browsable.status_code == 404 and browsable["Content-Type"].startswith("text/html")
     assert client.get("/no-such-page/").status_code == 404
+    assert AuditEntry.objects.count() == rows  # a path that names nothing is no event of the trail
