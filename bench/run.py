@@ -51,8 +51,14 @@ HOST = "127.0.0.1"
 # The public FastAPI implementation's req/s, same kind of machine, 1 core, SQLite, 8 connections:
 # the targets are twice these.
 REFERENCE = {"list_projects": 170, "get_project": 310, "list_events": 175, "create_project": 170, "transition": 195}
+# The targets as a share of /health's req/s in the same run, on the same server: twice the reference measured
+# against its own /health. A ratio, unlike req/s, carries over between machines (a faster or busier machine
+# moves both). PostgreSQL must reach them within 15% (RATIO_TOLERANCE_POSTGRES).
+RATIO_TARGETS = {"list_projects": 0.28, "get_project": 0.50, "list_events": 0.27, "create_project": 0.30,
+                 "transition": 0.32}
+RATIO_TOLERANCE_POSTGRES = 0.85
 WRITE_OPERATIONS = ("create_project", "transition")
-WRITE_P99_TARGET_MS = 100
+WRITE_P99_TARGET_MS = 60
 OPERATIONS = (
     ("health", "GET /health"),
     ("list_projects", "GET /api/v1/projects/?limit=50"),
@@ -522,13 +528,13 @@ def bench_backend(database, *, options, server_prefix, load_prefix, workdir: Pat
 def throughput_table(results: dict) -> str:
     backends = [b for b in results["backends"].values() if "operations" in b]
     head = f"{'operation':<16}{'target':>8} |"
-    sub = f"{'':<16}{'req/s':>8} |"
+    sub = f"{'':<16}{'/health':>8} |"
     for backend in backends:
         head += f" {backend['database'] + ' ' + backend['version']:^50} |"
         sub += f" {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7} {'409':>5} {'/health':>8} |"
     lines = [head, sub, "-" * len(sub)]
     for name, _ in OPERATIONS:
-        target = f"{REFERENCE[name] * 2}" if name in REFERENCE else ""
+        target = f"{RATIO_TARGETS[name]:.2f}" if name in RATIO_TARGETS else ""
         line = f"{name:<16}{target:>8} |"
         for backend in backends:
             r = backend["operations"][name]
@@ -541,18 +547,24 @@ def throughput_table(results: dict) -> str:
 
 
 def verdicts(results: dict) -> list[str]:
-    sqlite = results["backends"].get("sqlite")
-    if not sqlite or "operations" not in sqlite:
-        return []
+    """Each operation's req/s as a share of /health's against RATIO_TARGETS (PostgreSQL: within 15%), and
+    the write p99. One run's verdict: the targets are judged on the median of three runs."""
     out = []
-    for name, reference in REFERENCE.items():
-        r = sqlite["operations"][name]
-        ok = r["rps"] >= 2 * reference and r["errors"] == 0
-        note = f"{r['rps']:.0f} req/s vs target {2 * reference} (reference {reference}, {r['rps'] / reference:.1f}x)"
-        if name in WRITE_OPERATIONS:
-            ok = ok and r["p99_ms"] <= WRITE_P99_TARGET_MS
-            note += f", p99 {r['p99_ms']} ms vs ≤{WRITE_P99_TARGET_MS}"
-        out.append(f"  {'PASS' if ok else 'FAIL'}  SQLite {name}: {note}")
+    for key, backend in results["backends"].items():
+        if "operations" not in backend:
+            continue
+        health = backend["operations"]["health"]["rps"]
+        tolerance = RATIO_TOLERANCE_POSTGRES if key == "postgres" else 1.0
+        for name, target in RATIO_TARGETS.items():
+            r = backend["operations"][name]
+            ratio = r["rps"] / health if health else 0.0
+            needed = target * tolerance
+            ok = ratio >= needed and r["errors"] == 0
+            note = f"{ratio:.3f} of /health vs ≥ {needed:.3f} ({r['rps']:.0f} req/s, /health {health:.0f})"
+            if name in WRITE_OPERATIONS:
+                ok = ok and r["p99_ms"] <= WRITE_P99_TARGET_MS
+                note += f", p99 {r['p99_ms']} ms vs ≤ {WRITE_P99_TARGET_MS}"
+            out.append(f"  {'PASS' if ok else 'FAIL'}  {backend['database']} {name}: {note}")
     return out
 
 
@@ -677,7 +689,7 @@ def report(results: dict, options, extra_reports=()) -> None:
           f"{results['pinning']}")
     print()
     print(throughput_table(results))
-    print("target = 2x the reference req/s; errors = non-2xx (409 on transitions counted apart) + socket errors; "
+    print("target = the least req/s as a fraction of /health; errors = non-2xx (409 on transitions counted apart) + socket errors; "
           "/health = req/s as a fraction of /health in the same run")
     for line in verdicts(results):
         print(line)
