@@ -1,0 +1,75 @@
+"""Appending one audit row and its ledger queue entry: two INSERTs whose SQL is built once per table.
+
+Every audited write pays this (a create, a transition, a refusal, a sign-in), so it skips what
+`Model.save()` does around the INSERT and that an audit row never needs: the update-or-insert
+decision, parent models, and compiling the same 27-column INSERT again on every call. The
+`pre_save`/`post_save` signals are still sent, as `save()` sends them, when anything listens (nothing
+in the application does: django-auditlog writes its rows *through* this, it does not track them). It costs a third of what `save()` cost per row (bench/README.md).
+
+Only public API: the fields' documented `pre_save()` and `get_db_prep_save()` (what Django's
+INSERT compiler calls for each value), `connection.ops.quote_name()`, the backend's
+`can_return_columns_from_insert` feature and `ops.last_insert_id()`, and a plain cursor. The row
+written is the row `save()` writes; `audit/tests/test_append.py` compares the two, column by
+column, on SQLite and PostgreSQL. `AUDIT_FAST_APPEND = False` (a Django setting) takes `save()`.
+"""
+
+from django.conf import settings
+from django.db import connections
+from django.db.models import signals
+
+
+class _Insert:
+    """The INSERT of one model on one database: its SQL, and the fields whose values it takes."""
+
+    def __init__(self, model, connection):
+        quote = connection.ops.quote_name
+        pk = model._meta.pk
+        # An auto-incremented key is the database's to give; any other key is a value like the rest.
+        self.returns_key = pk.db_returning
+        self.fields = tuple(field for field in model._meta.local_concrete_fields
+                            if not (self.returns_key and field is pk))
+        columns = ", ".join(quote(field.column) for field in self.fields)
+        values = ", ".join(["%s"] * len(self.fields))
+        self.sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
+        self.table, self.pk_column = model._meta.db_table, pk.column
+        self.returning = self.returns_key and connection.features.can_return_columns_from_insert
+        if self.returning:
+            self.sql += f" RETURNING {quote(pk.column)}"
+
+    def execute(self, obj, connection) -> None:
+        params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in self.fields]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            if self.returning:
+                key = cursor.fetchone()[0]
+            elif self.returns_key:
+                key = connection.ops.last_insert_id(cursor, self.table, self.pk_column)
+        if self.returns_key:
+            obj.pk = key
+        obj._state.adding = False  # Model._state is documented: what save() sets once a row exists
+        obj._state.db = connection.alias
+
+
+_inserts: dict[tuple, _Insert] = {}
+
+
+def _insert(model, connection) -> _Insert:
+    key = (model, connection.alias, connection.vendor)
+    plan = _inserts.get(key)
+    if plan is None:
+        plan = _inserts[key] = _Insert(model, connection)
+    return plan
+
+
+def enabled() -> bool:
+    return getattr(settings, "AUDIT_FAST_APPEND", True)
+
+
+def insert(obj, using: str) -> None:
+    """INSERT `obj` (a new row of a model without save() logic of its own to run) and set its key."""
+    model, connection = type(obj), connections[using]
+    if signals.pre_save.has_listeners(model):
+        signals.pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
+    _insert(model, connection).execute(obj, connection)
+    if signals.post_save.has_listeners(model):
+        signals.post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using)
