@@ -62,7 +62,13 @@ class AuditEntry(AbstractLogEntry):
     content_type = models.ForeignKey(
         "contenttypes.ContentType", on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
-    object_pk = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    # No index: entity_id holds the same key and audit_entity_id_idx (entity_type, entity_id, -id) serves
+    # every lookup of an object's rows; this one was a random page more to write on every append.
+    object_pk = models.CharField(max_length=255, blank=True, default="")
+    # auditlog's integer object id (empty for UUID-keyed objects) and its action: nothing filters on
+    # either, so neither has an index to write on every append (migration 0013).
+    object_id = models.BigIntegerField(blank=True, null=True, verbose_name="object id")
+    action = models.PositiveSmallIntegerField(choices=AbstractLogEntry.Action.choices, verbose_name="action")
     object_repr = models.TextField(blank=True, default="")
     # No single-column index: audit_actor_id_idx (actor, -id) serves every lookup by actor, PROTECT's
     # check included. Each index is written on every append (bench/README.md).
