@@ -191,11 +191,19 @@ def versus_health(app, op: str, state: dict, token: str, *, batches: int, batch:
         if event == "call":
             counted[0] += 1
 
-    calls = list(_calls(op, state, 50, start=start))
-    sys.setprofile(count)
-    for method, path, body in calls:
-        _request(app, method, path, token=token, body=body)
-    sys.setprofile(None)
+    # The least of four batches of 50: a batch that met the ledger's seal after a commit (every
+    # AUDIT_SEAL_MIN_INTERVAL) counts the seal's calls too.
+    fewest = float("inf")
+    for _ in range(4):
+        calls = list(_calls(op, state, 50, start=start))
+        start += 50
+        counted[0] = 0
+        sys.setprofile(count)
+        for method, path, body in calls:
+            _request(app, method, path, token=token, body=body)
+        sys.setprofile(None)
+        fewest = min(fewest, counted[0])
+    counted[0] = fewest
     print(f"{op:<18} health/op CPU ratio median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max "
           f"{max(ratios):.3f}, {batches} batches of {batch})  cpu ms: op {statistics.median(op_ms):.2f}, health "
           f"{statistics.median(health_ms):.2f}  python calls/request {counted[0] / 50:.0f}", flush=True)
