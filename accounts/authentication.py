@@ -16,7 +16,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework_simplejwt import authentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
+from rest_framework_simplejwt import settings as jwt_settings
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from core.by_key import get_by_key
 from core.recording import AuditEventType, record_event
@@ -87,8 +89,60 @@ class FailedAttemptsLimited:
         return super().authenticate(request)
 
 
+class _VerifiedTokens:
+    """Access tokens whose signature and claims simplejwt has checked, by their raw bytes (a few thousand).
+
+    A token's signature and its fixed claims are a function of its bytes and the verifying settings,
+    so they are checked once; a token's expiry depends on the clock, so it is checked again on every
+    use (`check_exp` with the time now, simplejwt's own check and leeway). Revocation is not a property
+    of the token: the user's generation is compared with the token's on every request, after this
+    (JWTAuthentication.get_user). Verifying an HS256 token cost ~45 µs of every authenticated request,
+    a few percent of reading one project (bench/README.md, fourth round).
+    """
+
+    size = 4096
+
+    def __init__(self):
+        self._tokens: dict = {}
+
+    @staticmethod
+    def _key(raw_token: bytes) -> tuple:
+        # The settings a verification depends on (read from simplejwt's module: it rebuilds them when
+        # SIMPLE_JWT changes): a token checked under other settings is not reused.
+        api_settings = jwt_settings.api_settings
+        return (raw_token, api_settings.ALGORITHM, api_settings.SIGNING_KEY, api_settings.VERIFYING_KEY,
+                api_settings.AUDIENCE, api_settings.ISSUER, api_settings.LEEWAY, tuple(api_settings.AUTH_TOKEN_CLASSES))
+
+    def get(self, raw_token: bytes):
+        key = self._key(raw_token)
+        token = self._tokens.get(key)
+        if token is None:
+            return None
+        try:
+            token.check_exp(current_time=aware_utcnow())
+        except TokenError:
+            self._tokens.pop(key, None)  # expired: simplejwt's own check says so, with its own error
+            return None
+        return token
+
+    def add(self, raw_token: bytes, token) -> None:
+        if len(self._tokens) >= self.size:
+            self._tokens.clear()  # a flood of distinct valid tokens costs a re-verification, not memory
+        self._tokens[self._key(raw_token)] = token
+
+
+_verified_tokens = _VerifiedTokens()
+
+
 class JWTAuthentication(FailedAttemptsLimited, authentication.JWTAuthentication):
     via = "jwt"
+
+    def get_validated_token(self, raw_token: bytes):
+        token = _verified_tokens.get(raw_token)
+        if token is None:
+            token = super().get_validated_token(raw_token)  # raises simplejwt's InvalidToken
+            _verified_tokens.add(raw_token, token)
+        return token
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
