@@ -328,7 +328,9 @@ def _save_changed(before, current, changed: list[str]) -> None:
         if signals.post_save.has_listeners(model):
             signals.post_save.send(sender=model, instance=current, created=False, update_fields=fields, raw=False,
                                    using=using)
-    current._update_initial_state()  # ConcurrentTransitionMixin: later saves compare against this state
+    # django-fsm-2 remembers the state a save compares against after each save(); an empty update_fields
+    # is Django's documented "save nothing", so this is that bookkeeping without a query.
+    current.save(update_fields=[])
 
 
 def _db_value(obj, field, connection):

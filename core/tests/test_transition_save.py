@@ -85,3 +85,19 @@ def test_a_pause_over_the_api_answers_and_records_the_same_either_way(settings, 
     again = client.post(f"/api/v1/projects/{project.pk}/pause/", {"rationale": "again"}, format="json")
     assert again.status_code == 409
     assert Project.objects.get(pk=project.pk).state == ProjectState.PAUSED
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_saved_copy_can_be_saved_again_in_the_same_transaction(settings, owner, fast):
+    """django-fsm-2 compares a later save against the state it remembers: the transition's save must
+    leave it at the new state (a success hook may save the object again)."""
+    settings.TRANSITION_FAST_SAVE = fast
+    project = ProjectFactory(owner=owner, state=ProjectState.ACTIVE)
+    before = copy.copy(project)
+    with transaction.atomic():
+        project.pause()
+        _save_changed(before, project, ["state", "updated_at"])
+        project.description = "saved again"
+        project.save(update_fields=["description"])  # ConcurrentTransition if it still expected "active"
+    stored = Project.objects.get(pk=project.pk)
+    assert (stored.state, stored.description) == (ProjectState.PAUSED, "saved again")
