@@ -1,6 +1,7 @@
 """Default list pages through compiled SQL (core.api.speedups.list_sql) answer exactly what the ORM path answers."""
 
 import pytest
+from django.db import connection
 from django.urls import include, path
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -25,7 +26,7 @@ def fresh_plans():
 def orm_only(monkeypatch):
     """Turns the compiled path off: the view builds its queryset for every request."""
     def use_orm():
-        monkeypatch.setattr(api_output, "compiled_rows", lambda shape, user, build, names: None)
+        monkeypatch.setattr(api_output, "compiled_rows", lambda shape, user, build, names, **options: None)
     return use_orm
 
 
@@ -315,3 +316,25 @@ def test_anonymous_callers_are_never_compiled(api_client, trail):
     for url in ("/api/v1/projects/", "/api/v1/events/"):
         assert api_client.get(url).status_code == 401
     assert list_sql._plans == {}
+
+
+def test_printed_rows_carry_uuids_and_datetimes_as_the_api_prints_them(trail, owner, settings):
+    """On SQLite, rows asked for `printed` give UUIDs and datetimes as text; the same rows otherwise."""
+    from rest_framework import serializers
+
+    def build(caller):
+        return Project.objects.visible_to(caller).values("id", "owner_id", "created_at", "deleted_at", "name")
+
+    names = ("id", "owner_id", "created_at", "deleted_at", "name")
+    plain = list_sql.compiled_rows(("printed",), owner, build, names)[0:20]
+    printed = list_sql.compiled_rows(("printed",), owner, build, names, printed=True)[0:20]
+    assert plain and plain == list(build(owner)[0:20])
+    when = serializers.DateTimeField()
+    expected = [{**row, "id": str(row["id"]), "owner_id": str(row["owner_id"]),
+                 "created_at": when.to_representation(row["created_at"])} for row in plain]
+    if connection.vendor == "sqlite":
+        assert printed == expected and all(isinstance(row["id"], str) for row in printed)
+        settings.LIST_SQL_SQLITE_TEXT = False  # the plain converters, as everywhere else
+        assert list_sql.compiled_rows(("printed",), owner, build, names, printed=True)[0:20] == plain
+    else:
+        assert printed == plain  # PostgreSQL's driver gives UUID and datetime objects: nothing to replace

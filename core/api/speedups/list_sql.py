@@ -32,10 +32,13 @@ and the refusals.
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
+from django.db import connections, models
+from django.utils import timezone
 
 _plans: dict = {}
 _REFUSED = object()
@@ -57,10 +60,12 @@ class _Plan:
     ordering: tuple
 
 
-def compiled_rows(shape, user, build, names):
+def compiled_rows(shape, user, build, names, *, printed: bool = False):
     """Rows of `build(user)` (a `.values(*names)` queryset) through SQL compiled once per `shape` and the
     caller's `is_staff`/`is_active`; None when the caller is anonymous or the shape cannot be proven
-    (the caller takes the ORM path). `build(caller)` must build the queryset for any `caller` it is given."""
+    (the caller takes the ORM path). `build(caller)` must build the queryset for any `caller` it is given.
+    `printed`: the rows are only printed by an API serializer, so on SQLite UUIDs and datetimes may come as
+    the text it prints (see "SQLite: UUIDs and datetimes as the text the API prints" below)."""
     if not user.is_authenticated or user.pk is None or not isinstance(user, get_user_model()):
         return None
     shape = (shape, *(getattr(user, name) for name in _CALLER_SHAPE))
@@ -72,7 +77,7 @@ def compiled_rows(shape, user, build, names):
         _plans[shape] = plan
     if plan is _REFUSED:
         return None
-    return CompiledRows(plan, user)
+    return CompiledRows(plan, user, printed=printed)
 
 
 def _prove(user, build, names):
@@ -183,8 +188,9 @@ def _bind(params: tuple, positions: tuple, key) -> list:
 class CompiledRows:
     """What the paginators ask of a values queryset: count(), order_by() of the same order, slices."""
 
-    def __init__(self, plan: _Plan, user):
+    def __init__(self, plan: _Plan, user, *, printed: bool = False):
         self.plan = plan
+        self.printed = printed
         self.connection = connections[plan.using]
         self.key = get_user_model()._meta.pk.get_db_prep_value(user.pk, self.connection)
 
@@ -212,7 +218,8 @@ class CompiledRows:
         with self.connection.cursor() as cursor:
             cursor.execute(f"{self.plan.sql} {limits}", _bind(self.plan.params, self.plan.key_positions, self.key))
             rows = cursor.fetchall()
-        names, connection, converters = self.plan.names, self.connection, self.plan.converters
+        names, connection = self.plan.names, self.connection
+        converters = _sqlite_text_converters(self.plan, connection) if self.printed else self.plan.converters
         result = []
         for row in rows:
             row = list(row)
@@ -223,3 +230,60 @@ class CompiledRows:
                 row[position] = value
             result.append(dict(zip(names, row)))
         return result
+
+
+# --- SQLite: UUIDs and datetimes as the text the API prints -------------------------------------------
+#
+# SQLite stores a UUIDField as 32 hex digits and a DateTimeField (USE_TZ) as naive UTC text; Django's
+# converters turn them into uuid.UUID and aware datetime objects, which the output serializers then
+# print straight back as text (`str(uuid)`, ISO 8601 with `Z`). A page of 50 projects did that for
+# about 300 values (bench/README.md, fourth round). For rows asked for `printed` (those of the output
+# serializers' default pages) these converters give the printed text directly: UUIDs in their dashed
+# form, datetimes as DRF prints them in UTC. The serializers print a string as it is, so the output is
+# the same bytes. It relies on Django's SQLite storage formats, so anything else takes
+# Django's own converters: text of another shape, a current time zone other than UTC, USE_TZ off,
+# and `LIST_SQL_SQLITE_TEXT = False` (a Django setting). commandcentral/tests/test_list_sql.py compares
+# the pages both ways.
+
+
+def _dashed_uuid(value, expression, connection):
+    if value is None:
+        return None
+    if len(value) != 32:
+        return connection.ops.convert_uuidfield_value(value, expression, connection)
+    return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+
+
+def _utc_iso(value, expression, connection):
+    # The sqlite3 module has already parsed the column (Django registers its "datetime" converter): a
+    # naive datetime in UTC, which DRF would make aware, move to UTC and print with "+00:00" as "Z".
+    if value is None:
+        return None
+    if type(value) is not datetime or value.tzinfo is not None:
+        return connection.ops.convert_datetimefield_value(value, expression, connection)
+    return value.isoformat() + "Z"
+
+
+def _sqlite_text_converters(plan: _Plan, connection):
+    """The plan's converters, with the SQLite UUID and datetime ones replaced when they may be."""
+    if connection.vendor != "sqlite" or not getattr(settings, "LIST_SQL_SQLITE_TEXT", True) or not settings.USE_TZ:
+        return plan.converters
+    if timezone.get_current_timezone_name() != "UTC":
+        return plan.converters  # DRF prints datetimes in the current time zone
+    replaced = _text_converters.get(plan)
+    if replaced is None:
+        ops = type(connection.ops)
+        swaps = {ops.convert_uuidfield_value: _dashed_uuid, ops.convert_datetimefield_value: _utc_iso}
+        replaced = []
+        for position, functions, expression in plan.converters:
+            only = functions[0] if len(functions) == 1 else None
+            swap = swaps.get(getattr(only, "__func__", None))
+            kind = type(getattr(expression, "output_field", None))
+            if swap is not None and kind in (models.UUIDField, models.DateTimeField):
+                functions = (swap,)
+            replaced.append((position, functions, expression))
+        replaced = _text_converters[plan] = tuple(replaced)
+    return replaced
+
+
+_text_converters: dict = {}

@@ -256,4 +256,5 @@ class ValuesListMixin(mixins.ListModelMixin):
                 request.user = user
 
         shape = (type(self), self.action, tuple(lookups), getattr(self.queryset, "db", None))
-        return compiled_rows(shape, request.user, build, lookups)
+        # Printed: only represent_values() reads these rows, and it prints UUIDs and datetimes as text anyway.
+        return compiled_rows(shape, request.user, build, lookups, printed=True)
