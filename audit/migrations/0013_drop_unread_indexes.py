@@ -3,7 +3,9 @@
 - object_pk: entity_id holds the same key, and audit_entity_id_idx (entity_type, entity_id, -id) serves every
   lookup of an object's rows (on PostgreSQL it also had a varchar_pattern_ops twin for LIKE);
 - object_id: django-auditlog's integer object id, empty for every UUID-keyed object;
-- action: four values, never filtered on (event_type, which is, has audit_event_type_id_idx).
+- action: four values, never filtered on (event_type, which is, has audit_event_type_id_idx);
+- on PostgreSQL, the varchar_pattern_ops twins Django adds to every indexed CharField for LIKE: cid and
+  event_name are only ever compared whole (`=`, `IN`), which their plain indexes serve.
 
 An append wrote 11 index pages into SQLite's WAL before, 8 after (bench/README.md, fourth round). Dropped by
 name rather than through AlterField, which on SQLite rebuilds the whole table for what is a DROP INDEX.
@@ -18,7 +20,12 @@ INDEXES = {
     "object_id": "audit_auditentry_object_id_c21697b7",
     "action": "audit_auditentry_action_dee621eb",
 }
-LIKE_TWIN = INDEXES["object_pk"] + "_like"  # PostgreSQL's varchar_pattern_ops index of a CharField
+# PostgreSQL's varchar_pattern_ops index of each indexed CharField, by column.
+LIKE_TWINS = {
+    "object_pk": INDEXES["object_pk"] + "_like",
+    "cid": "audit_auditentry_cid_74624806_like",
+    "event_name": "audit_auditentry_event_name_6066ba14_like",
+}
 
 
 def drop_indexes(apps, schema_editor):
@@ -26,7 +33,8 @@ def drop_indexes(apps, schema_editor):
     for name in INDEXES.values():
         schema_editor.execute(f"DROP INDEX IF EXISTS {quote(name)}")
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {quote(LIKE_TWIN)}")
+        for name in LIKE_TWINS.values():
+            schema_editor.execute(f"DROP INDEX IF EXISTS {quote(name)}")
 
 
 def create_indexes(apps, schema_editor):
@@ -34,7 +42,8 @@ def create_indexes(apps, schema_editor):
     for column, name in INDEXES.items():
         schema_editor.execute(f"CREATE INDEX {quote(name)} ON {quote(TABLE)} ({quote(column)})")
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"CREATE INDEX {quote(LIKE_TWIN)} ON {quote(TABLE)} ({quote('object_pk')} varchar_pattern_ops)")
+        for column, name in LIKE_TWINS.items():
+            schema_editor.execute(f"CREATE INDEX {quote(name)} ON {quote(TABLE)} ({quote(column)} varchar_pattern_ops)")
 
 
 class Migration(migrations.Migration):
