@@ -58,6 +58,7 @@ class _Plan:
     names: tuple
     converters: tuple
     ordering: tuple
+    printed_converters: tuple  # `converters`, with SQLite's UUID and datetime ones giving printed text
 
 
 def compiled_rows(shape, user, build, names, *, printed: bool = False):
@@ -108,6 +109,7 @@ def _prove(user, build, names):
         using=mine.using, sql=mine.sql, count_sql=mine.count_sql, params=mine.params, key_positions=positions,
         count_params=mine.count_params, count_key_positions=count_positions, names=names,
         converters=mine.converters, ordering=mine.ordering,
+        printed_converters=_printed_converters(mine.converters, connection),
     )
 
 
@@ -219,7 +221,7 @@ class CompiledRows:
             cursor.execute(f"{self.plan.sql} {limits}", _bind(self.plan.params, self.plan.key_positions, self.key))
             rows = cursor.fetchall()
         names, connection = self.plan.names, self.connection
-        converters = _sqlite_text_converters(self.plan, connection) if self.printed else self.plan.converters
+        converters = self.plan.printed_converters if self.printed and _prints_as_text() else self.plan.converters
         result = []
         for row in rows:
             row = list(row)
@@ -264,26 +266,24 @@ def _utc_iso(value, expression, connection):
     return value.isoformat() + "Z"
 
 
-def _sqlite_text_converters(plan: _Plan, connection):
-    """The plan's converters, with the SQLite UUID and datetime ones replaced when they may be."""
-    if connection.vendor != "sqlite" or not getattr(settings, "LIST_SQL_SQLITE_TEXT", True) or not settings.USE_TZ:
-        return plan.converters
-    if timezone.get_current_timezone_name() != "UTC":
-        return plan.converters  # DRF prints datetimes in the current time zone
-    replaced = _text_converters.get(plan)
-    if replaced is None:
-        ops = type(connection.ops)
-        swaps = {ops.convert_uuidfield_value: _dashed_uuid, ops.convert_datetimefield_value: _utc_iso}
-        replaced = []
-        for position, functions, expression in plan.converters:
-            only = functions[0] if len(functions) == 1 else None
-            swap = swaps.get(getattr(only, "__func__", None))
-            kind = type(getattr(expression, "output_field", None))
-            if swap is not None and kind in (models.UUIDField, models.DateTimeField):
-                functions = (swap,)
-            replaced.append((position, functions, expression))
-        replaced = _text_converters[plan] = tuple(replaced)
-    return replaced
+def _printed_converters(converters: tuple, connection) -> tuple:
+    """`converters` with SQLite's UUID and datetime ones replaced by the printed-text ones (once per plan)."""
+    if connection.vendor != "sqlite":
+        return converters
+    ops = type(connection.ops)
+    swaps = {ops.convert_uuidfield_value: _dashed_uuid, ops.convert_datetimefield_value: _utc_iso}
+    replaced = []
+    for position, functions, expression in converters:
+        only = functions[0] if len(functions) == 1 else None
+        swap = swaps.get(getattr(only, "__func__", None))
+        kind = type(getattr(expression, "output_field", None))
+        if swap is not None and kind in (models.UUIDField, models.DateTimeField):
+            functions = (swap,)
+        replaced.append((position, functions, expression))
+    return tuple(replaced)
 
 
-_text_converters: dict = {}
+def _prints_as_text() -> bool:
+    """Whether printed rows may take the text converters now (DRF prints datetimes in the current zone)."""
+    return (getattr(settings, "LIST_SQL_SQLITE_TEXT", True) and settings.USE_TZ
+            and timezone.get_current_timezone_name() == "UTC")
