@@ -10,6 +10,7 @@ from rest_framework_simplejwt.utils import aware_utcnow
 
 from accounts.tests.factories import PASSWORD, UserFactory
 from audit.models import AuditEntry
+from audit.tests.verify import assert_trail_verifies
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +48,7 @@ def test_a_remembered_token_of_a_signed_out_user_is_refused():
     assert logout.status_code in (200, 204), logout.content
     assert _me(token).status_code == 401
     assert AuditEntry.objects.filter(event_name="auth.logout", actor=user).exists()
+    assert_trail_verifies()
 
 
 def test_a_forged_token_is_never_remembered():

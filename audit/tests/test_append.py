@@ -10,6 +10,7 @@ from django.db.models.signals import post_save, pre_save
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry, LedgerQueue
+from audit.tests.verify import assert_trail_verifies
 from projects.models import Project
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +108,4 @@ def test_a_create_over_the_api_writes_one_row_and_its_queue_entry_either_way(set
         "198.51.100.7")
     assert row.changes["name"] == [None, "Apollo ✓"]
     assert LedgerQueue.objects.filter(entry_id=row.pk).exists()
+    assert_trail_verifies()  # the row appended either way seals into a leaf that recomputes from it

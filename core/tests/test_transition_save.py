@@ -11,6 +11,7 @@ from django_fsm import ConcurrentTransition
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
+from audit.tests.verify import assert_trail_verifies
 from core.transitions import _save_changed, perform_transition
 from projects.models import Project, ProjectState
 from projects.tests.factories import ProjectFactory
@@ -85,6 +86,8 @@ def test_a_pause_over_the_api_answers_and_records_the_same_either_way(settings, 
     again = client.post(f"/api/v1/projects/{project.pk}/pause/", {"rationale": "again"}, format="json")
     assert again.status_code == 409
     assert Project.objects.get(pk=project.pk).state == ProjectState.PAUSED
+    assert AuditEntry.objects.filter(event_type="transition_denied", event_name="project.pause").count() == 1
+    assert_trail_verifies()
 
 
 @pytest.mark.parametrize("fast", [True, False])
