@@ -242,9 +242,9 @@ class CompiledRows:
 # about 300 values (bench/README.md, fourth round). For rows asked for `printed` (those of the output
 # serializers' default pages) these converters give the printed text directly: UUIDs in their dashed
 # form, datetimes as DRF prints them in UTC. The serializers print a string as it is, so the output is
-# the same bytes. It relies on Django's SQLite storage formats, so anything else takes
-# Django's own converters: text of another shape, a current time zone other than UTC, USE_TZ off,
-# and `LIST_SQL_SQLITE_TEXT = False` (a Django setting). commandcentral/tests/test_list_sql.py compares
+# the same bytes. It relies on Django's SQLite storage formats, so anything else takes Django's own
+# converters: a value of another form (not 32 hex digits, not a naive datetime), a current time zone
+# other than UTC, USE_TZ off, and `LIST_SQL_SQLITE_TEXT = False` (a Django setting). commandcentral/tests/test_list_sql.py compares
 # the pages both ways.
 
 
