@@ -209,6 +209,48 @@ def versus_health(app, op: str, state: dict, token: str, *, batches: int, batch:
           f"{statistics.median(health_ms):.2f}  python calls/request {counted[0] / 50:.0f}", flush=True)
 
 
+def call_tree(app, op: str, state: dict, token: str, *, count: int, requests: int = 50) -> str:
+    """The functions under which the most Python calls happen, per request: each call counts once for
+    every distinct function on its stack. Deterministic (the same figures on a busy or a quiet
+    machine), so it shows where Python work goes when timings are too noisy to compare."""
+    for method, path, body in _calls(op, state, 20, start=10_000):  # warm-up
+        _request(app, method, path, token=token, body=body)
+    inclusive: dict = {}
+    total = [0]
+
+    def count_call(frame, event, arg):
+        if event != "call":
+            return
+        total[0] += 1
+        seen = set()
+        while frame is not None:
+            code = frame.f_code
+            if code not in seen:
+                seen.add(code)
+                inclusive[code] = inclusive.get(code, 0) + 1
+            frame = frame.f_back
+
+    # The least of four batches, as in versus_health: a batch that met the ledger's seal after a
+    # commit counts the seal's calls too.
+    fewest = None
+    for batch in range(4):
+        inclusive.clear()
+        total[0] = 0
+        calls = list(_calls(op, state, requests, start=10_020 + batch * requests))
+        sys.setprofile(count_call)
+        for method, path, body in calls:
+            _request(app, method, path, token=token, body=body)
+        sys.setprofile(None)
+        if fewest is None or total[0] < fewest[0]:
+            fewest = (total[0], dict(inclusive))
+    total[0], inclusive = fewest
+    lines = [f"{op}: {total[0] / requests:.0f} Python calls per request; under each function (inclusive):"]
+    for code, calls_under in sorted(inclusive.items(), key=lambda item: -item[1])[:count]:
+        where = code.co_filename.split("site-packages/")[-1].replace(str(ROOT) + "/", "")
+        lines.append(f"  {calls_under / requests:8.0f}  {code.co_name} ({where}:{code.co_firstlineno})")
+    return "\n".join(lines)
+
+
 def top_functions(root, count: int) -> str:
     """The functions with the largest inclusive share of a pyinstrument tree: a function's time counts
     once per stack, however often it recurses, so the shares of nested functions overlap."""
@@ -248,6 +290,9 @@ def main(argv=None) -> int:
                         help="print where a request's time goes, in disjoint parts with their shares (pyinstrument)")
     parser.add_argument("--cprofile", action="store_true", help="print cProfile's top functions by own time")
     parser.add_argument("--cprofile-dump", default="", help="with --cprofile: also write the pstats file, {op} in the name")
+    parser.add_argument("--call-tree", type=int, default=0, metavar="N",
+                        help="print the N functions under which the most Python calls happen per request "
+                             "(deterministic, unlike the timings)")
     parser.add_argument("--sql", action="store_true", help="print the SQL of one request per operation")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--versus-health", action="store_true",
@@ -281,6 +326,10 @@ def main(argv=None) -> int:
 
     # Django empties connection.queries at every request start; a wrapper counts across requests.
     connection.execute_wrappers.append(count_queries)
+    if args.call_tree:
+        for op in args.op.split(","):
+            print(call_tree(app, op, state, token, count=args.call_tree), flush=True)
+        return 0
     if args.versus_health:
         for op in args.op.split(","):
             versus_health(app, op, state, token, batches=args.rounds, batch=args.requests)

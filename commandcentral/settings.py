@@ -128,12 +128,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # A server that stops answering must fail /ready and requests quickly, not at gunicorn's timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
-# django-prometheus' wrapper of the same backend adds query counts, latencies and errors to /metrics.
-# On SQLite through commandcentral.db_backends.sqlite3: the same wrapper, minus a class built per cursor.
+# The same backends with django-prometheus' query counts, latencies and errors on /metrics
+# (commandcentral.db_backends: its metrics, with the cursor class and the metric children built once).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["ENGINE"] = "commandcentral.db_backends.sqlite3"
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    DATABASES["default"]["ENGINE"] = "commandcentral.db_backends.postgresql"
 # Persistent connections: a new one per request (SQLite: open + pragmas; PostgreSQL: TCP + auth) cost
 # more than most of the queries it served (bench/README.md). The health check is a no-op on SQLite and
 # one round trip on PostgreSQL per request; it replaces a connection the server dropped.

@@ -144,17 +144,53 @@ def test_cache_metrics_keep_falsy_values_and_count_hits_and_misses(db):
     assert _sample("django_cache_get_misses_total", backend=backend) == misses_before + 1
 
 
-def test_every_query_is_counted_and_the_cursor_class_is_built_once(db):
+def test_every_query_is_counted_timed_and_its_failure_counted_and_the_cursor_class_is_built_once(db):
+    from django.db import DatabaseError, connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    labels = {"alias": "default", "vendor": connection.vendor}
+    failed = {**labels, "type": "OperationalError" if connection.vendor == "sqlite" else "UndefinedTable"}
+    before = {
+        "executed": _sample("django_db_execute_total", **labels),
+        "many": _sample("django_db_execute_many_total", **labels),
+        "timed": _sample("django_db_query_duration_seconds_count", **labels),
+        "failed": _sample("django_db_errors_total", **failed),
+    }
+    with CaptureQueriesContext(connection) as captured, connection.cursor() as first, connection.cursor() as second:
+        first.execute("CREATE TEMPORARY TABLE metered (n integer)")
+        second.execute("SELECT 2")
+        first.executemany("INSERT INTO metered (n) VALUES (%s)", [(1,), (2,), (3,)])
+        assert type(first.cursor) is type(second.cursor)  # one class for every cursor, not one per cursor
+        with pytest.raises(DatabaseError), transaction.atomic():  # the savepoint's statements count too
+            second.execute("SELECT * FROM no_such_table")
+    statements = len(captured)  # the executemany is one statement of three rows
+    assert _sample("django_db_execute_total", **labels) == before["executed"] + statements - 1 + 3
+    assert _sample("django_db_execute_many_total", **labels) == before["many"] + 3
+    assert _sample("django_db_query_duration_seconds_count", **labels) == before["timed"] + statements
+    assert _sample("django_db_errors_total", **failed) == before["failed"] + 1
+
+
+def test_a_request_s_queries_reach_the_metrics_page(client, owner, project):
+    """Through the real stack: a project read runs its queries through the counted cursor, and /metrics
+    shows them."""
     from django.db import connection
 
     labels = {"alias": "default", "vendor": connection.vendor}
+    client.force_login(owner)
+    ran = []
+
+    def count(execute, sql, params, many, context):
+        ran.append(sql)
+        return execute(sql, params, many, context)
+
     before = _sample("django_db_execute_total", **labels)
-    with connection.cursor() as first, connection.cursor() as second:
-        first.execute("SELECT 1")
-        second.execute("SELECT 2")
-        if connection.vendor == "sqlite":  # commandcentral.db_backends.sqlite3: one class, not one per cursor
-            assert type(first.cursor) is type(second.cursor)
-    assert _sample("django_db_execute_total", **labels) == before + 2
+    with connection.execute_wrapper(count):
+        response = client.get(f"/api/v1/projects/{project.pk}/")
+    assert response.status_code == 200 and response.json()["id"] == str(project.pk)
+    assert ran
+    assert _sample("django_db_execute_total", **labels) == before + len(ran)
+    body = client.get("/metrics").content.decode()
+    assert re.search(r'django_db_execute_total\{alias="default",vendor="%s"\} \d' % connection.vendor, body)
 
 
 def test_metrics_under_several_workers_have_each_family_once_and_no_per_worker_ledger_gauges(client, db, tmp_path, monkeypatch):

@@ -1,19 +1,15 @@
-"""django-prometheus' SQLite backend, with its instrumented cursor class built once, not per cursor.
+"""Django's SQLite backend with django-prometheus' query metrics, the cursor class built once.
 
-django-prometheus 2.5 defines a new cursor *class* (`ExportingCursorWrapper(...)`) in every
-`create_cursor()` on SQLite, and Django opens a cursor per query: building those classes was ~9% of
-a transition and of a project read (bench/README.md). The class depends only on the cursor class,
-the alias and the vendor, so it is built once per combination; it counts and times queries exactly
-as before (`django_db_execute_total`, `django_db_query_duration_seconds`, `django_db_errors_total`).
-PostgreSQL needs nothing: django-prometheus sets its cursor factory once per connection there.
+django-prometheus 2.5 defines a new cursor *class* in every `create_cursor()` on SQLite, and Django
+opens a cursor per query: building those classes was ~9% of a transition and of a project read
+(bench/README.md). Here the class is built once per cursor class, alias and vendor
+(`commandcentral.db_backends.metrics`), with the metric children bound; connections are counted by
+django-prometheus' own mixin.
 """
 
-from functools import lru_cache
-
 from django_prometheus.db.backends.sqlite3 import base
-from django_prometheus.db.common import ExportingCursorWrapper
 
-_cursor_class = lru_cache(maxsize=None)(ExportingCursorWrapper)
+from ..metrics import counted_cursor_class
 
 
 class DatabaseFeatures(base.DatabaseFeatures):
@@ -22,4 +18,4 @@ class DatabaseFeatures(base.DatabaseFeatures):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def create_cursor(self, name=None):
-        return self.connection.cursor(factory=_cursor_class(self.CURSOR_CLASS, self.alias, self.vendor))
+        return self.connection.cursor(factory=counted_cursor_class(self.CURSOR_CLASS, self.alias, self.vendor))
