@@ -44,8 +44,11 @@ class Project(StateTracked, ConcurrentTransitionMixin, UUIDModel):
     description = models.TextField(blank=True)
     state = FSMField(default=ProjectState.PROPOSED, choices=ProjectState.choices, protected=True, db_index=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)
+    # No index on the two "who" columns below: nothing lists projects by who changed or deleted them,
+    # and every create and transition would pay for one (a B-tree page each per commit). Deleting a
+    # user, which they PROTECT, reads the table once instead.
     state_changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_projects")
     members = models.ManyToManyField(
@@ -55,10 +58,11 @@ class Project(StateTracked, ConcurrentTransitionMixin, UUIDModel):
     metadata = models.JSONField(default=dict, blank=True)
     repo_path = models.CharField(max_length=500, blank=True)
     repo_url = models.URLField(max_length=500, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Indexed as the first column of project_live_created_idx (below), which serves the live projects.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     # Who deleted it: they may undo it for a while (access.can_restore).
     deleted_by = models.ForeignKey(AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+                                   related_name="+", db_index=False)
 
     objects = ProjectQuerySet.as_manager()
 
