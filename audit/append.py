@@ -8,15 +8,36 @@ in the application does: django-auditlog writes its rows *through* this, it does
 It saves ~400 Python calls per audited write, a tenth of a create or a transition (bench/README.md).
 
 Only public API: the fields' documented `pre_save()` and `get_db_prep_save()` (what Django's
-INSERT compiler calls for each value), `connection.ops.quote_name()`, the backend's
+INSERT compiler calls for each value; for Django's plain text, boolean and integer fields, a value of
+the type they keep goes as it is, which is what those methods return for it), `connection.ops.quote_name()`, the backend's
 `can_return_columns_from_insert` feature and `ops.last_insert_id()`, and a plain cursor. The row
 written is the row `save()` writes; `audit/tests/test_append.py` compares the two, column by
 column, on SQLite and PostgreSQL. `AUDIT_FAST_APPEND = False` (a Django setting) takes `save()`.
 """
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, models
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import signals
+
+# Django's own field classes (exactly: a subclass may convert differently) whose pre_save() is
+# `getattr(obj, attname)` and whose get_db_prep_save() returns a value of these types unchanged:
+# CharField/TextField's to_python() keeps a str, BooleanField's keeps a bool. A value of any other
+# type (a lazy string, an expression, None for a boolean) takes the fields' own methods.
+_KEPT = {models.CharField: (str, type(None)), models.TextField: (str, type(None)), models.BooleanField: (bool,)}
+# The integer fields keep an int (not a bool) and None, unless the backend adapts integers itself
+# (psycopg 3 wraps them in its sized integer types).
+_KEPT_INTEGERS = {cls: (int, type(None)) for cls in (
+    models.IntegerField, models.BigIntegerField, models.SmallIntegerField, models.PositiveIntegerField,
+    models.PositiveBigIntegerField, models.PositiveSmallIntegerField)}
+
+
+def _kept_types(field, connection):
+    """The value types `field` passes to the database unchanged on `connection`, or None."""
+    kept = _KEPT.get(type(field))
+    if kept is None and type(connection.ops).adapt_integerfield_value is BaseDatabaseOperations.adapt_integerfield_value:
+        kept = _KEPT_INTEGERS.get(type(field))
+    return kept
 
 
 class _Insert:
@@ -29,6 +50,8 @@ class _Insert:
         self.returns_key = pk.db_returning
         self.fields = tuple(field for field in model._meta.local_concrete_fields
                             if not (self.returns_key and field is pk))
+        # Per field: (field, attribute, the value types it keeps); see _KEPT.
+        self.values = tuple((field, field.attname, _kept_types(field, connection)) for field in self.fields)
         columns = ", ".join(quote(field.column) for field in self.fields)
         values = ", ".join(["%s"] * len(self.fields))
         self.sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
@@ -38,7 +61,13 @@ class _Insert:
             self.sql += f" RETURNING {quote(pk.column)}"
 
     def execute(self, obj, connection) -> None:
-        params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in self.fields]
+        params = []
+        for field, attname, kept in self.values:
+            if kept is not None:
+                value = getattr(obj, attname)  # what Field.pre_save() returns for these classes
+                params.append(value if type(value) in kept else field.get_db_prep_save(value, connection))
+            else:
+                params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             if self.returning:

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models.signals import post_save, pre_save
+from django.utils.translation import gettext_lazy
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry, LedgerQueue
@@ -43,6 +44,11 @@ def _rows(owner, project):
              failure_reason="Only the owner or an operator can do this.", remote_addr="2001:db8::1"),
         dict(action=AuditEntry.Action.ACCESS, event_type="auth_failed", event_name="auth.login_failed", success=False, actor_type="system",
              extra={"email": "alice@example.com"}),
+        # Values of other types than the text and integer fields keep as they are: a lazy translation,
+        # a number in a text column, a text number in an integer column; each converted by the field.
+        dict(action=AuditEntry.Action.ACCESS, event_type="permission_denied", event_name="project.change",
+             failure_reason=gettext_lazy("Permission denied."), object_repr=42, remote_port="8443", object_id=7,
+             success=True, remote_addr=None),
     ]
 
 
@@ -68,7 +74,7 @@ def test_the_plain_sql_append_stores_the_row_save_stores(settings, owner, projec
     finally:
         pre_save.disconnect(sender=AuditEntry, dispatch_uid="test_append_pre")
     # The signals save() sends are sent to whoever listens, before the INSERT (no key yet) as save() does.
-    assert seen == [("pre", None)] * 8
+    assert seen == [("pre", None)] * 10
 
 
 def test_an_audit_row_is_still_immutable_after_the_plain_sql_append(owner):
