@@ -5,10 +5,9 @@ from django.conf import settings
 from django.db import models, router, transaction
 from django.utils import timezone
 
-from core import access
+from core import access, plain_insert
 from core.recording import ActorType, AuditEventType
 
-from . import append
 from .ledger import sequencer
 from .ledger.merkle import NODE_INDEX_BITS
 
@@ -121,9 +120,9 @@ class AuditEntry(AbstractLogEntry):
         # The row and its place in the sequencer's queue commit or roll back together. No lock is
         # shared with other writers: the sequencer gives leaf indices after commit (audit/ledger/).
         with transaction.atomic(using=using, savepoint=False):
-            if append.enabled():  # the same two rows, without save()'s machinery (audit/append.py)
-                append.insert(self, using)
-                append.insert(LedgerQueue(entry_id=self.pk), using)
+            if getattr(settings, "AUDIT_FAST_APPEND", True):  # the same two rows, without save()'s machinery
+                plain_insert.insert(self, using)
+                plain_insert.insert(LedgerQueue(entry_id=self.pk), using)
             else:
                 super().save(*args, **kwargs)
                 LedgerQueue.objects.using(using).create(entry_id=self.pk)

@@ -328,10 +328,10 @@ def _save_changed(before, current, changed: list[str]) -> None:
         if signals.post_save.has_listeners(model):
             signals.post_save.send(sender=model, instance=current, created=False, update_fields=fields, raw=False,
                                    using=using)
-    _remember_state(current)
+    remember_state(current)
 
 
-def _remember_state(obj) -> None:
+def remember_state(obj) -> None:
     """django-fsm-2's ConcurrentTransitionMixin checks a save against the state it remembers from the
     object's last load or save. An empty update_fields is Django's documented "save nothing" (no query,
     no signal), so this brings that memory up to date through the mixin's own save(), not its internals."""
@@ -428,7 +428,7 @@ class FSMTransition(TransitionAction):
                 model_field.delete_cached_value(obj)
             # Through __dict__: the FSM state field is protected against assignment.
             obj.__dict__[model_field.attname] = value
-        _remember_state(obj)
+        remember_state(obj)
 
 
 def perform_transition(obj, name: str, *, actor, rationale: str = "", extra: dict | None = None, **params):

@@ -1,11 +1,14 @@
 """Every write to projects and their team."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 
+from core import plain_insert
 from core.recording import audited_write
 from core.errors import InvalidInput, record_refusal, require
 from core.soft_delete import restore, soft_delete
+from core.transitions import remember_state
 
 from core.access import can_create_projects, can_steer
 
@@ -28,6 +31,17 @@ def _slug_taken(slug: str, exclude_pk=None) -> bool:
     return same_slug.exists()
 
 
+def _insert(project: Project) -> None:
+    """The new row, with its INSERT built once (core.plain_insert): the same row, the same signals
+    (django-auditlog's create row comes from post_save), and django-fsm-2's remembered state as
+    save() leaves them. `PROJECT_FAST_INSERT = False` (a Django setting) takes save()."""
+    if getattr(settings, "PROJECT_FAST_INSERT", True):
+        plain_insert.insert(project, router.db_for_write(Project, instance=project))
+        remember_state(project)
+    else:
+        project.save()
+
+
 def project_create(*, actor, name: str, **fields) -> Project:
     """Any active person may create a project (not a service account); they become its owner. State
     starts at proposed.
@@ -48,12 +62,12 @@ def project_create(*, actor, name: str, **fields) -> Project:
         project = Project(name=name, slug=chosen or base_slug(name), owner=actor, **fields)
         try:
             with transaction.atomic():
-                project.save()
+                _insert(project)
         except IntegrityError:
             if not _slug_taken(project.slug):
                 raise
             project.slug = unique_live_slug(chosen or name, taken=_slug_taken)
-            project.save()
+            _insert(project)
     return project
 
 

@@ -1,4 +1,4 @@
-"""An audit row goes in with SQL built once (audit/append.py); `AUDIT_FAST_APPEND = False` takes `save()`.
+"""An audit row goes in with SQL built once (core/plain_insert.py); `AUDIT_FAST_APPEND = False` takes `save()`.
 Both must store the same bytes, on whichever database the suite runs (SQLite, and PostgreSQL in its pass)."""
 
 from datetime import datetime, timezone

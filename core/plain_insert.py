@@ -1,21 +1,21 @@
-"""Appending one audit row and its ledger queue entry: two INSERTs whose SQL is built once per table.
+"""Inserting one new row with SQL built once per table, for the rows every write appends.
 
-Every audited write pays this (a create, a transition, a refusal, a sign-in), so it skips what
-`Model.save()` does around the INSERT and that an audit row never needs: the update-or-insert
-decision, parent models, and compiling the same 27-column INSERT again on every call. The
-`pre_save`/`post_save` signals are still sent, as `save()` sends them, when anything listens (nothing
-in the application does: django-auditlog writes its rows *through* this, it does not track them).
-It saves ~400 Python calls per audited write, a tenth of a create or a transition (bench/README.md).
+A create and every audited write insert rows whose `save()` does nothing an INSERT needs: the
+update-or-insert decision, parent models, and compiling the same INSERT again on every call. This
+builds each table's INSERT once. The `pre_save`/`post_save` signals are still sent, as `save()` sends
+them, when anything listens (django-auditlog listens to a project's `post_save`: that is how its
+create row is written).
 
 Only public API: the fields' documented `pre_save()` and `get_db_prep_save()` (what Django's
 INSERT compiler calls for each value; for Django's plain text, boolean and integer fields, a value of
-the type they keep goes as it is, which is what those methods return for it), `connection.ops.quote_name()`, the backend's
-`can_return_columns_from_insert` feature and `ops.last_insert_id()`, and a plain cursor. The row
-written is the row `save()` writes; `audit/tests/test_append.py` compares the two, column by
-column, on SQLite and PostgreSQL. `AUDIT_FAST_APPEND = False` (a Django setting) takes `save()`.
+the type they keep goes as it is, which is what those methods return for it),
+`connection.ops.quote_name()`, the backend's `can_return_columns_from_insert` feature and
+`ops.last_insert_id()`, a plain cursor, and the documented `Model._state`. The row written is the row
+`save()` writes: `audit/tests/test_append.py` and `projects/tests/test_plain_insert.py` compare the
+two, column by column, on SQLite and PostgreSQL. Each caller keeps a setting that takes `save()`
+instead (`AUDIT_FAST_APPEND`, `PROJECT_FAST_INSERT`).
 """
 
-from django.conf import settings
 from django.db import connections, models
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import signals
@@ -91,12 +91,10 @@ def _insert(model, connection) -> _Insert:
     return plan
 
 
-def enabled() -> bool:
-    return getattr(settings, "AUDIT_FAST_APPEND", True)
-
-
 def insert(obj, using: str) -> None:
-    """INSERT `obj` (a new row of a model without save() logic of its own to run) and set its key."""
+    """INSERT `obj` (a new row of a model without save() logic of its own to run: no overridden
+    save(), no parent model, no field its save() would fill), send the signals save() sends, and set
+    its key and `_state` as save() does."""
     model, connection = type(obj), connections[using]
     if signals.pre_save.has_listeners(model):
         signals.pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
