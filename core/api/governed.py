@@ -10,10 +10,11 @@ from rest_framework.response import Response
 from core.transitions import allowed_specs, allowed_transitions, perform_transition
 
 from .fields import StrictFieldsMixin
+from .speedups.output import CachedFieldsMixin
 from .schema import errors
 
 
-class TransitionRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+class TransitionRequestSerializer(StrictFieldsMixin, CachedFieldsMixin, serializers.Serializer):
     rationale = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
 

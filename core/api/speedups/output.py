@@ -31,6 +31,7 @@ commandcentral/tests/test_api_output.py pins that the output is identical to pla
 
 import copy
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from rest_framework import ISO_8601, mixins, pagination, serializers
@@ -40,13 +41,48 @@ from rest_framework.settings import api_settings
 from .list_sql import compiled_rows
 
 _SLOT = "_cached_prototype_fields"
+_LEAVES = "_cached_leaf_fields"
+
+
+def _defined_by_drf(cls, name: str) -> bool:
+    owner = next((klass for klass in cls.__mro__ if name in klass.__dict__), None)
+    return owner is not None and owner.__module__ == "rest_framework.fields"
+
+
+def _leaf(field) -> bool:
+    """One of DRF's own plain fields, or a subclass that keeps DRF's __init__ and bind(): all its state
+    is what DRF's __init__ set from its arguments (which validation and output only read) and what
+    bind() sets on each copy. A class with its own __init__ may keep state of its own (a list it
+    appends to), and a field that holds another field, serializer or queryset is not a leaf."""
+    cls = type(field)
+    return isinstance(field, tuple(_PLAIN_FIELDS)) and _defined_by_drf(cls, "__init__") and _defined_by_drf(cls, "bind") \
+        and not any(isinstance(value, (serializers.Field, models.QuerySet, models.Manager)) for value in vars(field).values())
+
+
+def _copy_fields(prototype: dict, leaves: frozenset) -> dict:
+    """Each instance's own copy of the prototype fields, to be bound to it. DRF deep-copies a field by
+    building it again from its arguments (~25 Python calls); a leaf field's state is exactly what that
+    rebuild sets, so a copy of its attributes is the same field for a fraction of it. Anything else (a
+    nested serializer, a list field's child, a related field's queryset) is deep-copied as DRF does.
+    `API_SHALLOW_FIELD_COPIES = False` (a Django setting) deep-copies every field."""
+    if not getattr(settings, "API_SHALLOW_FIELD_COPIES", True):
+        return copy.deepcopy(prototype)
+    fields = {}
+    for name, field in prototype.items():
+        if name in leaves:
+            clone = fields[name] = field.__class__.__new__(field.__class__)
+            clone.__dict__.update(field.__dict__)
+        else:
+            fields[name] = copy.deepcopy(field)
+    return fields
 
 
 class CachedFieldsMixin:
-    """Build a ModelSerializer's fields once per class; each instance gets a deep copy."""
+    """Build a serializer's fields once per class; each instance gets its own copies (_copy_fields)."""
 
     def get_fields(self):
-        return copy.deepcopy(self._prototype_fields())
+        prototype = self._prototype_fields()
+        return _copy_fields(prototype, type(self).__dict__[_LEAVES])
 
     def _prototype_fields(self) -> dict:
         cls = type(self)
@@ -54,6 +90,7 @@ class CachedFieldsMixin:
         if prototype is None:
             # Meta, declared fields and the model decide the fields; nothing per request does.
             prototype = super().get_fields()
+            setattr(cls, _LEAVES, frozenset(name for name, field in prototype.items() if _leaf(field)))
             setattr(cls, _SLOT, prototype)
         return prototype
 
