@@ -4,6 +4,8 @@ Under gunicorn with several workers, gunicorn.conf.py points PROMETHEUS_MULTIPRO
 directory so a scrape sums every worker's counters instead of showing the one worker it reached.
 """
 
+from functools import lru_cache
+
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from django_prometheus.cache.metrics import (
@@ -25,20 +27,29 @@ from redis.exceptions import RedisError
 _MISSING = object()
 
 
+@lru_cache(maxsize=None)
+def _counters(backend: str) -> tuple:
+    """The backend's get, failure, miss and hit counters, looked up by label once (the throttles read
+    the cache on every API request)."""
+    return tuple(counter.labels(backend=backend) for counter in (
+        django_cache_get_total, django_cache_get_fail_total, django_cache_misses_total, django_cache_hits_total))
+
+
 class _CountedGets:
     metrics_backend = ""
 
     def get(self, key, default=None, version=None):
-        django_cache_get_total.labels(backend=self.metrics_backend).inc()
+        gets, failures, misses, hits = _counters(self.metrics_backend)
+        gets.inc()
         try:
             value = super().get(key, _MISSING, version=version)
         except (RedisError, OSError):
-            django_cache_get_fail_total.labels(backend=self.metrics_backend).inc()
+            failures.inc()
             raise
         if value is _MISSING:
-            django_cache_misses_total.labels(backend=self.metrics_backend).inc()
+            misses.inc()
             return default
-        django_cache_hits_total.labels(backend=self.metrics_backend).inc()
+        hits.inc()
         return value
 
 
