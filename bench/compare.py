@@ -19,20 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import lua, run
+from . import run
 
-OPS = ("health", "list_projects", "get_project", "list_events", "create_project", "transition")
-
-
-def _script(op: str, token: str, state: dict, tag: str) -> str:
-    return {
-        "health": lambda: lua.script("get", token=token, path="/health"),
-        "list_projects": lambda: lua.script("get", token=token, path="/api/v1/projects/?limit=50"),
-        "get_project": lambda: lua.script("get_by_id", token=token, ids=state["projects"][:200]),
-        "list_events": lambda: lua.script("get", token=token, path="/api/v1/events/?limit=50"),
-        "create_project": lambda: lua.script("create", token=token, tag=tag),
-        "transition": lambda: lua.script("transition", token=token, ids=state["active_projects"][:-1]),
-    }[op]()
+OPS = tuple(name for name, _ in run.OPERATIONS)
 
 
 def start(side: str, root: Path, workdir: Path, server_prefix) -> tuple:
@@ -78,7 +67,7 @@ def main(argv=None) -> int:
                 for op in ops:
                     for side in order:
                         server, token, state = servers[side]
-                        text = _script(op, token, state, tag=f"{side}-{round_number}-{time.time_ns()}")
+                        text = run.operation_scripts(token, state, tag=f"{side}-{round_number}-{time.time_ns()}")[op]
                         result = run.wrk(server, text, connections=8, duration=args.seconds, load_prefix=load_prefix,
                                          workdir=workdir, name=op)
                         results[(side, op)].append(result)

@@ -19,7 +19,6 @@ Needs valgrind (`apt-get install -y valgrind`); ~1 minute per operation.
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,29 +26,14 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .profile import OPS, _calls, _request
-from .run import ROOT, seed, server_env
+from .profile import OPS, _calls, _request, prepare
+from .run import ROOT
 
 
 def child(op: str, requests: int, workdir: Path) -> None:
     """Runs under callgrind: set up, warm up, then the measured requests inside one map()."""
-    env = server_env(f"sqlite:///{workdir / 'instructions.sqlite3'}")
-    state_path = workdir / "state.json"
-    seed("base", env, state_path, projects=1000)
-    seed("audit", env, state_path, rows=10_000)
-    state = json.loads(state_path.read_text())
-    os.environ.update(env)
-    os.environ["AUDIT_SEAL_MIN_INTERVAL"] = "1000000"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "commandcentral.settings"
-    sys.path.insert(0, str(ROOT))
-    from django.core.wsgi import get_wsgi_application
-
-    app = get_wsgi_application()
-    from rest_framework_simplejwt.tokens import AccessToken
-
-    from accounts.models import User
-
-    token = str(AccessToken.for_user(User.objects.get(email=state["email"])))
+    app, state, token = prepare(f"sqlite:///{workdir / 'instructions.sqlite3'}", workdir, audit_rows=10_000,
+                                AUDIT_SEAL_MIN_INTERVAL="1000000")
     for method, path, body in _calls(op, state, 30):
         _request(app, method, path, token=token, body=body)
     calls = list(_calls(op, state, requests, start=30))

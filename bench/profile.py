@@ -276,6 +276,28 @@ def top_functions(root, count: int) -> str:
     return "\n".join(lines)
 
 
+def prepare(url: str, workdir: Path, *, audit_rows: int, **settings_env) -> tuple:
+    """Seed a throwaway database at `url` and load the WSGI application on it with the bench server's
+    settings (plus `settings_env`): (app, seeded state, an access token of the bench user)."""
+    env = server_env(url)
+    state_path = workdir / "state.json"
+    seed("base", env, state_path, projects=1000)
+    seed("audit", env, state_path, rows=audit_rows)
+    state = json.loads(state_path.read_text())
+    os.environ.update(env)
+    os.environ.update(settings_env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("BENCH_SETTINGS", "commandcentral.settings")
+    sys.path.insert(0, str(ROOT))
+    from django.core.wsgi import get_wsgi_application
+
+    app = get_wsgi_application()
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+
+    return app, state, str(AccessToken.for_user(User.objects.get(email=state["email"])))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--op", default=",".join(OPS[:6]))
@@ -300,24 +322,10 @@ def main(argv=None) -> int:
                              "health/operation (the bench's req/s ratio without the server) and Python calls per request")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="cc-profile-"))
-    url = args.database_url or f"sqlite:///{workdir / 'profile.sqlite3'}"
-    env = server_env(url)
-    state_path = workdir / "state.json"
-    seed("base", env, state_path, projects=1000)
-    seed("audit", env, state_path, rows=args.audit_rows)
-    state = json.loads(state_path.read_text())
-    os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("BENCH_SETTINGS", "commandcentral.settings")
-    sys.path.insert(0, str(ROOT))
-    from django.core.wsgi import get_wsgi_application
+    app, state, token = prepare(args.database_url or f"sqlite:///{workdir / 'profile.sqlite3'}", workdir,
+                                audit_rows=args.audit_rows)
     from django.db import connection
 
-    app = get_wsgi_application()
-    from rest_framework_simplejwt.tokens import AccessToken
-
-    from accounts.models import User
-
-    token = str(AccessToken.for_user(User.objects.get(email=state["email"])))
     queries = [0]
 
     def count_queries(execute, sql, params, many, context):

@@ -377,9 +377,9 @@ def warm_up(server: Server, token: str, state: dict) -> None:
                 raise SystemExit(f"bench: warm-up {name} answered {status}:\n{server.log_tail()}")
 
 
-def throughput(server: Server, token: str, state: dict, *, connections, duration, load_prefix, workdir) -> dict:
-    tag = f"{os.getpid()}-{int(time.time())}"
-    scripts = {
+def operation_scripts(token: str, state: dict, tag: str) -> dict:
+    """The wrk script of each measured operation; `tag` keeps the names of created projects unique."""
+    return {
         "health": lua.script("get", token=token, path="/health"),
         "list_projects": lua.script("get", token=token, path="/api/v1/projects/?limit=50"),
         "get_project": lua.script("get_by_id", token=token, ids=state["projects"][:200]),
@@ -387,6 +387,10 @@ def throughput(server: Server, token: str, state: dict, *, connections, duration
         "create_project": lua.script("create", token=token, tag=tag),
         "transition": lua.script("transition", token=token, ids=state["active_projects"][:-1]),
     }
+
+
+def throughput(server: Server, token: str, state: dict, *, connections, duration, load_prefix, workdir) -> dict:
+    scripts = operation_scripts(token, state, tag=f"{os.getpid()}-{int(time.time())}")
     results = {}
     for name, _ in OPERATIONS:
         results[name] = wrk(server, scripts[name], connections=connections, duration=duration,

@@ -46,8 +46,7 @@ def test_validation_is_the_same_with_deep_copies(settings, serializer_class, bod
 
 def test_each_serializer_owns_its_bound_copies_and_the_prototype_stays_unbound():
     first, second = ProjectWriteSerializer(data={"name": "a"}), ProjectWriteSerializer(data={"name": "b"})
-    prototype = ProjectWriteSerializer._cached_prototype_fields if "_cached_prototype_fields" in \
-        ProjectWriteSerializer.__dict__ else first._prototype_fields()
+    prototype = first._prototype_fields()
     for name in ("name", "slug", "settings", "repo_url"):
         mine, theirs = first.fields[name], second.fields[name]
         assert mine is not theirs and mine is not prototype[name]
