@@ -2,6 +2,7 @@
 
     git worktree add /tmp/before <commit> && ln -s "$PWD/.venv" /tmp/before/.venv
     .venv/bin/python -m bench.compare --before /tmp/before [--ops health,create_project,transition] [--rounds 5]
+    .venv/bin/python -m bench.compare --before . --after-env AUDIT_SEAL_ON_COMMIT=0   # one setting's worth
 
 On a shared VM whose speed drifts by tens of percent within minutes, two `make bench` runs a minute
 apart compare the minutes more than the code. Here both servers run at once (each with its own seeded
@@ -9,6 +10,8 @@ SQLite database, the bench's settings, one sync worker pinned to CPU 0, wrk on C
 measures each operation on both, 3 s each, in alternating order: the two sides of a pair see the same
 machine. It prints per operation and side the median req/s, the worker's CPU per request and the
 median ratio to `/health`. The `--before` checkout needs the same bench (copy `bench/` over if older).
+`--before-env`/`--after-env NAME=VALUE` (repeatable) set a server's environment: with `--before .` the
+same code is measured under two settings.
 """
 
 import argparse
@@ -24,11 +27,11 @@ from . import run
 OPS = tuple(name for name, _ in run.OPERATIONS)
 
 
-def start(side: str, root: Path, workdir: Path, server_prefix) -> tuple:
+def start(side: str, root: Path, workdir: Path, server_prefix, extra_env: dict) -> tuple:
     run.ROOT = root  # where the seeding and gunicorn run (module global of bench.run)
     (workdir / side).mkdir()
     database = run.SQLiteDatabase(workdir / side)
-    env = run.server_env(database.url)
+    env = {**run.server_env(database.url), **extra_env}
     state_path = workdir / side / "state.json"
     run.seed("base", env, state_path, projects=1000)
     run.seed("audit", env, state_path, rows=10_000)
@@ -46,7 +49,11 @@ def main(argv=None) -> int:
     parser.add_argument("--ops", default=",".join(OPS))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--after-env", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
+    extra_env = {"before": dict(item.split("=", 1) for item in args.before_env),
+                 "after": dict(item.split("=", 1) for item in args.after_env)}
     ops = args.ops.split(",")
     if "health" not in ops:
         ops.insert(0, "health")
@@ -59,7 +66,7 @@ def main(argv=None) -> int:
         workdir = Path(workdir)
         try:
             for side, root in sides.items():
-                servers[side] = start(side, root, workdir, server_prefix)
+                servers[side] = start(side, root, workdir, server_prefix, extra_env[side])
             run.ROOT = here
             results = {(side, op): [] for side in sides for op in ops}
             for round_number in range(args.rounds):

@@ -8,6 +8,8 @@ import sys
 
 import environ
 
+from core import durability  # plain functions and names: importing it loads no model
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -111,14 +113,22 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# When a commit reaches the disk (core/durability.py). "sealed": a request's commit survives a crash of
+# the process at once and a power loss once the ledger seals it (within AUDIT_SEAL_MIN_INTERVAL: the
+# sequencer's commits wait for the disk, and so flush every commit before them). "every": each commit waits.
+DATABASE_DURABILITY = env.str("DATABASE_DURABILITY", default=durability.SEALED)
+if DATABASE_DURABILITY not in durability.CHOICES:
+    sys.exit(f"CommandCentral refuses to start: DATABASE_DURABILITY is {' or '.join(map(repr, durability.CHOICES))}, "
+             f"not {DATABASE_DURABILITY!r}.")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE: a writer waits for the lock instead of failing at once with "database is locked"
     # (a DEFERRED transaction that reads, then writes, cannot wait for the lock upgrade: SQLite refuses
-    # it regardless of the timeout). synchronous=FULL keeps the last audit rows across a power loss.
+    # it regardless of the timeout).
+    synchronous = durability.sqlite_synchronous(DATABASE_DURABILITY, env.str("SQLITE_SYNCHRONOUS", default=""))
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": env.int("SQLITE_TIMEOUT", default=20),
-        "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous={env.str('SQLITE_SYNCHRONOUS', default='FULL')};",
+        "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous};",
     }
     # A file, not shared-cache memory: the in-memory test database ignores the busy timeout. One per test
     # process (its id in the name), so two runs in one checkout never share, or delete, each other's.
@@ -128,6 +138,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # A server that stops answering must fail /ready and requests quickly, not at gunicorn's timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        options = DATABASES["default"]["OPTIONS"]
+        options["options"] = durability.postgresql_options(DATABASE_DURABILITY, options.get("options", ""))
 # The same backends with django-prometheus' query counts, latencies and errors on /metrics
 # (commandcentral.db_backends: its metrics, with the cursor class and the metric children built once).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

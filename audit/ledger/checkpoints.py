@@ -17,6 +17,8 @@ from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from core.durability import durable_commits
+
 from .notes import SigningKey, checkpoint_body, configured_key_text, development_key, parse_signing_key
 from .sequencer import fetch_nodes, root_at, tree_size
 from .verifier import VerificationError, b64encode, verify_note
@@ -113,7 +115,7 @@ def make_checkpoint(using: str = "default") -> Head:
         # Recorded before it is stored or served: a signature that was never recorded was never published.
         signer.record_signed(size, root, note)
     try:
-        with transaction.atomic(using=using):
+        with durable_commits(using), transaction.atomic(using=using):
             LedgerCheckpoint.objects.using(using).create(tree_size=size, root_hash=root, note=note)
     except IntegrityError:
         pass  # this size is stored already: by another process at the same moment, or under an older key

@@ -33,6 +33,8 @@ from django.dispatch import Signal
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
+from core.durability import durable_commits
+
 from . import merkle
 from .canonical import HASHED_FIELDS, canonical_bytes
 from .verifier import leaf_hash
@@ -184,14 +186,19 @@ def seal_pending(using: str = "default", *, wait: bool = True, batch_size: int =
     wait=False (after a writer's commit): give up at once when another process holds the sequencer.
     """
     total = 0
-    while has_pending(using):
-        with transaction.atomic(using=using):
-            if not _take_sequencer(using, wait):
+    if not has_pending(using):
+        return total
+    # A sealed row is one a checkpoint may cover and a proof may be served for: its commit waits for
+    # the disk, and flushes every request's commit before it (core/durability.py).
+    with durable_commits(using):
+        while True:
+            with transaction.atomic(using=using):
+                if not _take_sequencer(using, wait):
+                    break
+                sealed = _seal_batch(using, batch_size)
+            total += sealed
+            if sealed == 0 or not has_pending(using):
                 break
-            sealed = _seal_batch(using, batch_size)
-        total += sealed
-        if sealed == 0:
-            break
     if total:
         for receiver, outcome in ledger_sealed.send_robust(sender=None, using=using, count=total):
             if isinstance(outcome, Exception):

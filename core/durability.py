@@ -1,0 +1,84 @@
+"""When a commit reaches the disk: at once, or when the ledger seals it.
+
+`DATABASE_DURABILITY` (docs/configuration.md, docs/audit.md "Durability"):
+
+- "sealed" (the default): a request's commit does not wait for the disk. It survives a crash of the
+  process at once (SQLite's WAL and PostgreSQL's WAL are written before the commit returns); a power
+  loss or a crash of the machine can take back the commits of the last moments, whole and in order,
+  never corrupting the database. The ledger's sequencer commits through `durable_commits()`, which
+  waits for the disk, and the log is append-only: that one flush makes every earlier commit durable
+  with it. So no audit row a checkpoint covers, nor any row a proof was served for, can be lost, and
+  what is at risk is at most the rows of the last `AUDIT_SEAL_MIN_INTERVAL` seconds.
+  SQLite: `PRAGMA synchronous=NORMAL`; PostgreSQL: `synchronous_commit=off` for the session.
+- "every": every commit waits for the disk (SQLite `synchronous=FULL`, PostgreSQL's default).
+
+Waiting for the disk was the largest cost of a write left (bench/README.md, "Sixth round").
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connections
+
+SEALED = "sealed"
+EVERY = "every"
+CHOICES = (SEALED, EVERY)
+# SQLite's `PRAGMA synchronous` levels, as it reports them.
+_SQLITE_FULL = 2
+
+
+def sqlite_synchronous(durability: str, override: str = "") -> str:
+    """The `PRAGMA synchronous` a SQLite connection opens with (an explicit SQLITE_SYNCHRONOUS wins)."""
+    return override or ("FULL" if durability == EVERY else "NORMAL")
+
+
+def postgresql_options(durability: str, options: str = "") -> str:
+    """libpq `options` with the session's `synchronous_commit` for this durability."""
+    if durability != SEALED:
+        return options
+    return f"{options} -c synchronous_commit=off".strip()
+
+
+def durability() -> str:
+    return getattr(settings, "DATABASE_DURABILITY", SEALED)
+
+
+def _read(connection, query: str):
+    with connection.cursor() as cursor:
+        cursor.execute(query)
+        return cursor.fetchone()[0]
+
+
+def _run(connection, statement: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+
+
+@contextmanager
+def durable_commits(using: str = "default"):
+    """Every transaction committed inside this block waits for the disk, whatever the connection's own
+    setting, and with it every commit before it (each database's log is flushed in order).
+
+    SQLite refuses to change `synchronous` inside a transaction: called inside an atomic block, the
+    outer commit keeps the connection's level. On PostgreSQL, `SET LOCAL` raises it for that commit.
+    """
+    connection = connections[using]
+    restore = None
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        level = int(_read(connection, "PRAGMA synchronous"))
+        if level < _SQLITE_FULL:
+            _run(connection, "PRAGMA synchronous=FULL")
+            restore = f"PRAGMA synchronous={level}"
+    elif connection.vendor == "postgresql" and _read(connection, "SHOW synchronous_commit") == "off":
+        if connection.in_atomic_block:
+            _run(connection, "SET LOCAL synchronous_commit TO on")  # ends with the outer transaction
+        else:
+            _run(connection, "SET synchronous_commit TO on")
+            restore = "SET synchronous_commit TO off"
+    try:
+        yield
+    finally:
+        if restore and connection.connection is not None and not connection.in_atomic_block and connection.is_usable():
+            _run(connection, restore)
