@@ -124,11 +124,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE: a writer waits for the lock instead of failing at once with "database is locked"
     # (a DEFERRED transaction that reads, then writes, cannot wait for the lock upgrade: SQLite refuses
     # it regardless of the timeout).
+    # temp_store=MEMORY: the journal of a savepoint (every create runs its INSERT in one) stays in memory;
+    # on the default, past 64 KiB it went to a new temp file per request (open, unlink, ~20 writes).
+    # wal_autocheckpoint: the WAL is copied into the database every this many pages (SQLite's default is
+    # 1,000, every ~35 creates); a hot page is copied once per checkpoint however often it changed, so
+    # fewer, larger checkpoints copy less per write (bench/README.md, "Sixth round").
     synchronous = durability.sqlite_synchronous(DATABASE_DURABILITY, env.str("SQLITE_SYNCHRONOUS", default=""))
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": env.int("SQLITE_TIMEOUT", default=20),
-        "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous};",
+        "init_command": (f"PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA temp_store=MEMORY; "
+                         f"PRAGMA wal_autocheckpoint={env.int('SQLITE_WAL_AUTOCHECKPOINT', default=10000)};"),
     }
     # A file, not shared-cache memory: the in-memory test database ignores the busy timeout. One per test
     # process (its id in the name), so two runs in one checkout never share, or delete, each other's.

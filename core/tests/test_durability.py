@@ -147,3 +147,27 @@ def test_a_seal_with_nothing_pending_reads_once_and_leaves_the_level_alone():
     with connection.execute_wrapper(record):
         assert seal_pending() == 0
     assert len(statements) == 1 and "audit_ledgerqueue" in statements[0], statements
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_create_keeps_its_savepoint_journal_in_memory_and_checkpoints_the_wal_seldom(api_client, owner):
+    """A create's INSERT runs in a savepoint, whose journal SQLite keeps in a temporary file once it
+    passes 64 KiB unless temp_store is MEMORY: a file created and unlinked per request."""
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(owner)}")
+    statements: list[str] = []
+    stop = _sqlite_trace(statements)
+    try:
+        response = api_client.post(reverse("api:project-list"), {"name": "In memory"}, format="json")
+    finally:
+        stop()
+    assert response.status_code == 201, response.content
+    assert any(s.startswith("SAVEPOINT") for s in statements)  # the case the setting is for
+    assert _read_pragma("temp_store") == 2  # MEMORY
+    assert _read_pragma("wal_autocheckpoint") == 10000
+
+
+def _read_pragma(name: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA {name}")
+        return cursor.fetchone()[0]
