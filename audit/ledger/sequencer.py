@@ -6,9 +6,11 @@ every pending row ("group sealing"); a writer that finds it busy leaves its row 
 looks for more rows before it lets go. When a row is sealed (docs/audit.md, "When a row is sealed"):
 
 1. after its commit, at once, when this process has not sealed within AUDIT_SEAL_MIN_INTERVAL
-   seconds (default 1; 0 = after every commit);
-2. otherwise by this process's one deferred seal, a timer that fires when the interval is up, so the
-   last rows of a burst wait at most the interval even if no request follows;
+   seconds (default 0.5; 0 = after every commit);
+2. otherwise by this process's one deferred seal, a timer that fires when the interval is up (plus
+   DEFER_GRACE, 50 ms), so the last rows of a burst wait at most that long even if no request follows.
+   When a due commit has sealed on its own thread meanwhile (steady traffic), the timer only sets
+   itself again, for the interval after that seal;
 3. the sweep (the maintenance task every AUDIT_CHECKPOINT_INTERVAL seconds, or `manage.py
    audit_seal`) is only a safety net, for a process that died between its commit and its seal.
 
@@ -234,26 +236,48 @@ def _due(using: str) -> bool:
 def _defer(using: str) -> None:
     """One deferred seal per process and database: a timer that fires once the interval has passed.
 
-    So the last rows of a burst are sealed within the interval even when no request follows, and no
-    request ever waits for it. Commits while it waits add nothing: it seals every pending row.
+    So the last rows of a burst are sealed within the interval (and DEFER_GRACE) even when no request
+    follows, and no request ever waits for it. Commits while it waits add nothing: it seals every
+    pending row.
     """
     global _flush_registered
     with _deferred_lock:
         if using in _deferred:
             return
-        wait = max(0.0, _interval() - (time.monotonic() - _last_after_commit_seal.get(using, float("-inf"))))
-        timer = threading.Timer(wait, _run_deferred, args=(using,))
-        timer.daemon = True  # never keeps a process alive; a process that exits seals on its way out
-        _deferred[using] = timer
+        timer = _arm(using)
         if not _flush_registered:
             atexit.register(flush_deferred)
             _flush_registered = True
     timer.start()
 
 
-def _run_deferred(using: str) -> None:
+# How far a deferred seal lets the interval overrun. Under steady traffic the next commit is due first
+# and seals on its own thread, after its own transaction. A timer sealing at the same moment instead
+# held the write lock while that commit's thread waited for it: on SQLite in the busy handler's sleeps
+# (1, 2, 5, 10, 15… ms), with every request queued behind it waiting too (bench/README.md, "Sixth round").
+DEFER_GRACE = 0.05
+
+
+def _arm(using: str) -> threading.Timer:
+    """The deferred seal, set for the interval and the grace after this process's last seal (called
+    holding _deferred_lock); the caller starts it."""
+    last = _last_after_commit_seal.get(using, float("-inf"))
+    wait = max(0.0, _interval() + DEFER_GRACE - (time.monotonic() - last))
+    timer = threading.Timer(wait, _run_deferred, args=(using, last))
+    timer.daemon = True  # never keeps a process alive; a process that exits seals on its way out
+    _deferred[using] = timer
+    return timer
+
+
+def _run_deferred(using: str, armed_after: float) -> None:
     with _deferred_lock:
         _deferred.pop(using, None)
+        # A due commit sealed on its own thread since this timer was set: it took every row committed
+        # before it, and the rows after it are due the interval after it.
+        again = _arm(using) if _last_after_commit_seal.get(using, float("-inf")) != armed_after else None
+    if again is not None:
+        again.start()
+        return
     try:
         _seal_now(using)
     except DatabaseError:

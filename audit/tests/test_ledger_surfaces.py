@@ -3,6 +3,8 @@ the entry page and its proof download, the admin status, /metrics and /ready."""
 
 import json
 
+import threading
+
 import pytest
 from django.db import connection
 
@@ -362,12 +364,63 @@ def test_a_minimum_interval_lets_one_seal_cover_many_commits_and_defers_one_seal
     for name in ("Left to the deferred seal", "And this one too"):
         with django_capture_on_commit_callbacks(execute=True):
             assert api_client.post("/api/v1/projects/", {"name": name}, format="json").status_code == 201
-    assert len(timers) == 1 and timers[0].daemon and 59 < timers[0].wait <= 60  # one deferred seal per process
+    # One deferred seal per process, set for the interval and the grace after the last seal.
+    assert len(timers) == 1 and timers[0].daemon and 59 < timers[0].wait <= 60 + sequencer.DEFER_GRACE
     assert LedgerQueue.objects.count() == AuditEntry.objects.count() - LedgerLeaf.objects.count() > 0
     assert api_client.get("/api/v1/auth/me/").status_code == 200
     assert LedgerQueue.objects.exists()  # the end of a request does not seal: the timer does
     timers[0].function(*timers[0].args)  # the interval is up
     assert not LedgerQueue.objects.exists() and sequencer._deferred == {}
+    assert LedgerLeaf.objects.count() == AuditEntry.objects.count()
+
+
+def test_under_steady_traffic_the_due_commit_seals_and_the_timer_only_sets_itself_again(
+        api_client, owner, settings, monkeypatch, django_capture_on_commit_callbacks):
+    """A commit after the interval seals on its own thread; the timer set before it must not seal as
+    well (on SQLite that request would wait for the write lock in the busy handler's sleeps)."""
+    from audit.ledger import sequencer
+
+    timers, seals = [], []
+
+    class RecordedTimer:
+        def __init__(self, wait, function, args):
+            self.wait, self.function, self.args, self.daemon = wait, function, args, False
+            timers.append(self)
+
+        def start(self):
+            pass
+
+    real_seal = sequencer.seal_pending
+
+    def counted_seal(*args, **kwargs):
+        seals.append(threading.current_thread())
+        return real_seal(*args, **kwargs)
+
+    monkeypatch.setattr(sequencer.threading, "Timer", RecordedTimer)
+    monkeypatch.setattr(sequencer, "seal_pending", counted_seal)
+    monkeypatch.setattr(sequencer, "_last_after_commit_seal", {})
+    monkeypatch.setattr(sequencer, "_deferred", {})
+    monkeypatch.setattr(sequencer.atexit, "register", lambda func: None)
+    settings.AUDIT_SEAL_MIN_INTERVAL = 60
+    api_client.force_authenticate(owner)
+
+    def create(name):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api_client.post("/api/v1/projects/", {"name": name}, format="json").status_code == 201
+
+    create("First: sealed at once")
+    create("Second: left to the timer")
+    assert len(seals) == 1 and len(timers) == 1 and LedgerQueue.objects.count() > 0
+    sequencer._last_after_commit_seal["default"] -= 61  # the interval is up, and a commit comes first
+    create("Third: due, seals the second's rows and its own")
+    assert len(seals) == 2 and not LedgerQueue.objects.exists()
+    timers[0].function(*timers[0].args)  # the timer set before that seal
+    assert len(seals) == 2 and len(timers) == 2  # it did not seal: it set itself for after that seal
+    assert 59 < timers[1].wait <= 60 + sequencer.DEFER_GRACE and sequencer._deferred == {"default": timers[1]}
+    create("Fourth: not due, left to that timer")
+    assert len(timers) == 2 and LedgerQueue.objects.exists()
+    timers[1].function(*timers[1].args)  # nothing sealed since it was set: it seals
+    assert len(seals) == 3 and not LedgerQueue.objects.exists() and sequencer._deferred == {}
     assert LedgerLeaf.objects.count() == AuditEntry.objects.count()
 
 
