@@ -8,8 +8,9 @@ On a shared VM whose speed drifts by tens of percent within minutes, two `make b
 apart compare the minutes more than the code. Here both servers run at once (each with its own seeded
 SQLite database, the bench's settings, one sync worker pinned to CPU 0, wrk on CPU 1) and every round
 measures each operation on both, 3 s each, in alternating order: the two sides of a pair see the same
-machine. It prints per operation and side the median req/s, the worker's CPU per request and the
-median ratio to `/health`. The `--before` checkout needs the same bench (copy `bench/` over if older).
+machine. It prints per operation and side the median req/s, the worker's CPU per request, the
+median ratio to `/health` and the median p99. The `--before` checkout needs the same bench (copy
+`bench/` over if older).
 `--before-env`/`--after-env NAME=VALUE` (repeatable) set a server's environment: with `--before .` the
 same code is measured under two settings.
 """
@@ -81,14 +82,15 @@ def main(argv=None) -> int:
         finally:
             for server, _, _ in servers.values():
                 server.stop()
-    print(f"{'operation':<15} {'side':<7} {'req/s':>7} {'CPU ms':>7} {'/health':>8}  req/s of each round")
+    print(f"{'operation':<15} {'side':<7} {'req/s':>7} {'CPU ms':>7} {'/health':>8} {'p99 ms':>7}  req/s of each round")
     for op in ops:
         for side in sides:
             runs = results[(side, op)]
             health = results[(side, "health")]
             ratios = [r["rps"] / h["rps"] for r, h in zip(runs, health)]
             print(f"{op:<15} {side:<7} {statistics.median(r['rps'] for r in runs):7.1f} "
-                  f"{statistics.median(r['worker_cpu_ms'] for r in runs):7.2f} {statistics.median(ratios):8.3f}  "
+                  f"{statistics.median(r['worker_cpu_ms'] for r in runs):7.2f} {statistics.median(ratios):8.3f} "
+                  f"{statistics.median(r['p99_ms'] for r in runs):7.1f}  "
                   f"{[r['rps'] for r in runs]}")
     return 0
 

@@ -7,7 +7,7 @@ change of 5%. Instructions can: callgrind counts every instruction the process e
 (Python, SQLite, the JSON encoder), repeatably for the same code and data. What it does not count is
 time spent waiting or in the kernel: an fsync, the WAL's write() calls, a PostgreSQL round trip. So
 the ratio to `/health` printed here is the CPU share of the bench's ratio, and the difference between
-the two is what a request waits for (on SQLite, mostly the WAL fsync of `synchronous=FULL`).
+the two is what a request waits for (on SQLite, the WAL's `write()` calls, and its fsync where commits wait for it).
 
 Each operation runs in its own process under callgrind (two at a time: the counts do not depend on
 what else runs), on a freshly seeded SQLite database, with the same settings as the bench's server.
