@@ -288,8 +288,9 @@ def prepare(url: str, workdir: Path, *, audit_rows: int, **settings_env) -> tupl
     os.environ.update(settings_env)
     os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("BENCH_SETTINGS", "commandcentral.settings")
     sys.path.insert(0, str(ROOT))
-    # The server's own WSGI module: the URLconf loaded and start-up's objects frozen, as under gunicorn.
-    from commandcentral.wsgi import application as app
+    from django.core.wsgi import get_wsgi_application
+
+    app = get_wsgi_application()
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.models import User
