@@ -40,7 +40,9 @@ class Project(StateTracked, ConcurrentTransitionMixin, UUIDModel):
     audit_entity_type = "project"
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=220)
+    # Not indexed on its own: every lookup by slug is of a live project, which the partial unique index
+    # project_slug_unique_live (below) serves; a plain index beside it was one more page every create wrote.
+    slug = models.SlugField(max_length=220, db_index=False)
     description = models.TextField(blank=True)
     state = FSMField(default=ProjectState.PROPOSED, choices=ProjectState.choices, protected=True, db_index=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)
@@ -60,6 +62,9 @@ class Project(StateTracked, ConcurrentTransitionMixin, UUIDModel):
     repo_url = models.URLField(max_length=500, blank=True)
     # Indexed as the first column of project_live_created_idx (below), which serves the live projects.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Its second column, newest first: the live lists read that index; a plain index of the column, only
+    # good for lists that include deleted projects (the admin's), was one more page every create wrote.
+    created_at = models.DateTimeField(auto_now_add=True)
     # Who deleted it: they may undo it for a while (access.can_restore).
     deleted_by = models.ForeignKey(AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="+", db_index=False)

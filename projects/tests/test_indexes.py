@@ -9,7 +9,9 @@ from audit.models import AuditEntry
 from projects.models import Project
 
 DROPPED = {"projects_project_deleted_at_2809bd26", "projects_project_state_changed_by_id_9a2f695f",
-           "projects_project_deleted_by_id_5f6f80e8", "projects_project_state_a329c658_like"}
+           "projects_project_deleted_by_id_5f6f80e8", "projects_project_state_a329c658_like",
+           "projects_project_slug_2d50067a", "projects_project_slug_2d50067a_like",
+           "projects_project_created_at_b0d9c9b8"}
 
 
 def _indexes() -> set[str]:
@@ -29,6 +31,23 @@ def test_the_unread_indexes_are_gone_and_the_read_ones_stay(db):
 def test_the_live_list_reads_the_live_created_index(project):
     plan = Project.objects.live()[:50].explain()
     assert "project_live_created_idx" in plan, plan
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="SQLite's query plan; PostgreSQL's depends on its statistics")
+def test_a_live_slug_lookup_reads_the_partial_unique_index_and_lists_keep_their_order(api_client, owner, project):
+    """Without the plain slug and created_at indexes: a slug is looked up in the live-slug unique index,
+    and the lists, newest or oldest first, still walk the live index in order."""
+    plan = Project.objects.live().filter(slug=project.slug).explain()
+    assert "project_slug_unique_live" in plan, plan
+    assert "project_live_created_idx" in Project.objects.live().order_by("created_at")[:50].explain()
+    newer = Project.objects.create(name="Newer", slug="newer", owner=owner)
+    api_client.force_authenticate(owner)
+    response = api_client.get(reverse("api:project-list") + "?limit=50")
+    assert response.status_code == 200, response.content
+    ids = [row["id"] for row in response.json()["results"]]
+    assert ids[:2] == [str(newer.pk), str(project.pk)]
+    clash = api_client.post(reverse("api:project-list"), {"name": "Again", "slug": "newer"}, format="json")
+    assert clash.status_code == 201 and clash.json()["slug"] == "newer-2"  # the unique index still refuses
 
 
 def test_a_user_who_changed_or_deleted_a_project_is_still_protected(api_client, owner, project):
