@@ -5,8 +5,9 @@
 - "sealed" (the default): a request's commit does not wait for the disk. It survives a crash of the
   process at once (SQLite's WAL and PostgreSQL's WAL are written before the commit returns); a power
   loss or a crash of the machine can take back the commits of the last moments, whole and in order,
-  never corrupting the database. The ledger's sequencer commits through `durable_commits()`, which
-  waits for the disk, and the log is append-only: that one flush makes every earlier commit durable
+  never corrupting the database. The ledger's sequencer commits inside `durable_commits()`, each of
+  its transactions calling `wait_for_disk_at_commit()`, so its commits wait for the disk, and the log is
+  written in order: that one flush makes every earlier commit durable
   with it. So no audit row a checkpoint covers, nor any row a proof was served for, can be lost, and
   what is at risk is at most the rows of the last `AUDIT_SEAL_MIN_INTERVAL` seconds.
   SQLite: `PRAGMA synchronous=NORMAL`; PostgreSQL: `synchronous_commit=off` for the session.
@@ -58,11 +59,14 @@ def _run(connection, statement: str) -> None:
 
 @contextmanager
 def durable_commits(using: str = "default"):
-    """Every transaction committed inside this block waits for the disk, whatever the connection's own
-    setting, and with it every commit before it (each database's log is flushed in order).
+    """Every transaction committed inside this block that calls `wait_for_disk_at_commit()` first
+    waits for the disk, whatever the connection's own setting, and with it every commit before it (each
+    database's log is flushed in order).
 
-    SQLite refuses to change `synchronous` inside a transaction: called inside an atomic block, the
-    outer commit keeps the connection's level. On PostgreSQL, `SET LOCAL` raises it for that commit.
+    SQLite can change `synchronous` only outside a transaction, so it is raised around the block (inside
+    an atomic block the outer commit keeps the connection's level). PostgreSQL raises it per transaction
+    (`wait_for_disk_at_commit()`): a session setting would not follow the application behind a pooler in
+    transaction mode.
     """
     connection = connections[using]
     restore = None
@@ -71,14 +75,16 @@ def durable_commits(using: str = "default"):
         if level < _SQLITE_FULL:
             _run(connection, "PRAGMA synchronous=FULL")
             restore = f"PRAGMA synchronous={level}"
-    elif connection.vendor == "postgresql" and _read(connection, "SHOW synchronous_commit") == "off":
-        if connection.in_atomic_block:
-            _run(connection, "SET LOCAL synchronous_commit TO on")  # ends with the outer transaction
-        else:
-            _run(connection, "SET synchronous_commit TO on")
-            restore = "SET synchronous_commit TO off"
     try:
         yield
     finally:
-        if restore and connection.connection is not None and not connection.in_atomic_block and connection.is_usable():
+        if restore and connection.connection is not None and not connection.in_atomic_block:
             _run(connection, restore)
+
+
+def wait_for_disk_at_commit(using: str = "default") -> None:
+    """Inside a transaction (in a `durable_commits()` block): on PostgreSQL, its commit waits for the
+    WAL flush (`SET LOCAL`, which ends with it). On SQLite the block has raised the level already."""
+    connection = connections[using]
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        _run(connection, "SET LOCAL synchronous_commit TO on")

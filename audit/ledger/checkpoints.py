@@ -17,7 +17,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from core.durability import durable_commits
+from core.durability import durable_commits, wait_for_disk_at_commit
 
 from .notes import SigningKey, checkpoint_body, configured_key_text, development_key, parse_signing_key
 from .sequencer import fetch_nodes, root_at, tree_size
@@ -116,6 +116,7 @@ def make_checkpoint(using: str = "default") -> Head:
         signer.record_signed(size, root, note)
     try:
         with durable_commits(using), transaction.atomic(using=using):
+            wait_for_disk_at_commit(using)
             LedgerCheckpoint.objects.using(using).create(tree_size=size, root_hash=root, note=note)
     except IntegrityError:
         pass  # this size is stored already: by another process at the same moment, or under an older key

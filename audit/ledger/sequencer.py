@@ -35,7 +35,7 @@ from django.dispatch import Signal
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
-from core.durability import durable_commits
+from core.durability import durable_commits, wait_for_disk_at_commit
 
 from . import merkle
 from .canonical import HASHED_FIELDS, canonical_bytes
@@ -195,6 +195,7 @@ def seal_pending(using: str = "default", *, wait: bool = True, batch_size: int =
     with durable_commits(using):
         while True:
             with transaction.atomic(using=using):
+                wait_for_disk_at_commit(using)
                 if not _take_sequencer(using, wait):
                     break
                 sealed = _seal_batch(using, batch_size)

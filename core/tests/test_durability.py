@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from audit.ledger.sequencer import seal_pending
 from audit.models import AuditEntry, LedgerLeaf, LedgerQueue
 from core import durability
-from core.durability import durable_commits
+from core.durability import durable_commits, wait_for_disk_at_commit
 
 sqlite_only = pytest.mark.skipif("connection.vendor != 'sqlite'", reason="SQLite's synchronous pragma")
 postgresql_only = pytest.mark.skipif("connection.vendor != 'postgresql'",
@@ -51,15 +51,17 @@ def test_sqlite_durable_commits_raise_the_level_for_the_block_only():
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_postgresql_durable_commits_raise_the_level_for_the_block_only():
+def test_postgresql_raises_the_level_for_each_transaction_that_asks():
     assert _level() == "off"
     with durable_commits():
-        assert _level() == "on"
-    assert _level() == "off"
-    with transaction.atomic():
-        with durable_commits():
-            assert _level() == "on"
-        assert _level() == "on"  # SET LOCAL: until the outer commit, which it covers
+        assert _level() == "off"  # no session setting: it would not follow a pooled connection
+        with transaction.atomic():
+            wait_for_disk_at_commit()
+            assert _level() == "on"  # SET LOCAL: this transaction's commit
+        assert _level() == "off"
+        with transaction.atomic():
+            assert _level() == "off"  # another transaction that did not ask
+    wait_for_disk_at_commit()  # outside a transaction: nothing to raise
     assert _level() == "off"
 
 
