@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import sqlite3
 import threading
 import time
 
@@ -127,9 +128,13 @@ def _seal_batch(using: str, batch_size: int) -> int:
 # The PostgreSQL fast path (bench/README.md, "Ledger": it lifts the seal rate from ~5,500 to ~8,600
 # rows/s): take the batch out of the queue in one DELETE … RETURNING, and append leaves and nodes with
 # one INSERT … SELECT FROM unnest(arrays) each instead of bulk_create's thousands of bound parameters.
-# `AUDIT_LEDGER_FAST_APPEND = False` (or any other database) takes the plain ORM path.
+# SQLite (3.35+, for RETURNING) takes the batch out the same way and appends with one executemany per
+# table: bulk_create built a model instance per leaf and node, a quarter of a seal's Python (bench/README.md,
+# "Sixth round"). `AUDIT_LEDGER_FAST_APPEND = False` (or any other database) takes the plain ORM path.
 def _fast(using: str) -> bool:
-    return connections[using].vendor == "postgresql" and getattr(settings, "AUDIT_LEDGER_FAST_APPEND", True)
+    vendor = connections[using].vendor
+    fast_here = vendor == "postgresql" or (vendor == "sqlite" and sqlite3.sqlite_version_info >= (3, 35))
+    return fast_here and getattr(settings, "AUDIT_LEDGER_FAST_APPEND", True)
 
 
 def _take_queued(using: str, batch_size: int) -> list[int]:
@@ -138,14 +143,13 @@ def _take_queued(using: str, batch_size: int) -> list[int]:
         queued = list(LedgerQueue.objects.using(using).order_by("entry_id").values_list("entry_id", flat=True)[:batch_size])
         LedgerQueue.objects.using(using).filter(entry_id__in=queued).delete()
         return queued
-    # ANY(ARRAY(…)), not IN (SELECT …): with a freshly churned queue the planner's statistics say
-    # "empty" and it nests loops over IN (0.9 s per 1,000 rows, bench/README.md).
     table = connections[using].ops.quote_name(LedgerQueue._meta.db_table)
+    first = f"SELECT entry_id FROM {table} ORDER BY entry_id LIMIT %s"
+    # PostgreSQL: ANY(ARRAY(…)), not IN (SELECT …): with a freshly churned queue the planner's statistics
+    # say "empty" and it nests loops over IN (0.9 s per 1,000 rows, bench/README.md).
+    batch = f"= ANY(ARRAY({first}))" if connections[using].vendor == "postgresql" else f"IN ({first})"
     with connections[using].cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {table} WHERE entry_id = ANY(ARRAY(SELECT entry_id FROM {table} ORDER BY entry_id LIMIT %s)) "
-            "RETURNING entry_id", [batch_size],
-        )
+        cursor.execute(f"DELETE FROM {table} WHERE entry_id {batch} RETURNING entry_id", [batch_size])
         return sorted(entry_id for (entry_id,) in cursor.fetchall())
 
 
@@ -157,8 +161,19 @@ def _append(using: str, leaves: list[tuple[int, int, bytes]], nodes: list[tuple[
         )
         LedgerNode.objects.using(using).bulk_create([LedgerNode(key=key, hash=value) for key, value in nodes])
         return
-    quote = connections[using].ops.quote_name
-    with connections[using].cursor() as cursor:
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            if leaves:
+                sealed_at = connection.ops.adapt_datetimefield_value(now)
+                cursor.executemany(
+                    f"INSERT INTO {quote(LedgerLeaf._meta.db_table)} (leaf_index, entry_id, leaf_hash, sealed_at) "
+                    "VALUES (%s, %s, %s, %s)", [(index, entry_id, value, sealed_at) for index, entry_id, value in leaves])
+            if nodes:
+                cursor.executemany(f"INSERT INTO {quote(LedgerNode._meta.db_table)} (key, hash) VALUES (%s, %s)", nodes)
+        return
+    with connection.cursor() as cursor:
         if leaves:
             cursor.execute(
                 f"INSERT INTO {quote(LedgerLeaf._meta.db_table)} (leaf_index, entry_id, leaf_hash, sealed_at) "

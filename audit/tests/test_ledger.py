@@ -11,6 +11,7 @@ import hashlib
 import io
 import ipaddress
 import json
+import re
 import uuid
 from datetime import timedelta
 from datetime import timezone as dt_timezone
@@ -26,6 +27,7 @@ from audit.ledger import merkle, verifier
 from audit.ledger.canonical import HASHED_FIELDS, _normalise, canonical_bytes
 from audit.ledger.checkpoints import signing_key as configured_key
 from audit.ledger.sequencer import seal_pending, unqueued_rows
+from audit.ledger.verification import verify_ledger
 from audit.models import AuditEntry, AuditEventType, AuditImmutable, LedgerCheckpoint, LedgerLeaf, LedgerNode, LedgerQueue
 from audit.tests.tampering import as_database_admin
 from core.recording import record_event
@@ -564,3 +566,43 @@ def test_a_command_seals_the_rows_it_left_for_later_on_its_way_out(tmp_path):
                     "print(AuditEntry.objects.count(), LedgerLeaf.objects.count(), LedgerQueue.objects.count())").split()[-3:]
     rows, leaves, queued = map(int, counts)
     assert rows > 10 and (leaves, queued) == (rows, 0)
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="SQLite's executemany append (PostgreSQL's has its own test)")
+def test_sqlite_the_fast_append_and_the_orm_fallback_store_the_same_tree(settings, api_client, owner):
+    """DELETE … RETURNING and executemany against bulk_create: the same leaves, nodes and stored text, in
+    batches of either path; rows written through the API."""
+    api_client.force_authenticate(owner)
+    settings.AUDIT_SEAL_ON_COMMIT = False
+    for n in range(5):
+        assert api_client.post("/api/v1/projects/", {"name": f"Plain {n}"}, format="json").status_code == 201
+    settings.AUDIT_LEDGER_FAST_APPEND = False
+    assert seal_pending(batch_size=2) >= 5  # the plain ORM path, in batches
+    plain_count = LedgerLeaf.objects.count()
+    for n in range(6):
+        assert api_client.post("/api/v1/projects/", {"name": f"Fast {n}"}, format="json").status_code == 201
+    settings.AUDIT_LEDGER_FAST_APPEND = True
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql.split()[0], "RETURNING" in sql, many))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert seal_pending(batch_size=4) >= 6 and not LedgerQueue.objects.exists()
+    assert ("DELETE", True, False) in statements and ("INSERT", False, True) in statements  # the fast path ran
+    leaves = list(LedgerLeaf.objects.order_by("leaf_index").values_list("leaf_index", "entry_id"))
+    assert [index for index, _ in leaves] == list(range(len(leaves))) and len(leaves) > plain_count
+    assert [entry for _, entry in leaves] == sorted(AuditEntry.objects.values_list("id", flat=True))
+    with connection.cursor() as cursor:  # as stored: BLOB hashes and the ORM's datetime text, both ways
+        cursor.execute("SELECT leaf_index, typeof(leaf_hash), length(leaf_hash), sealed_at || '' FROM audit_ledgerleaf "
+                       "ORDER BY leaf_index")
+        stored = cursor.fetchall()
+        cursor.execute("SELECT DISTINCT typeof(hash), length(hash) FROM audit_ledgernode")
+        assert cursor.fetchall() == [("blob", 32)]
+    assert {(kind, size) for _, kind, size, _ in stored} == {("blob", 32)}
+    naive_utc = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?")  # Django's SQLite datetime text
+    assert all(naive_utc.fullmatch(sealed_at) for *_, sealed_at in stored), stored
+    assert LedgerNode.objects.exists()
+    report = verify_ledger()
+    assert report.ok and report.leaves_checked == len(leaves)
