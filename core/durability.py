@@ -5,9 +5,8 @@
 - "sealed" (the default): a request's commit does not wait for the disk. It survives a crash of the
   process at once (SQLite's WAL and PostgreSQL's WAL are written before the commit returns); a power
   loss or a crash of the machine can take back the commits of the last moments, whole and in order,
-  never corrupting the database. The ledger's sequencer commits inside `durable_commits()`, each of
-  its transactions calling `wait_for_disk_at_commit()`, so its commits wait for the disk, and the log is
-  written in order: that one flush makes every earlier commit durable
+  never corrupting the database. The ledger's sequencer commits through `durable_atomic()`, so its
+  commits wait for the disk, and the log is written in order: that one flush makes every earlier commit durable
   with it. So no audit row a checkpoint covers, nor any row a proof was served for, can be lost, and
   what is at risk is at most the rows of the last `AUDIT_SEAL_MIN_INTERVAL` seconds.
   SQLite: `PRAGMA synchronous=NORMAL`; PostgreSQL: `synchronous_commit=off` for the session.
@@ -20,8 +19,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 
 SEALED = "sealed"
 EVERY = "every"
@@ -42,10 +40,6 @@ def postgresql_options(durability: str, options: str = "") -> str:
     return f"{options} -c synchronous_commit=off".strip()
 
 
-def durability() -> str:
-    return getattr(settings, "DATABASE_DURABILITY", SEALED)
-
-
 def _read(connection, query: str):
     with connection.cursor() as cursor:
         cursor.execute(query)
@@ -58,15 +52,14 @@ def _run(connection, statement: str) -> None:
 
 
 @contextmanager
-def durable_commits(using: str = "default"):
-    """Every transaction committed inside this block that calls `wait_for_disk_at_commit()` first
-    waits for the disk, whatever the connection's own setting, and with it every commit before it (each
-    database's log is flushed in order).
+def durable_atomic(using: str = "default"):
+    """`transaction.atomic()` whose commit waits for the disk, whatever the connection's own setting,
+    and with it every commit before it (each database's log is flushed in order).
 
-    SQLite can change `synchronous` only outside a transaction, so it is raised around the block (inside
-    an atomic block the outer commit keeps the connection's level). PostgreSQL raises it per transaction
-    (`wait_for_disk_at_commit()`): a session setting would not follow the application behind a pooler in
-    transaction mode.
+    SQLite can change `synchronous` only outside a transaction, so it is raised around the block and
+    put back after it (nested in another atomic block, the outer commit keeps the connection's level).
+    PostgreSQL raises it inside, with `SET LOCAL`, which ends with the transaction: a session setting
+    would not follow the application behind a pooler in transaction mode.
     """
     connection = connections[using]
     restore = None
@@ -76,15 +69,10 @@ def durable_commits(using: str = "default"):
             _run(connection, "PRAGMA synchronous=FULL")
             restore = f"PRAGMA synchronous={level}"
     try:
-        yield
+        with transaction.atomic(using=using):
+            if connection.vendor == "postgresql":
+                _run(connection, "SET LOCAL synchronous_commit TO on")
+            yield
     finally:
         if restore and connection.connection is not None and not connection.in_atomic_block:
             _run(connection, restore)
-
-
-def wait_for_disk_at_commit(using: str = "default") -> None:
-    """Inside a transaction (in a `durable_commits()` block): on PostgreSQL, its commit waits for the
-    WAL flush (`SET LOCAL`, which ends with it). On SQLite the block has raised the level already."""
-    connection = connections[using]
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
-        _run(connection, "SET LOCAL synchronous_commit TO on")

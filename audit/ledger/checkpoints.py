@@ -15,9 +15,9 @@ from functools import lru_cache
 
 from django.apps import apps
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
-from core.durability import durable_commits, wait_for_disk_at_commit
+from core.durability import durable_atomic
 
 from .notes import SigningKey, checkpoint_body, configured_key_text, development_key, parse_signing_key
 from .sequencer import fetch_nodes, root_at, tree_size
@@ -115,8 +115,7 @@ def make_checkpoint(using: str = "default") -> Head:
         # Recorded before it is stored or served: a signature that was never recorded was never published.
         signer.record_signed(size, root, note)
     try:
-        with durable_commits(using), transaction.atomic(using=using):
-            wait_for_disk_at_commit(using)
+        with durable_atomic(using):
             LedgerCheckpoint.objects.using(using).create(tree_size=size, root_hash=root, note=note)
     except IntegrityError:
         pass  # this size is stored already: by another process at the same moment, or under an older key

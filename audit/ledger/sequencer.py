@@ -36,7 +36,7 @@ from django.dispatch import Signal
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
-from core.durability import durable_commits, wait_for_disk_at_commit
+from core.durability import durable_atomic
 
 from . import merkle
 from .canonical import HASHED_FIELDS, canonical_bytes
@@ -207,16 +207,14 @@ def seal_pending(using: str = "default", *, wait: bool = True, batch_size: int =
         return total
     # A sealed row is one a checkpoint may cover and a proof may be served for: its commit waits for
     # the disk, and flushes every request's commit before it (core/durability.py).
-    with durable_commits(using):
-        while True:
-            with transaction.atomic(using=using):
-                wait_for_disk_at_commit(using)
-                if not _take_sequencer(using, wait):
-                    break
-                sealed = _seal_batch(using, batch_size)
-            total += sealed
-            if sealed == 0 or not has_pending(using):
+    while True:
+        with durable_atomic(using):
+            if not _take_sequencer(using, wait):
                 break
+            sealed = _seal_batch(using, batch_size)
+        total += sealed
+        if sealed == 0 or not has_pending(using):
+            break
     if total:
         for receiver, outcome in ledger_sealed.send_robust(sender=None, using=using, count=total):
             if isinstance(outcome, Exception):

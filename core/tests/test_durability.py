@@ -11,8 +11,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from audit.ledger.sequencer import seal_pending
 from audit.models import AuditEntry, LedgerLeaf, LedgerQueue
+from audit.tests.verify import assert_trail_verifies
 from core import durability
-from core.durability import durable_commits, wait_for_disk_at_commit
+from core.durability import durable_atomic
 
 sqlite_only = pytest.mark.skipif("connection.vendor != 'sqlite'", reason="SQLite's synchronous pragma")
 postgresql_only = pytest.mark.skipif("connection.vendor != 'postgresql'",
@@ -36,32 +37,31 @@ def test_the_settings_each_durability_opens_connections_with():
 
 @sqlite_only
 @pytest.mark.django_db(transaction=True)
-def test_sqlite_durable_commits_raise_the_level_for_the_block_only():
+def test_sqlite_a_durable_transaction_raises_the_level_for_itself_only():
     assert _level() == "1"  # NORMAL: what a request commits with
-    with durable_commits():
+    with durable_atomic():
         assert _level() == "2"
+        assert connection.in_atomic_block
     assert _level() == "1"
-    with pytest.raises(RuntimeError), durable_commits():
+    with pytest.raises(RuntimeError), durable_atomic():
         raise RuntimeError("the level comes back on the way out of a failure too")
     assert _level() == "1"
     with transaction.atomic():
-        with durable_commits():  # SQLite refuses to change it inside a transaction: left as it is
+        with durable_atomic():  # SQLite refuses to change it inside a transaction: left as it is
             assert _level() == "1"
 
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_postgresql_raises_the_level_for_each_transaction_that_asks():
+def test_postgresql_a_durable_transaction_raises_the_level_for_itself_only():
     assert _level() == "off"
-    with durable_commits():
-        assert _level() == "off"  # no session setting: it would not follow a pooled connection
-        with transaction.atomic():
-            wait_for_disk_at_commit()
-            assert _level() == "on"  # SET LOCAL: this transaction's commit
-        assert _level() == "off"
-        with transaction.atomic():
-            assert _level() == "off"  # another transaction that did not ask
-    wait_for_disk_at_commit()  # outside a transaction: nothing to raise
+    with durable_atomic():
+        assert _level() == "on"  # SET LOCAL: this transaction's commit, no session setting
+    assert _level() == "off"
+    with transaction.atomic():
+        assert _level() == "off"  # another transaction
+    with pytest.raises(RuntimeError), durable_atomic():
+        raise RuntimeError("rolled back, and the setting with it")
     assert _level() == "off"
 
 
@@ -77,6 +77,19 @@ def _sqlite_trace(statements: list):
                     connection.connection and connection.connection.set_trace_callback(None))
 
 
+def _traced_create(api_client, owner, name: str):
+    """POST a project as `owner` through the API, with every SQLite statement it ran (the seal's too)."""
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(owner)}")
+    statements: list[str] = []
+    stop = _sqlite_trace(statements)
+    try:
+        response = api_client.post(reverse("api:project-list"), {"name": name}, format="json")
+    finally:
+        stop()
+    assert response.status_code == 201, response.content
+    return response, statements
+
+
 def _pragma_before(statements: list, index: int) -> str:
     """The last `PRAGMA synchronous=…` set before statement `index` ('' when none since the trace began)."""
     setters = [s for s in statements[:index] if s.upper().startswith("PRAGMA SYNCHRONOUS=")]
@@ -87,14 +100,7 @@ def _pragma_before(statements: list, index: int) -> str:
 @pytest.mark.django_db(transaction=True)
 def test_a_request_commits_without_waiting_and_its_seal_waits_for_the_disk(api_client, owner, settings):
     settings.AUDIT_SEAL_MIN_INTERVAL = 0  # sealed right after the request's commit, on its connection
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(owner)}")
-    statements: list[str] = []
-    stop = _sqlite_trace(statements)
-    try:
-        response = api_client.post(reverse("api:project-list"), {"name": "Durable"}, format="json")
-    finally:
-        stop()
-    assert response.status_code == 201, response.content
+    response, statements = _traced_create(api_client, owner, "Durable")
     entry = AuditEntry.objects.get(entity_id=response.json()["id"], event_name="project.created")
     assert LedgerLeaf.objects.filter(entry_id=entry.id).exists() and not LedgerQueue.objects.exists()
 
@@ -110,6 +116,7 @@ def test_a_request_commits_without_waiting_and_its_seal_waits_for_the_disk(api_c
     assert _pragma_before(statements, seal_commit) == "PRAGMA synchronous=FULL"
     assert _pragma_before(statements, len(statements)) == "PRAGMA synchronous=1"
     assert _level() == "1"
+    assert_trail_verifies()
 
 
 @postgresql_only
@@ -120,14 +127,9 @@ def test_postgresql_a_request_commits_without_waiting_and_its_seal_waits(api_cli
     levels = []
 
     def record(execute, sql, params, many, context):
-        if "audit_ledgerleaf" in sql and sql.lstrip().upper().startswith("INSERT"):
-            with context["connection"].cursor() as cursor:
-                cursor.execute("SHOW synchronous_commit")
-                levels.append(("leaf", cursor.fetchone()[0]))
-        if 'INSERT INTO "projects_project"' in sql:
-            with context["connection"].cursor() as cursor:
-                cursor.execute("SHOW synchronous_commit")
-                levels.append(("project", cursor.fetchone()[0]))
+        table = next((t for t in ("projects_project", "audit_ledgerleaf") if sql.startswith(f'INSERT INTO "{t}"')), None)
+        if table:
+            levels.append(("project" if table == "projects_project" else "leaf", _level()))
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
@@ -136,6 +138,7 @@ def test_postgresql_a_request_commits_without_waiting_and_its_seal_waits(api_cli
     assert levels == [("project", "off"), ("leaf", "on")]
     assert _level() == "off"
     assert not LedgerQueue.objects.exists()
+    assert_trail_verifies()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -156,14 +159,7 @@ def test_a_seal_with_nothing_pending_reads_once_and_leaves_the_level_alone():
 def test_a_create_keeps_its_savepoint_journal_in_memory_and_checkpoints_the_wal_seldom(api_client, owner):
     """A create's INSERT runs in a savepoint, whose journal SQLite keeps in a temporary file once it
     passes 64 KiB unless temp_store is MEMORY: a file created and unlinked per request."""
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(owner)}")
-    statements: list[str] = []
-    stop = _sqlite_trace(statements)
-    try:
-        response = api_client.post(reverse("api:project-list"), {"name": "In memory"}, format="json")
-    finally:
-        stop()
-    assert response.status_code == 201, response.content
+    _, statements = _traced_create(api_client, owner, "In memory")
     assert any(s.startswith("SAVEPOINT") for s in statements)  # the case the setting is for
     assert _read_pragma("temp_store") == 2  # MEMORY
     assert _read_pragma("wal_autocheckpoint") == 10000
